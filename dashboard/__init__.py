@@ -1,0 +1,1 @@
+"""Streamlit UI: asks privacy/ for protected results; never imports duckdb or warehouse."""

@@ -1,0 +1,1 @@
+"""The `edudash` command line: one subcommand module per task, all sharing --db."""

@@ -1,0 +1,1 @@
+"""Subcommands of `edudash`, one module each (see edudash.cli.COMMAND_MODULES)."""
