@@ -1,0 +1,43 @@
+"""Shared fixtures: small real warehouse files built once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from warehouse.build import build_warehouse
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "real-data"
+
+
+@pytest.fixture(scope="session")
+def built_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scale-0.02, seed-7 warehouse (4 districts, ~3,400 students). Treat it as read-only."""
+    path = tmp_path_factory.mktemp("wh") / "edudash.duckdb"
+    build_warehouse(path, scale=0.02, seed=7)
+    return path
+
+
+@pytest.fixture(scope="session")
+def maine_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Maine-sized (scale 1) warehouse, built once; read-only."""
+    path = tmp_path_factory.mktemp("maine") / "edudash.duckdb"
+    build_warehouse(path, scale=1.0, seed=20261128)
+    return path
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path) -> Path:
+    """A private scale-0.02 warehouse that a test may change (copy of a fresh build)."""
+    path = tmp_path / "edudash.duckdb"
+    build_warehouse(path, scale=0.02, seed=7)
+    return path
+
+
+def real_data_dir(name: str) -> Path:
+    """A folder of shared/real-data, or skip the test with a clear message when it is absent."""
+    folder = REAL_DATA / name
+    if not folder.is_dir():
+        pytest.skip(f"real data folder {folder} is absent; these checks need shared/real-data/")
+    return folder
