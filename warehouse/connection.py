@@ -47,7 +47,9 @@ def connect_readonly(db_path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnecti
     p = Path(db_path)
     if not p.is_file():
         raise WarehouseMissingError(f"no warehouse at {p}; run `edudash build --db {p}` first")
-    return duckdb.connect(str(p), read_only=True)
+    con = duckdb.connect(str(p), read_only=True)
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def file_identity(db_path: str | os.PathLike[str]) -> tuple[int, int, int]:
@@ -74,6 +76,7 @@ def rewrite_warehouse(
             raise WarehouseMissingError(f"no warehouse at {target}; run `edudash build` first")
         shutil.copyfile(target, tmp)
     con = duckdb.connect(str(tmp))
+    con.execute("SET enable_progress_bar = false")
     try:
         yield con
         con.execute("CHECKPOINT")

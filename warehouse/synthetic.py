@@ -153,11 +153,11 @@ def _districts(cfg: SyntheticConfig, rng: np.random.Generator, fake: Faker) -> p
     size = rng.lognormal(np.log(520), 0.95, size=n)
     tiny = max(1, round(0.05 * n))
     order = np.argsort(size)
-    size[order[:tiny]] = np.exp(rng.uniform(np.log(8), np.log(60), size=tiny))
+    size[order[:tiny]] = np.exp(rng.uniform(np.log(4), np.log(60), size=tiny))
     mid = order[tiny:]
     total = STUDENTS_AT_SCALE_1 * cfg.scale
     size[mid] *= (total - size[order[:tiny]].sum()) / size[mid].sum()
-    size = np.maximum(np.round(size), 8).astype(np.int64)
+    size = np.maximum(np.round(size), 4).astype(np.int64)
     by_size = np.argsort(-size)
     size = size[by_size]
     is_tiny = np.zeros(n, dtype=bool)
@@ -240,11 +240,14 @@ def _school_spans(size: int, district_type: str, rng: np.random.Generator) -> li
     if district_type == "CHARTER":
         return [("COMBINED", "06", "12")]
     n_s = int(np.clip(round(size / 330 + 0.25), 1, 30))
+    # Many small units run no high school and send (tuition) their high schoolers elsewhere.
     if n_s == 1:
-        return [("COMBINED", "PK", "08" if (size < 260 and rng.random() < 0.7) else "12")]
+        return [("COMBINED", "PK", "08" if (size < 400 and rng.random() < 0.85) else "12")]
     if n_s == 2:
+        if rng.random() < 0.5:
+            return [("ELEMENTARY", "PK", "05"), ("MIDDLE", "06", "08")]
         return [("ELEMENTARY", "PK", "08"), ("HIGH", "09", "12")]
-    highs = max(1, round(n_s / 8))
+    highs = 1 if n_s < 14 else 2
     middles = max(1, round(n_s / 5))
     elems = max(1, n_s - highs - middles)
     return (
@@ -566,7 +569,7 @@ def _simulate(
         repeat12 = (g == G12) & (cohort[idx] >= 0) & ~leave
         cohort[idx[first12]] = t
         early = np.concatenate(pending_dropouts.pop(t, [np.zeros(0, dtype=np.int64)]))
-        lin = (-1.4 * econ[first12] - 1.35 * dis[first12] - 1.05 * el[first12]
+        lin = (-1.4 * econ[first12] - 1.35 * dis[first12] - 1.4 * el[first12]
                + grad_school_effect[school[idx[first12]]])
         need = TARGET["graduation"] * (first12.sum() + len(early))
         a = _solve_intercept(lin, min(need, first12.sum() - 0.5))
@@ -697,6 +700,15 @@ PERTURBATIONS = ("typo", "nickname", "dob_transposed", "last_name_changed", "ssn
 
 
 def _typo(name: str, rng: np.random.Generator) -> str:
+    """A one-keystroke error (swap, drop or change a letter) that really changes the name."""
+    for _ in range(10):
+        typo = _one_typo(name, rng)
+        if typo != name:
+            return typo
+    return name + "e"
+
+
+def _one_typo(name: str, rng: np.random.Generator) -> str:
     if len(name) < 3:
         return name + "e"
     i = int(rng.integers(1, len(name) - 1))
