@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from collections.abc import Sequence
+
+import duckdb
 
 from warehouse.connection import ENV_VAR
 
 COMMAND_MODULES = (
     "build",
     "serve",
+    "users",
+    "audit_log",
+    "export",
+    "audit",
+    "submit",
+    "ids",
+    "research",
+    "records",
+    "disclosures",
+    "retention",
 )
 
 
@@ -59,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edudash: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, ValueError, LookupError, OSError, RuntimeError) as exc:
+    except (
+        CommandError, ValueError, LookupError, OSError, RuntimeError, duckdb.Error, sqlite3.Error
+    ) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         print(f"edudash {args.command}: {reason}", file=sys.stderr)
         return 1

@@ -127,10 +127,40 @@ def test_failed_build_leaves_the_old_warehouse(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(build_module.BuildError, match="simulated failure"):
         build_warehouse(path, scale=0.02, seed=2)
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["w.duckdb"]
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == ["w.duckdb"]
 
 
 def test_invalid_scale_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="scale"):
         build_warehouse(tmp_path / "x.duckdb", scale=0, seed=1)
     assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_concurrent_writers_do_not_lose_changes(tmp_path: Path) -> None:
+    """Two copy-on-write writers at once: both changes survive (the writer lock serialises them)."""
+    import threading
+
+    from warehouse.connection import rewrite_warehouse
+
+    path = tmp_path / "w.duckdb"
+    build_warehouse(path, scale=0.02, seed=1)
+    inside = threading.Event()
+
+    def writer(name: str, wait: bool) -> None:
+        with rewrite_warehouse(path, copy_existing=True) as con:
+            if wait:
+                inside.set()
+                threading.Event().wait(0.5)
+            con.execute("INSERT INTO school_years VALUES (?, DATE '2030-07-01', DATE '2031-06-30')",
+                        [name])
+
+    first = threading.Thread(target=writer, args=("2030-31", True))
+    first.start()
+    inside.wait(5)
+    second = threading.Thread(target=writer, args=("2031-32", False))
+    second.start()
+    first.join()
+    second.join()
+    con = connect_readonly(path)
+    years = {y for (y,) in con.execute("SELECT school_year FROM school_years").fetchall()}
+    assert {"2030-31", "2031-32"} <= years

@@ -9,6 +9,7 @@ database (see `state_path`), which supports many processes writing at once.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
@@ -70,20 +71,39 @@ def rewrite_warehouse(
     """
     target = Path(db_path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
-    if copy_existing:
-        if not target.is_file():
-            raise WarehouseMissingError(f"no warehouse at {target}; run `edudash build` first")
-        shutil.copyfile(target, tmp)
-    con = duckdb.connect(str(tmp))
-    con.execute("SET enable_progress_bar = false")
-    try:
-        yield con
-        con.execute("CHECKPOINT")
-        con.close()
-        os.replace(tmp, target)
-    except BaseException:
-        con.close()
-        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-            leftover.unlink(missing_ok=True)
-        raise
+    with writer_lock(target):
+        tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
+        if copy_existing:
+            if not target.is_file():
+                raise WarehouseMissingError(f"no warehouse at {target}; run `edudash build` first")
+            shutil.copyfile(target, tmp)
+        con = duckdb.connect(str(tmp))
+        con.execute("SET enable_progress_bar = false")
+        try:
+            yield con
+            con.execute("CHECKPOINT")
+            con.close()
+            os.replace(tmp, target)
+        except BaseException:
+            con.close()
+            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            raise
+
+
+@contextmanager
+def writer_lock(db_path: str | os.PathLike[str]) -> Iterator[None]:
+    """Serialise writers of one warehouse (builds, submissions, merges, retention runs).
+
+    Each writer copies the current file, changes the copy and swaps it in; without this lock two
+    writers at once would each start from the same file and the second swap would silently drop
+    the first one's change. Readers never take it.
+    """
+    target = Path(db_path)
+    lock_path = target.with_name(f".{target.name}.lock")
+    with open(lock_path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
