@@ -171,3 +171,70 @@ CREATE TABLE ground_truth.planted_duplicates (
     duplicate_id VARCHAR NOT NULL,
     perturbation VARCHAR NOT NULL
 );
+
+-- District submissions (warehouse/submissions.py): the data calendar, who sent what and when,
+-- the state IDs ever issued, merged (retired) IDs and the reconciliation review queue.
+CREATE TABLE reporting_periods (
+    school_year VARCHAR NOT NULL,
+    kind        VARCHAR NOT NULL,
+    opens       DATE NOT NULL,
+    due         DATE NOT NULL,
+    PRIMARY KEY (school_year, kind)
+);
+
+CREATE TABLE submissions (
+    submission_id       VARCHAR PRIMARY KEY,
+    district_id         VARCHAR NOT NULL,
+    school_year         VARCHAR NOT NULL,
+    submitted_by        VARCHAR NOT NULL,
+    submitted_at        TIMESTAMP NOT NULL,
+    row_count           INTEGER NOT NULL,
+    new_ids             INTEGER NOT NULL,
+    matched_ids         INTEGER NOT NULL,
+    queued_for_review   INTEGER NOT NULL
+);
+
+CREATE TABLE submission_files (
+    submission_id VARCHAR NOT NULL,
+    kind          VARCHAR NOT NULL,
+    file_name     VARCHAR NOT NULL,
+    sha256        VARCHAR NOT NULL,
+    size_bytes    BIGINT NOT NULL,
+    row_count     INTEGER NOT NULL,
+    status        VARCHAR NOT NULL,
+    superseded_by VARCHAR,
+    PRIMARY KEY (submission_id, kind)
+);
+
+CREATE TABLE issued_ids (
+    state_id      VARCHAR PRIMARY KEY,
+    id_kind       VARCHAR NOT NULL,
+    issued_at     TIMESTAMP NOT NULL,
+    submission_id VARCHAR
+);
+
+CREATE TABLE student_id_aliases (
+    alias_id         VARCHAR PRIMARY KEY,
+    state_student_id VARCHAR NOT NULL,
+    merged_at        TIMESTAMP NOT NULL,
+    merged_by        VARCHAR NOT NULL
+);
+
+CREATE TABLE staff_id_aliases (
+    alias_id       VARCHAR PRIMARY KEY,
+    state_staff_id VARCHAR NOT NULL,
+    merged_at      TIMESTAMP NOT NULL,
+    merged_by      VARCHAR NOT NULL
+);
+
+CREATE TABLE id_review_queue (
+    review_id         VARCHAR PRIMARY KEY,
+    submission_id     VARCHAR NOT NULL,
+    id_kind           VARCHAR NOT NULL,
+    new_id            VARCHAR NOT NULL,
+    candidate_id      VARCHAR NOT NULL,
+    match_probability DOUBLE NOT NULL,
+    status            VARCHAR NOT NULL,
+    decided_by        VARCHAR,
+    decided_at        TIMESTAMP
+);

@@ -85,9 +85,9 @@ def _draw_bodies(n: int, width: int, rng: np.random.Generator | None) -> np.ndar
 def _format(bodies: np.ndarray, prefix: str) -> list[str]:
     check = _damm_vector(bodies)
     full = np.concatenate([bodies, check[:, None]], axis=1) + ord("0")
-    raw = full.astype(np.uint8).tobytes()
     w = full.shape[1]
-    return [prefix + raw[i * w : (i + 1) * w].decode() for i in range(full.shape[0])]
+    as_text = np.frombuffer(full.astype(np.uint8).tobytes(), dtype=f"S{w}").astype(f"U{w}")
+    return (np.char.add(prefix, as_text) if prefix else as_text).tolist()
 
 
 def _new_ids(
