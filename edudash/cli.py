@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "records",
     "disclosures",
     "retention",
+    "budget",
 )
 
 

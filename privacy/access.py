@@ -68,6 +68,14 @@ PAGE_STUDENT_RECORD = "student_record"
 PAGE_STUDENT_LOCATOR = "student_locator"
 PAGE_APPROVALS = "approvals"
 PAGE_AUDIT_TRAIL = "audit_trail"
+# Workflow pages of district submissions, ID review, disclosures, retention and the noise budget.
+PAGE_SUBMISSIONS = "submissions"
+PAGE_ID_REVIEW = "id_review"
+PAGE_RESEARCH_REQUESTS = "research_requests"
+PAGE_RECORD_REQUESTS = "record_requests"
+PAGE_DISCLOSURE_LOG = "disclosure_log"
+PAGE_RETENTION = "retention"
+PAGE_BUDGET_LEDGER = "budget_ledger"
 
 # The page files of the access pages, relative to the project root, with their titles.
 PAGE_FILES: dict[str, tuple[str, str]] = {
@@ -120,7 +128,14 @@ ROLE_RULES: dict[Role, RoleRule] = {
         field_rule="clearance",
         record_scope="state",
         locator=True,
-        pages=(*_SIGNED_IN, PAGE_STAFF_EXPLORER, PAGE_STUDENT_RECORD, PAGE_STUDENT_LOCATOR),
+        pages=(
+            *_SIGNED_IN,
+            PAGE_STAFF_EXPLORER,
+            PAGE_STUDENT_RECORD,
+            PAGE_STUDENT_LOCATOR,
+            PAGE_SUBMISSIONS,
+            PAGE_ID_REVIEW,
+        ),
     ),
     Role.SUPERINTENDENT: RoleRule(
         Role.SUPERINTENDENT,
@@ -130,7 +145,7 @@ ROLE_RULES: dict[Role, RoleRule] = {
         record_scope="district",
         needs_district=True,
         resubmission=True,
-        pages=(*_SIGNED_IN, PAGE_STUDENT_RECORD),
+        pages=(*_SIGNED_IN, PAGE_STUDENT_RECORD, PAGE_SUBMISSIONS),
     ),
     Role.TEACHER: RoleRule(
         Role.TEACHER,
@@ -158,7 +173,7 @@ ROLE_RULES: dict[Role, RoleRule] = {
         clearance=None,
         field_rule="reporting",
         record_scope="none",
-        pages=(*_SIGNED_IN, PAGE_STAFF_EXPLORER),
+        pages=(*_SIGNED_IN, PAGE_STAFF_EXPLORER, PAGE_SUBMISSIONS),
     ),
     Role.DATA_MANAGER: RoleRule(
         Role.DATA_MANAGER,
@@ -177,6 +192,13 @@ ROLE_RULES: dict[Role, RoleRule] = {
             PAGE_STUDENT_LOCATOR,
             PAGE_APPROVALS,
             PAGE_AUDIT_TRAIL,
+            PAGE_SUBMISSIONS,
+            PAGE_ID_REVIEW,
+            PAGE_RESEARCH_REQUESTS,
+            PAGE_RECORD_REQUESTS,
+            PAGE_DISCLOSURE_LOG,
+            PAGE_RETENTION,
+            PAGE_BUDGET_LEDGER,
         ),
     ),
     Role.DISTRICT_ADMIN: RoleRule(

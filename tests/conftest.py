@@ -19,6 +19,25 @@ def built_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+RELEASE_YEAR = "2024-25"
+
+
+@pytest.fixture(scope="session")
+def released_db(built_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of `built_db` whose 2024-25 public release is built and recorded once.
+
+    Release tests write the registry (the state file beside the copy), never `built_db`'s.
+    """
+    import shutil
+
+    from privacy.release import public_release
+
+    path = tmp_path_factory.mktemp("released") / "edudash.duckdb"
+    shutil.copyfile(built_db, path)
+    public_release(path, RELEASE_YEAR)
+    return path
+
+
 @pytest.fixture(scope="session")
 def maine_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Maine-sized (scale 1) warehouse, built once; read-only."""

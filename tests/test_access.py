@@ -271,6 +271,13 @@ PAGE_TABLE = {
     PAGE_STUDENT_LOCATOR: {Role.LEVEL1, Role.DATA_MANAGER, Role.REGISTRAR},
     PAGE_APPROVALS: {Role.DATA_MANAGER, Role.DISTRICT_ADMIN},
     PAGE_AUDIT_TRAIL: {Role.DATA_MANAGER},
+    "submissions": {Role.LEVEL1, Role.DATA_MANAGER, Role.SUPERINTENDENT, Role.REPORTING},
+    "id_review": {Role.LEVEL1, Role.DATA_MANAGER},
+    "research_requests": {Role.DATA_MANAGER},
+    "record_requests": {Role.DATA_MANAGER},
+    "disclosure_log": {Role.DATA_MANAGER},
+    "retention": {Role.DATA_MANAGER},
+    "budget_ledger": {Role.DATA_MANAGER},
 }
 
 

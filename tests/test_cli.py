@@ -69,12 +69,16 @@ def test_serve_builds_a_missing_warehouse_then_starts_streamlit(
 ) -> None:
     db = tmp_path / "serve.duckdb"
     calls: list[tuple[list[str], dict]] = []
-    monkeypatch.setattr(serve, "build_warehouse",
-                        lambda path: __import__("warehouse.build").build.build_warehouse(
-                            path, scale=0.02, seed=5))
+    prepared: list[Path] = []
+    monkeypatch.setattr(serve, "prepare_public_releases", prepared.append)
     monkeypatch.setattr(serve.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    assert cli.main(["serve", "--db", str(db), "--port", "8765", "--scale", "0.02"]) == 0
+    assert db.is_file() and prepared == [db]
+    # A second start finds the warehouse and neither rebuilds nor re-protects it.
+    before = db.stat().st_mtime_ns
     assert cli.main(["serve", "--db", str(db), "--port", "8765"]) == 0
-    assert db.is_file()
+    assert db.stat().st_mtime_ns == before and prepared == [db]
+    calls.pop()
     (cmd, env), = calls
     assert cmd[1:4] == ["-m", "streamlit", "run"] and "8765" in cmd
     assert env["EDUDASH_DB"] == str(db.resolve())

@@ -1,0 +1,152 @@
+"""Benchmark: server time of a filter change on every dashboard page, and of a staff custom table.
+
+Usage:
+    .venv/bin/python benchmarks/bench_dashboard.py [--db PATH | --scale 1.0] [--repeat 5]
+
+With --db the warehouse is used as is (its public releases are read back from its registry, or
+protected once here, timed separately). Without it a warehouse of --scale is built in a temp
+folder. Each page runs in Streamlit's AppTest (the server side of a page: script, privacy calls,
+charts and tables); a "filter change" is one widget change and the rerun it causes. The staff
+explorer row times building a new custom table: protection with everything already released,
+the registry record, the audit event and the render. Targets: median < 200 ms per filter
+change; custom table < 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# (page, widget key, values to cycle through: formatted labels are not needed for set_value)
+FILTER_CHANGES: list[tuple[str, str, list[str]]] = [
+    ("pages/overview.py", "year", ["<years>"]),
+    ("pages/enrollment.py", "by", ["gender", "race_ethnicity", "grade"]),
+    ("pages/assessment.py", "subject", ["MATH", "SCI", "ELA"]),
+    ("pages/graduation.py", "subgroup", ["gender", "race_ethnicity", "none"]),
+    ("pages/programs.py", "program", ["english_learner", "title1", "cte"]),
+    ("pages/staff.py", "geo", ["district", "state"]),
+    ("pages/profiles.py", "kind", ["school", "district"]),
+    ("pages/dictionary.py", "table", ["students", "enrollments", "all"]),
+]
+
+
+def _timed_run(at) -> float:  # noqa: ANN001
+    start = time.perf_counter()
+    at.run()
+    elapsed = time.perf_counter() - start
+    if at.exception:
+        raise RuntimeError(f"page raised: {[e.value for e in at.exception]}")
+    return elapsed
+
+
+def bench_page(path: str, key: str, values: list[str], repeat: int) -> tuple[float, float, float]:
+    """(first render s, median filter change s, max filter change s) for one page."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / path), default_timeout=3600)
+    first = _timed_run(at)
+    times = []
+    for i in range(repeat * len(values)):
+        at.selectbox(key=key).set_value(values[i % len(values)])
+        times.append(_timed_run(at))
+    return first, statistics.median(times), max(times)
+
+
+def bench_explorer(db: Path, repeat: int) -> list[float]:
+    """Seconds to build new custom tables (protect + registry + audit + render) in the explorer."""
+    from streamlit.testing.v1 import AppTest
+
+    import privacy
+    from privacy.users import Operator, create_user
+
+    uid = f"bench.{int(time.time())}"
+    password = "bench-Password-12345"
+    create_user(db, user_id=uid, role="reporting", password=password, created_by=Operator("bench"))
+    token = privacy.sign_in(db, uid, password).token
+    combos = [
+        ("enrollment", ["gender", "economically_disadvantaged"]),
+        ("enrollment", ["english_learner", "grade"]),
+        ("assessment", ["gender"]),
+        ("graduation", ["economically_disadvantaged"]),
+        ("programs", ["english_learner", "gender"]),
+        ("enrollment", ["race_ethnicity", "homeless"]),
+    ][: max(1, repeat)]
+    times = []
+    for measure, by in combos:
+        at = AppTest.from_file(str(ROOT / "pages/explorer.py"), default_timeout=3600)
+        at.session_state[privacy.SESSION_TOKEN_KEY] = token
+        at.run()
+        at.selectbox(key="measure").set_value(measure)
+        at.run()
+        at.multiselect(key="by").set_value(by)
+        at.run()
+        at.button(key="ex_build").click()
+        times.append(_timed_run(at))
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, help="existing warehouse (default: build one)")
+    parser.add_argument("--scale", type=float, default=1.0, help="scale of a built warehouse")
+    parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--repeat", type=int, default=3, help="filter changes per option")
+    args = parser.parse_args(argv)
+
+    if args.db is None:
+        from warehouse.build import build_warehouse
+
+        folder = Path(tempfile.mkdtemp(prefix="bench-dash-"))
+        db = folder / "edudash.duckdb"
+        t = time.perf_counter()
+        build_warehouse(db, scale=args.scale, seed=args.seed)
+        print(f"built scale-{args.scale} warehouse in {time.perf_counter() - t:.1f} s: {db}")
+    else:
+        db = args.db.resolve()
+    os.environ["EDUDASH_DB"] = str(db)
+
+    import privacy
+
+    print("public releases (protected once per build, then read back from the registry):")
+    for year in privacy.school_years(db):
+        t = time.perf_counter()
+        release = privacy.public_release(db, year)
+        print(f"  {year}: {time.perf_counter() - t:8.2f} s  {release.release_id}")
+
+    rows = []
+    years = list(reversed(privacy.school_years(db)))
+    for path, key, values in FILTER_CHANGES:
+        values = years[1:] + years[:1] if values == ["<years>"] else values
+        first, median, worst = bench_page(path, key, values, args.repeat)
+        rows.append((path, key, first, median, worst))
+    explorer = bench_explorer(db, args.repeat)
+
+    print()
+    print(
+        f"{'page':<24} {'filter':<10} {'first render':>13} {'median change':>14} {'max change':>11}  target"
+    )
+    for path, key, first, median, worst in rows:
+        ok = "ok" if median < 0.2 else "SLOW"
+        print(
+            f"{Path(path).stem:<24} {key:<10} {first * 1000:>10.0f} ms {median * 1000:>11.0f} ms "
+            f"{worst * 1000:>8.0f} ms  <200 ms {ok}"
+        )
+    med = statistics.median(explorer)
+    ok = "ok" if med < 2.0 else "SLOW"
+    print(
+        f"{'explorer (custom table)':<24} {'build':<10} {'':>13} {med * 1000:>11.0f} ms "
+        f"{max(explorer) * 1000:>8.0f} ms  <2 s {ok}  (n={len(explorer)})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""Benchmark: protect + audit the whole public release of one year, and one custom table.
+
+Targets (issue 3): the whole public release of one year at scale 1 in under 10 s; one custom
+table of about 600 schools x 7 races protected and audited in under 2 s.
+
+    .venv/bin/python benchmarks/bench_release.py [--db PATH] [--year 2024-25] [--repeat 3]
+
+Without --db a scale-1 warehouse is built once under /tmp/edudash-bench/. Prints one row per
+step with the median of the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from privacy.auditor import audit
+from privacy.catalogue import public_catalogue
+from privacy.policy import load_policy
+from privacy.release import _protect, _snapshot, _units_for, build_system
+from privacy.requests import TableRequest
+from privacy.tables import hide_required
+from warehouse.build import build_warehouse
+
+DEFAULT_DB = Path("/tmp/edudash-bench/maine.duckdb")
+
+
+def _timed(fn: Callable[[], dict], repeat: int) -> tuple[float, dict]:
+    times, info = [], {}
+    for _ in range(repeat):
+        started = time.perf_counter()
+        info = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), info
+
+
+def protect_and_audit(snap, requests: list[TableRequest], year: str) -> dict:  # noqa: ANN001
+    """Lay out, protect jointly and audit `requests` (no registry: a fresh release)."""
+    policy = load_policy()
+    snap.layouts.clear()
+    layouts = [snap.layout(r) for r in requests]
+    units = _units_for(snap, year)
+    t0 = time.perf_counter()
+    protected = _protect(layouts, units, policy)
+    t1 = time.perf_counter()
+    system = build_system(layouts, units)
+    hidden = [i for i, k in enumerate(system.keys) if protected.statuses[k] != "shown"]
+    primary = [i for i in hidden if policy.is_small(int(system.values[i]))]
+    report = audit(system, hidden, policy, primary=primary)
+    t2 = time.perf_counter()
+    coded = sum(len(hide_required(lay, policy)) for lay in layouts)
+    return {
+        "cells": len(system),
+        "constraints": len(system.constraints),
+        "small": len(primary),
+        "hidden": len(hidden),
+        "coded": coded,
+        "violations": len(report.violations),
+        "protect_s": t1 - t0,
+        "audit_s": t2 - t1,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, default=None)
+    parser.add_argument("--year", default="2024-25")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-public", action="store_true", help="time only the custom table")
+    args = parser.parse_args()
+    db = args.db or DEFAULT_DB
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        print(f"building a scale-1 warehouse at {db} ...")
+        build_warehouse(db, scale=1.0, seed=20261128)
+    snap = _snapshot(db)
+    for pop in ("enrollment", "assessment", "graduation"):
+        snap.fact(pop, args.year)
+    catalogue = [e.request for e in public_catalogue(args.year) if e.request.measure != "staff"]
+    custom = [TableRequest("enrollment", args.year, "school", ("race_ethnicity",))]
+    rows = []
+    steps = [
+        (f"public release {args.year} ({len(catalogue)} tables)", catalogue, 10.0),
+        ("custom: schools x 7 races", custom, 2.0),
+    ]
+    if args.skip_public:
+        steps = steps[1:]
+    for label, requests, target in steps:
+        median, info = _timed(lambda r=requests: protect_and_audit(snap, r, args.year), args.repeat)
+        rows.append((label, median, target, info))
+    header = (
+        f"{'step':<44} {'cells':>8} {'small':>7} {'coded':>7} {'hidden':>7} {'viol':>5} "
+        f"{'protect s':>10} {'audit s':>8} {'median s':>9} {'target s':>9}"
+    )
+    print(f"warehouse {db} (build {snap.build_id}), median of {args.repeat}")
+    print(header)
+    print("-" * len(header))
+    for label, median, target, i in rows:
+        print(
+            f"{label:<44} {i['cells']:>8} {i['small']:>7} {i['coded']:>7} {i['hidden']:>7} "
+            f"{i['violations']:>5} {i['protect_s']:>10.2f} {i['audit_s']:>8.2f} "
+            f"{median:>9.2f} {target:>9.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

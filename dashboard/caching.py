@@ -1,0 +1,152 @@
+"""Caches for the dashboard, keyed on the warehouse file's identity, the year and the viewer's scope.
+
+The public release of a year is protected once (by `privacy.public_release`) and then held here
+for every viewer: pages never protect on a click. A staff member's custom table is cached per
+(warehouse identity, request, user scope), so one person's table is never served to another
+and a rebuilt warehouse never serves stale tables.
+"""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import streamlit as st
+
+import privacy
+from dashboard.db import noise_setting, warehouse_identity, warehouse_path
+from privacy.access import User
+from privacy.audit_log import record_event
+from privacy.release import release_years
+
+
+def identity() -> tuple[str, int, int, int]:
+    """The current warehouse file identity (path, device, inode, mtime)."""
+    return warehouse_identity(warehouse_path())
+
+
+def user_scope(user: User | None) -> tuple[str, str, str, tuple[str, ...]]:
+    """Everything about a viewer that can change what they are shown: part of every user key."""
+    if user is None:
+        return ("public", "public", "", ())
+    return (user.user_id, str(user.role), user.district_id or "", tuple(user.school_ids))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _public_release(
+    ident: tuple[str, int, int, int], year: str, noise_key: str
+) -> privacy.PublicRelease:
+    noise = noise_setting()
+    if noise is None:
+        return privacy.public_release(ident[0], year)
+    return privacy.public_release(ident[0], year, noise=noise)
+
+
+def _noise_key() -> str:
+    noise = noise_setting()
+    return "" if noise is None else repr(noise)
+
+
+_READY: set[tuple] = set()
+
+
+def public_release(year: str) -> privacy.PublicRelease:
+    """The jointly protected public release of `year` (protected once per warehouse build)."""
+    key = (identity(), year, _noise_key())
+    if key in _READY:
+        return _public_release(*key)
+    with st.spinner(f"Preparing the protected {year} tables (once per warehouse build)..."):
+        release = _public_release(*key)
+    _READY.add(key)
+    return release
+
+
+def public_table(year: str, name: str) -> privacy.ProtectedTable:
+    """One table of the public release of `year`, by catalogue name."""
+    return public_release(year).table(name)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _open_table(ident: tuple[str, int, int, int], request_json: str) -> privacy.ProtectedTable:
+    return privacy.release_table(ident[0], privacy.TableRequest.from_json(request_json), None)
+
+
+def open_records_table(request: privacy.TableRequest) -> privacy.ProtectedTable:
+    """A public staff (open records) table outside the catalogue: never a student count."""
+    if request.measure != "staff":
+        raise ValueError("only staff tables are served outside the public catalogue")
+    return _open_table(identity(), request.to_json())
+
+
+@st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
+def _custom_table(
+    ident: tuple[str, int, int, int],
+    request_json: str,
+    scope: tuple[str, str, str, tuple[str, ...]],
+    noise_key: str,
+    _user: User,
+) -> privacy.ProtectedTable:
+    request = privacy.TableRequest.from_json(request_json)
+    noise = noise_setting()
+    if noise is None:
+        table = privacy.release_table(ident[0], request, _user)
+    else:
+        table = privacy.release_table(ident[0], request, _user, noise=noise)
+    # Runs only when the table is actually released (a cache hit re-serves the same release).
+    record_event(
+        ident[0],
+        _user.user_id,
+        "release",
+        {"release_id": table.release_id, "request": json.loads(request_json), "via": "explorer"},
+    )
+    return table
+
+
+def custom_table(request: privacy.TableRequest, user: User) -> privacy.ProtectedTable:
+    """A staff member's custom table, protected with everything already released for its year.
+
+    The first call for (warehouse, request, user scope) releases it: it enters the release
+    registry under the user's ID and the audit trail records the release. Later calls within
+    the hour re-serve that same release to the same user only.
+    """
+    return _custom_table(identity(), request.to_json(), user_scope(user), _noise_key(), user)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _years(ident: tuple[str, int, int, int]) -> list[str]:
+    return release_years(ident[0])
+
+
+def years() -> list[str]:
+    """The school years of the warehouse, oldest first."""
+    return _years(identity())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _districts(ident: tuple[str, int, int, int]) -> pl.DataFrame:
+    return privacy.list_districts(ident[0])
+
+
+def districts() -> pl.DataFrame:
+    """Public directory of districts."""
+    return _districts(identity())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _schools(ident: tuple[str, int, int, int]) -> pl.DataFrame:
+    return privacy.list_schools(ident[0])
+
+
+def schools() -> pl.DataFrame:
+    """Public directory of schools."""
+    return _schools(identity())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _dictionary(ident: tuple[str, int, int, int]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return privacy.data_dictionary(ident[0]), privacy.code_sets(ident[0])
+
+
+def dictionary() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(fields, code sets) of the data dictionary."""
+    return _dictionary(identity())

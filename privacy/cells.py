@@ -1,0 +1,177 @@
+"""The cell system: every count of a release as one variable, and the sums that tie them.
+
+An attacker knows each additive relation of a release (a row total is the sum of its row, a
+district is the sum of its schools, a school total appears in the race table and in the gender
+table). The cell system records exactly that: cells with their true counts, and constraints
+``values[parent] == sum(values[children])``. Linked tables share cells by key, so a school total
+that appears in several tables is one cell, parent of several constraints. Suppression and the
+auditor work on this structure only; what a key means is opaque to them.
+
+>>> system = CellSystem()
+>>> total = system.add_cell(("school", "A", "All"), 12)
+>>> parts = [system.add_cell(("school", "A", r), v) for r, v in (("AS", 3), ("WH", 9))]
+>>> system.add_constraint(total, parts)
+>>> system.validate()
+>>> len(system)
+3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass
+class CellSystem:
+    """Cells ``0..n-1`` with hashable ``keys``, true non-negative ``values`` and constraints.
+
+    keys: one hashable key per cell (e.g. (measure, year, geo_level, geo_id, dim values...)).
+    values: the true counts (int64); never published as such, only through a `Protection`.
+    constraints: ``(parent, children)`` pairs meaning ``values[parent] == sum(values[children])``;
+        the attacker is assumed to know all of them.
+    """
+
+    keys: list[Hashable] = field(default_factory=list)
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    constraints: list[tuple[int, list[int]]] = field(default_factory=list)
+    index: dict[Hashable, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=np.int64)
+        if len(self.values) != len(self.keys):
+            raise ValueError(f"{len(self.keys)} keys but {len(self.values)} values")
+        self.index = {}
+        for i, key in enumerate(self.keys):
+            if key in self.index:
+                raise ValueError(f"duplicate cell key {key!r}")
+            self.index[key] = i
+        self._buffer = self.values.copy()
+        self.values = self._buffer[: len(self.keys)]
+        self.keys = list(self.keys)
+        constraints, self.constraints = list(self.constraints), []
+        for parent, children in constraints:
+            self.add_constraint(parent, children)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add_cell(self, key: Hashable, value: int) -> int:
+        """Add (or find) the cell ``key`` holding the true count ``value``; return its index.
+
+        A key seen before must carry the same value: linked tables share a cell, they do not
+        redefine it.
+        """
+        value = int(value)
+        if value < 0:
+            raise ValueError(f"cell {key!r} has a negative count {value}")
+        existing = self.index.get(key)
+        if existing is not None:
+            if int(self.values[existing]) != value:
+                raise ValueError(
+                    f"cell {key!r} added with value {value} but already holds "
+                    f"{int(self.values[existing])}"
+                )
+            return existing
+        n = len(self.keys)
+        if n == len(self._buffer):
+            grown = np.zeros(max(16, 2 * n), dtype=np.int64)
+            grown[:n] = self._buffer[:n]
+            self._buffer = grown
+        self._buffer[n] = value
+        self.keys.append(key)
+        self.index[key] = n
+        self.values = self._buffer[: n + 1]
+        return n
+
+    def add_constraint(self, parent: int, children: Iterable[int]) -> None:
+        """Record ``values[parent] == sum(values[children])`` (checked by `validate`)."""
+        kids = [int(c) for c in children]
+        n = len(self.keys)
+        if not kids:
+            raise ValueError(f"constraint on {self._key(parent)!r} has no children")
+        for cell in (parent, *kids):
+            if not 0 <= int(cell) < n:
+                raise ValueError(f"constraint refers to unknown cell index {cell}")
+        if len(set(kids)) != len(kids) or int(parent) in kids:
+            raise ValueError(
+                f"constraint on {self._key(parent)!r} repeats a cell or contains its parent"
+            )
+        self.constraints.append((int(parent), kids))
+
+    def add_sum(
+        self, parent: tuple[Hashable, int], children: Sequence[tuple[Hashable, int]]
+    ) -> tuple[int, list[int]]:
+        """Add a parent cell and its children as ``(key, value)`` pairs plus their constraint."""
+        p = self.add_cell(*parent)
+        kids = [self.add_cell(key, value) for key, value in children]
+        self.add_constraint(p, kids)
+        return p, kids
+
+    def cell(self, key: Hashable) -> int:
+        """The index of the cell ``key`` (KeyError if absent)."""
+        return self.index[key]
+
+    def validate(self) -> None:
+        """Raise ValueError if a value is negative or a constraint does not hold."""
+        values = self.values
+        if len(values) and values.min() < 0:
+            bad = int(np.argmin(values))
+            raise ValueError(f"cell {self.keys[bad]!r} has a negative count {int(values[bad])}")
+        if not self.constraints:
+            return
+        residual = self.incidence() @ values
+        broken = np.flatnonzero(residual)
+        if len(broken):
+            parent, children = self.constraints[int(broken[0])]
+            raise ValueError(
+                f"{len(broken)} constraint(s) do not hold, e.g. {self.keys[parent]!r} = "
+                f"{int(values[parent])} but its {len(children)} children sum to "
+                f"{int(values[children].sum())}"
+            )
+
+    def incidence(self) -> sp.csr_matrix:
+        """Constraints x cells matrix: +1 for the parent, -1 for each child (rows sum to 0)."""
+        rows, cols, data = [], [], []
+        for r, (parent, children) in enumerate(self.constraints):
+            rows.append(r)
+            cols.append(parent)
+            data.append(1)
+            rows.extend([r] * len(children))
+            cols.extend(children)
+            data.extend([-1] * len(children))
+        return sp.csr_matrix(
+            (np.asarray(data, dtype=np.int64), (rows, cols)),
+            shape=(len(self.constraints), len(self.keys)),
+        )
+
+    def _key(self, i: int) -> Hashable:
+        return self.keys[i] if 0 <= int(i) < len(self.keys) else i
+
+
+ALL = "All"
+
+
+def add_table(system: CellSystem, name: Hashable, counts: np.ndarray) -> dict[tuple, int]:
+    """Add an n-way table of ``counts`` with every margin (coordinate ``"All"``) to ``system``.
+
+    Each cell key is ``(name, i1, ..., ik)`` with ``ij`` an index or ``"All"``; for every
+    margin and every dimension it totals, one constraint ties it to the cells it sums. Returns
+    the key -> cell index map (margins included).
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    shape = counts.shape
+    index: dict[tuple, int] = {}
+    for coords in np.ndindex(*(s + 1 for s in shape)):
+        key = tuple(ALL if c == s else c for c, s in zip(coords, shape, strict=True))
+        sel = tuple(slice(None) if c == ALL else c for c in key)
+        index[key] = system.add_cell((name, *key), int(counts[sel].sum()))
+    for key, cell in index.items():
+        for d, c in enumerate(key):
+            if c == ALL:
+                children = [index[key[:d] + (j,) + key[d + 1 :]] for j in range(shape[d])]
+                system.add_constraint(cell, children)
+    return index

@@ -1,0 +1,719 @@
+"""Releasing tables: joint protection of everything published for a school year.
+
+Every table leaves through here. For each school year there is one public release: the whole
+public catalogue laid out as ONE cell system (linked tables share cells; school -> district ->
+state sums; performance levels sum to the tested; program flag pairs sum to the total),
+protected once, recorded in the release registry and reused by every page and export. A
+custom table is protected together with everything already released for its year: cells shown
+before must stay shown, cells hidden before must stay hidden, so no combination of tables
+undoes a suppression; if that is impossible the request is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from privacy.auditor import AuditReport, audit
+from privacy.catalogue import CatalogueEntry, public_catalogue
+from privacy.cells import CellSystem
+from privacy.noise import NoiseSpec
+from privacy.policy import Policy, load_policy
+from privacy.registry import (
+    HIDDEN_STATUSES,
+    RegistryConflictError,
+    known_cells,
+    new_release_id,
+    record_release,
+    release_cells,
+    releases,
+)
+from privacy.requests import TableRequest
+from privacy.tables import (
+    POPULATION_OF,
+    SHOWN,
+    SUPPRESSED_SMALL,
+    ProtectedTable,
+    TableLayout,
+    hide_required,
+    layout_table,
+    render_table,
+    staff_table,
+)
+from warehouse import aggregates
+from warehouse.connection import connect_readonly, file_identity, resolve_db_path
+
+_MAX_ATTEMPTS = 4
+STAFF_RELEASE_ID = "open-records"
+
+
+class Requester(Protocol):
+    """Anyone signed in: only the id is used (it is stored with the release)."""
+
+    user_id: str
+
+
+class ReleaseRefusedError(ValueError):
+    """The table cannot be protected consistently with what is already released."""
+
+
+@dataclass
+class PublicRelease:
+    """The jointly protected public release of one school year.
+
+    tables: catalogue name -> ProtectedTable; every table carries this release's id.
+    """
+
+    release_id: str
+    school_year: str
+    build_id: str
+    tables: dict[str, ProtectedTable]
+    catalogue: list[CatalogueEntry] = field(repr=False)
+
+    def table(self, name: str) -> ProtectedTable:
+        """The public table `name` (ValueError naming the catalogue if unknown)."""
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise ValueError(
+                f"no public table named {name!r}; see privacy.public_catalogue()"
+            ) from None
+
+
+# -- warehouse snapshot --------------------------------------------------------------------
+
+
+@dataclass
+class _Snapshot:
+    """Exact counts read once per warehouse file (never leaves this module unprotected)."""
+
+    path: Path
+    build_id: str
+    years: tuple[str, ...]
+    schools: pl.DataFrame
+    districts: frozenset[str]
+    facts: dict[tuple[str, str], pl.DataFrame] = field(default_factory=dict)
+    staff: dict[tuple, pl.DataFrame] = field(default_factory=dict)
+    layouts: dict[str, TableLayout] = field(default_factory=dict)
+    public: dict[str, PublicRelease] = field(default_factory=dict)
+    public_statuses: dict[str, dict[str, str]] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def fact(self, population: str, year: str) -> pl.DataFrame:
+        with self.lock:
+            if (population, year) not in self.facts:
+                con = connect_readonly(self.path)
+                try:
+                    self.facts[(population, year)] = aggregates.fact_counts(con, population, year)
+                finally:
+                    con.close()
+            return self.facts[(population, year)]
+
+    def units(self, population: str, year: str) -> pl.DataFrame:
+        present = self.fact(population, year).select("school_id").unique()
+        return self.schools.join(present, on="school_id", how="semi")
+
+    def layout(self, request: TableRequest) -> TableLayout:
+        key = request.to_json()
+        with self.lock:
+            if key not in self.layouts:
+                pop = POPULATION_OF[request.measure]
+                year = request.school_year
+                self.layouts[key] = layout_table(
+                    request, self.fact(pop, year), self.units(pop, year)
+                )
+            return self.layouts[key]
+
+    def staff_counts(self, request: TableRequest) -> pl.DataFrame:
+        key = request.to_json()
+        with self.lock:
+            if key not in self.staff:
+                con = connect_readonly(self.path)
+                try:
+                    self.staff[key] = aggregates.staff_counts(
+                        con,
+                        request.school_year,
+                        request.geography,
+                        request.table_dimensions,
+                        request.filters,
+                    )
+                finally:
+                    con.close()
+            return self.staff[key]
+
+
+_SNAPSHOTS: dict[tuple[str, tuple[int, int, int]], _Snapshot] = {}
+_SNAPSHOT_LOCK = threading.Lock()
+
+
+def _snapshot(db_path: str | os.PathLike[str] | None) -> _Snapshot:
+    path = resolve_db_path(db_path).resolve()
+    con = connect_readonly(path)
+    try:
+        ident = file_identity(path)
+        cache_key = (str(path), ident)
+        with _SNAPSHOT_LOCK:
+            snap = _SNAPSHOTS.get(cache_key)
+            if snap is not None:
+                return snap
+        build = aggregates.build_id(con)
+        years = tuple(aggregates.school_years(con))
+        schools = con.sql(
+            "SELECT s.school_id, s.district_id, s.school_name, d.district_name "
+            "FROM schools s JOIN districts d ON d.district_id = s.district_id"
+        ).pl()
+    finally:
+        con.close()
+    snap = _Snapshot(
+        path=path,
+        build_id=build,
+        years=years,
+        schools=schools.select("district_id", "district_name", "school_id", "school_name"),
+        districts=frozenset(schools["district_id"].to_list()),
+    )
+    with _SNAPSHOT_LOCK:
+        for old in [k for k in _SNAPSHOTS if k[0] == str(path)]:
+            del _SNAPSHOTS[old]
+        _SNAPSHOTS[cache_key] = snap
+    return snap
+
+
+def _check_against_warehouse(snap: _Snapshot, request: TableRequest) -> None:
+    if request.school_year not in snap.years:
+        raise ValueError(
+            f"unknown school year {request.school_year!r}; the warehouse holds "
+            f"{', '.join(snap.years)}"
+        )
+    district = request.filter_value("district_id")
+    if district is not None and district not in snap.districts:
+        raise ValueError(f"unknown district_id {district!r}")
+    school = request.filter_value("school_id")
+    if school is not None:
+        match = snap.schools.filter(pl.col("school_id") == school)
+        if match.is_empty():
+            raise ValueError(f"unknown school_id {school!r}")
+        if district is not None and match["district_id"][0] != district:
+            raise ValueError(f"school {school} is not in district {district}")
+
+
+# -- the cell system -----------------------------------------------------------------------
+
+
+def build_system(layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame]) -> CellSystem:
+    """One cell system for `layouts`: shared cells by key, table sums and geography sums.
+
+    units: population -> the schools counted in it (district_id, school_id), used to add a
+    district = sum of its schools (state = sum of districts) relation only when every child
+    cell is published.
+    """
+    frames = [lay.rows.select("cell_key", "value") for lay in layouts]
+    cells = pl.concat(frames).unique("cell_key", keep="first", maintain_order=True)
+    dup = pl.concat(frames).group_by("cell_key").agg(pl.col("value").n_unique().alias("k"))
+    if dup["k"].max() is not None and dup["k"].max() > 1:
+        raise RuntimeError("a cell key carries two values; the table layout is inconsistent")
+    keys = cells["cell_key"].to_list()
+    system = CellSystem(keys=keys, values=np.asarray(cells["value"].to_numpy(), dtype=np.int64))
+    index = system.index
+    seen: set[tuple[int, tuple[int, ...]]] = set()
+
+    def add(parent: str, children: Iterable[str]) -> None:
+        p = index[parent]
+        kids = tuple(sorted(index[c] for c in children))
+        if (p, kids) not in seen:
+            seen.add((p, kids))
+            system.add_constraint(p, list(kids))
+
+    for lay in layouts:
+        for parent, children in lay.constraints:
+            add(parent, children)
+    for parent, children in _geography_sums(cells.select("cell_key"), units):
+        add(parent, children)
+    return system
+
+
+def _geography_sums(
+    cells: pl.DataFrame, units: dict[str, pl.DataFrame]
+) -> list[tuple[str, list[str]]]:
+    parts = cells.with_columns(
+        pl.col("cell_key").str.split_exact("|", 2).struct.rename_fields(["pop", "geo", "dims"])
+    ).unnest("cell_key")
+    parts = parts.with_columns(cell_key=pl.concat_str(["pop", "geo", "dims"], separator="|"))
+    parts = parts.with_columns(
+        population=pl.col("pop").str.split(":").list.first(),
+        level=pl.col("geo").str.slice(0, 2),
+        unit=pl.col("geo").str.slice(2),
+    )
+    school_map = (
+        pl.concat(
+            [
+                u.select("school_id", "district_id").with_columns(population=pl.lit(p))
+                for p, u in units.items()
+            ]
+        )
+        if units
+        else pl.DataFrame(
+            schema={"school_id": pl.String, "district_id": pl.String, "population": pl.String}
+        )
+    )
+    n_schools = school_map.group_by("population", "district_id").agg(pl.len().alias("need"))
+    n_districts = school_map.group_by("population").agg(
+        pl.col("district_id").n_unique().alias("need")
+    )
+    out: list[tuple[str, list[str]]] = []
+    schools = (
+        parts.filter(pl.col("level") == "S:")
+        .join(school_map.rename({"school_id": "unit"}), on=["population", "unit"], how="inner")
+        .group_by("pop", "population", "district_id", "dims")
+        .agg(pl.col("cell_key").alias("children"))
+    )
+    districts = parts.filter(pl.col("level") == "D:").rename({"unit": "district_id"})
+    joined = (
+        districts.join(schools, on=["pop", "population", "district_id", "dims"])
+        .join(n_schools, on=["population", "district_id"])
+        .filter(pl.col("children").list.len() == pl.col("need"))
+    )
+    out.extend(zip(joined["cell_key"].to_list(), joined["children"].to_list(), strict=True))
+    states = parts.filter(pl.col("geo") == "state")
+    dgroups = districts.group_by("pop", "population", "dims").agg(
+        pl.col("cell_key").alias("children")
+    )
+    joined = (
+        states.join(dgroups, on=["pop", "population", "dims"])
+        .join(n_districts, on="population")
+        .filter(pl.col("children").list.len() == pl.col("need"))
+    )
+    out.extend(zip(joined["cell_key"].to_list(), joined["children"].to_list(), strict=True))
+    return out
+
+
+@dataclass(frozen=True)
+class _Protected:
+    statuses: dict[str, str]
+
+
+def _protect(
+    layouts: Sequence[TableLayout],
+    units: dict[str, pl.DataFrame],
+    policy: Policy,
+    *,
+    known: dict[str, str] | None = None,
+) -> _Protected:
+    """Protect `layouts` jointly; cells released before (`known`: key -> status) keep it.
+
+    Cells shown before are constants to the attacker, so they do not tie the rest together:
+    the system splits into independent parts joined only through cells still free or hidden.
+    Each part that holds a new cell is protected on its own (with the shown constants of its
+    equations); parts made only of earlier cells keep their statuses untouched.
+    """
+    from privacy.suppression import ProtectionError, protect
+
+    known = known or {}
+    system = build_system(layouts, units)
+    n = len(system)
+    keys = system.keys
+    status_before = [known.get(k) for k in keys]
+    must_show = np.array([s == SHOWN for s in status_before], dtype=bool)
+    hidden_before = np.array([s is not None and s != SHOWN for s in status_before], dtype=bool)
+    must_hide = hidden_before.copy()
+    for lay in layouts:
+        for k in hide_required(lay, policy):
+            must_hide[system.index[k]] = True
+    primary = np.array([policy.is_small(int(v)) for v in system.values.tolist()], dtype=bool)
+    clash = np.flatnonzero((must_hide | primary) & must_show)
+    if len(clash):
+        raise ReleaseRefusedError(
+            f"cell {keys[int(clash[0])]} was shown before but must be hidden now; refusing"
+        )
+    statuses: list[str | None] = list(status_before)
+    parts = _free_parts(system, must_show)
+    incidence = system.incidence().tocsc() if system.constraints else None
+    for cells in parts:
+        if all(status_before[c] is not None for c in cells):
+            continue
+        if incidence is None or all(incidence.indptr[c] == incidence.indptr[c + 1] for c in cells):
+            for c in cells:
+                statuses[c] = (
+                    SUPPRESSED_SMALL
+                    if primary[c]
+                    else ("suppressed_complement" if must_hide[c] else SHOWN)
+                )
+            continue
+        sub, local, order = _subsystem(system, cells, incidence)
+        try:
+            result = protect(
+                sub,
+                policy,
+                primary=frozenset(local[c] for c in cells if primary[c]),
+                must_hide=frozenset(local[c] for c in cells if must_hide[c]),
+                must_show=frozenset(i for i, c in enumerate(order) if must_show[c]),
+            )
+        except ProtectionError as exc:
+            raise ReleaseRefusedError(
+                f"the table cannot be protected consistently with what is already released: {exc}"
+            ) from exc
+        for c in cells:
+            statuses[c] = result.status[local[c]]
+    for i in range(n):
+        if statuses[i] is None:
+            statuses[i] = SHOWN
+    return _Protected(dict(zip(keys, statuses, strict=True)))
+
+
+def _free_parts(system: CellSystem, fixed_shown: np.ndarray) -> list[list[int]]:
+    """Groups of cells (not shown before) tied together by equations through such cells."""
+    n = len(system)
+    rows, cols = [], []
+    for r, (parent, children) in enumerate(system.constraints):
+        for c in (parent, *children):
+            if not fixed_shown[c]:
+                rows.append(r)
+                cols.append(c)
+    m = len(system.constraints)
+    graph = sp.coo_matrix(
+        (
+            np.ones(len(rows)),
+            (np.asarray(cols, dtype=np.int64), n + np.asarray(rows, dtype=np.int64)),
+        ),
+        shape=(n + m, n + m),
+    )
+    _, labels = connected_components(graph, directed=False)
+    free = np.flatnonzero(~fixed_shown)
+    order = np.argsort(labels[free], kind="stable")
+    cells = free[order]
+    cuts = np.flatnonzero(np.diff(labels[cells])) + 1
+    return [part.tolist() for part in np.split(cells, cuts)] if len(cells) else []
+
+
+def _subsystem(
+    system: CellSystem, cells: list[int], incidence: sp.csc_matrix
+) -> tuple[CellSystem, dict[int, int], list[int]]:
+    """The cells of one part plus the shown constants of its equations, as a cell system.
+
+    incidence: constraints x cells (CSC). Returns the subsystem, global -> local index, and
+    the global index of each local cell.
+    """
+    rows = np.unique(
+        np.concatenate(
+            [incidence.indices[incidence.indptr[c] : incidence.indptr[c + 1]] for c in cells]
+        )
+    )
+    constraints = [system.constraints[int(r)] for r in rows]
+    members = set(cells)
+    order = list(cells)
+    for p, ch in constraints:
+        for c in (p, *ch):
+            if c not in members:
+                members.add(c)
+                order.append(c)
+    local = {c: i for i, c in enumerate(order)}
+    sub = CellSystem(
+        keys=[system.keys[c] for c in order],
+        values=system.values[order],
+        constraints=[(local[p], [local[c] for c in ch]) for p, ch in constraints],
+    )
+    return sub, local, order
+
+
+# -- public release ------------------------------------------------------------------------
+
+
+def _public_request_json(entries: Sequence[CatalogueEntry]) -> str:
+    return json.dumps(
+        {"tables": {e.name: json.loads(e.request.to_json()) for e in entries}}, sort_keys=True
+    )
+
+
+def _requests_of(release_request: str) -> list[TableRequest]:
+    raw = json.loads(release_request)
+    if "tables" in raw and isinstance(raw["tables"], dict):
+        return [TableRequest.from_json(json.dumps(r)) for r in raw["tables"].values()]
+    if "measure" in raw:
+        return [TableRequest.from_json(release_request)]
+    return []
+
+
+def public_release(
+    db_path: str | os.PathLike[str] | None, school_year: str, noise: NoiseSpec | None = None
+) -> PublicRelease:
+    """The public release of `school_year`: built and recorded once, then reused.
+
+    Every table of the public catalogue is protected jointly with every other; the first call
+    for a warehouse build records the release in the registry, later calls (any process) read
+    the statuses back, and within a process the result is cached.
+    noise: None for exact counts with suppression; a `privacy.noise.NoiseSpec` for the noisy
+    release of the catalogue (see `privacy.noisy_release`: stored, charged to the year's budget).
+    """
+    if noise is not None:
+        from privacy.noisy_release import noisy_public_release
+
+        return noisy_public_release(db_path, school_year, noise)
+    snap = _snapshot(db_path)
+    _check_against_warehouse(snap, TableRequest("enrollment", school_year))
+    with snap.lock:
+        cached = snap.public.get(school_year)
+        if cached is not None:
+            return cached
+        policy = load_policy()
+        entries = public_catalogue(school_year)
+        counted = [e for e in entries if e.request.measure != "staff"]
+        layouts = [snap.layout(e.request) for e in counted]
+        for _ in range(_MAX_ATTEMPTS):
+            existing = releases(snap.path, snap.build_id, school_year, kind="public")
+            if existing:
+                rid = existing[0].release_id
+                stored = release_cells(snap.path, [rid])
+                statuses = {k: s for k, (_, s) in stored.items()}
+                break
+            known = known_cells(snap.path, snap.build_id, school_year)
+            protected = _protect(
+                layouts, _units_for(snap, school_year), policy, known=known.statuses
+            )
+            rid = new_release_id(school_year, "public")
+            statuses = protected.statuses
+            values = _values(layouts)
+            try:
+                record_release(
+                    snap.path,
+                    release_id=rid,
+                    build_id=snap.build_id,
+                    school_year=school_year,
+                    kind="public",
+                    request=_public_request_json(entries),
+                    created_by="system",
+                    cells=((k, values[k] if s == SHOWN else None, s) for k, s in statuses.items()),
+                    expect_last_seq=known.last_seq,
+                )
+            except RegistryConflictError:
+                continue
+            break
+        else:
+            raise RuntimeError("the release registry kept changing; try again")
+        tables: dict[str, ProtectedTable] = {}
+        for e in entries:
+            tables[e.name] = _render(snap, e.request, statuses, policy, rid)
+        release = PublicRelease(rid, school_year, snap.build_id, tables, entries)
+        snap.public[school_year] = release
+        snap.public_statuses[school_year] = statuses
+        return release
+
+
+def _units_for(snap: _Snapshot, year: str) -> dict[str, pl.DataFrame]:
+    return {p: snap.units(p, year) for p in aggregates.STUDENT_POPULATIONS}
+
+
+def _values(layouts: Sequence[TableLayout]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for lay in layouts:
+        out.update(zip(lay.rows["cell_key"].to_list(), lay.rows["value"].to_list(), strict=True))
+    return out
+
+
+def _render(
+    snap: _Snapshot,
+    request: TableRequest,
+    statuses: dict[str, str],
+    policy: Policy,
+    release_id: str,
+) -> ProtectedTable:
+    if request.measure == "staff":
+        return staff_table(
+            request, snap.staff_counts(request), snap.schools, policy, release_id, snap.build_id
+        )
+    pop = POPULATION_OF[request.measure]
+    return render_table(
+        snap.layout(request),
+        statuses,
+        snap.units(pop, request.school_year),
+        policy,
+        release_id,
+        snap.build_id,
+    )
+
+
+# -- custom tables -------------------------------------------------------------------------
+
+
+def release_table(
+    db_path: str | os.PathLike[str] | None,
+    request: TableRequest,
+    requester: Requester | None = None,
+    noise: NoiseSpec | None = None,
+) -> ProtectedTable:
+    """Release one table, protected together with everything already released for its year.
+
+    noise: None for exact counts with suppression; a `privacy.noise.NoiseSpec` for a noisy table
+    (see `privacy.noisy_release`: the same request gets the same stored answer).
+
+    requester: None for the public, who get only tables made of cells of the year's public
+    release (a catalogue table or a filtered part of one; anything else raises
+    ReleaseRefusedError); otherwise a signed-in user (only `user_id` is read and stored with
+    the release). A signed-in user's table is protected jointly with every earlier release of
+    the year (cells shown before stay shown, hidden stay hidden), recorded in the registry and
+    returned; if that is impossible, ReleaseRefusedError (a ValueError) says why and nothing is
+    recorded.
+    """
+    if not isinstance(request, TableRequest):
+        raise ValueError("release_table needs a privacy.TableRequest")
+    if noise is not None:
+        from privacy.noisy_release import noisy_release_table
+
+        return noisy_release_table(db_path, request, noise, requester)
+    snap = _snapshot(db_path)
+    _check_against_warehouse(snap, request)
+    year = request.school_year
+    policy = load_policy()
+    created_by = "public" if requester is None else str(requester.user_id)
+    if request.measure == "staff":
+        # Staff assignments are open records: nothing to protect, nothing to keep consistent.
+        if requester is None:
+            return _render(snap, request, {}, policy, STAFF_RELEASE_ID)
+        table = _render(snap, request, {}, policy, new_release_id(year, "custom"))
+        record_release(
+            snap.path,
+            release_id=table.release_id,
+            build_id=snap.build_id,
+            school_year=year,
+            kind="custom",
+            request=request.to_json(),
+            created_by=created_by,
+            cells=(),
+        )
+        return table
+    public = public_release(snap.path, year)
+    if requester is None:
+        for entry in public.catalogue:
+            if entry.request == request:
+                return public.tables[entry.name]
+    layout = snap.layout(request)
+    keys = layout.rows["cell_key"].to_list()
+    if requester is None:
+        # The public sees the precomputed public release only: no protection run per click.
+        public_statuses = snap.public_statuses[year]
+        missing = [k for k in keys if k not in public_statuses]
+        if missing:
+            raise ReleaseRefusedError(
+                f"this table is not part of the public release of {year} (e.g. cell "
+                f"{missing[0]}); a signed-in user can request it as a custom table"
+            )
+        return _render(snap, request, public_statuses, policy, public.release_id)
+    for _ in range(_MAX_ATTEMPTS):
+        known = known_cells(snap.path, snap.build_id, year)
+        if all(k in known.statuses for k in keys):
+            statuses = known.statuses
+        else:
+            layouts = _released_layouts(snap, year) + [layout]
+            protected = _protect(layouts, _units_for(snap, year), policy, known=known.statuses)
+            statuses = protected.statuses
+        rid = new_release_id(year, "custom")
+        values = dict(zip(keys, layout.rows["value"].to_list(), strict=True))
+        try:
+            record_release(
+                snap.path,
+                release_id=rid,
+                build_id=snap.build_id,
+                school_year=year,
+                kind="custom",
+                request=request.to_json(),
+                created_by=created_by,
+                cells=((k, values[k] if statuses[k] == SHOWN else None, statuses[k]) for k in keys),
+                expect_last_seq=known.last_seq,
+            )
+        except RegistryConflictError:
+            continue
+        return _render(snap, request, statuses, policy, rid)
+    raise RuntimeError("the release registry kept changing; try again")
+
+
+def _released_layouts(snap: _Snapshot, year: str) -> list[TableLayout]:
+    """Layouts of every table already released for `year` under the current build."""
+    out: dict[str, TableLayout] = {}
+    for rel in releases(snap.path, snap.build_id, year):
+        for req in _requests_of(rel.request):
+            if req.measure != "staff":
+                out.setdefault(req.to_json(), snap.layout(req))
+    return list(out.values())
+
+
+# -- audit ---------------------------------------------------------------------------------
+
+
+@dataclass
+class YearAudit:
+    """The attacker's result for everything released for one school year."""
+
+    school_year: str
+    build_id: str
+    releases: int
+    cells: int
+    report: AuditReport | None
+    problems: list[str]
+    system: CellSystem | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and (self.report is None or self.report.ok)
+
+
+def audit_year(db_path: str | os.PathLike[str] | None, school_year: str) -> YearAudit:
+    """Rebuild the cell system of every release of `school_year` and attack it.
+
+    Besides the auditor's intervals, checks that every shown cell matches the warehouse, that
+    no shown count lies in 1..min_cell-1 and that no cell is shown in one release and hidden
+    in another.
+    """
+    snap = _snapshot(db_path)
+    _check_against_warehouse(snap, TableRequest("enrollment", school_year))
+    policy = load_policy()
+    recorded = releases(snap.path, snap.build_id, school_year)
+    layouts = _released_layouts(snap, school_year)
+    if not layouts:
+        return YearAudit(school_year, snap.build_id, len(recorded), 0, None, [])
+    system = build_system(layouts, _units_for(snap, school_year))
+    problems: list[str] = []
+    status_of: dict[str, str] = {}
+    con_values: dict[str, int | None] = {}
+    for rel in recorded:
+        for key, (value, status) in release_cells(snap.path, [rel.release_id]).items():
+            before = status_of.get(key)
+            if before is not None and (before == SHOWN) != (status == SHOWN):
+                problems.append(f"{key}: shown in one release, hidden in another")
+            status_of[key] = status if before is None or status == SHOWN else before
+            con_values[key] = value
+    hidden: list[int] = []
+    primary: list[int] = []
+    for i, key in enumerate(system.keys):
+        status = status_of.get(key)
+        true = int(system.values[i])
+        if status is None:
+            problems.append(f"{key}: laid out but not recorded in any release")
+            continue
+        if status == SHOWN:
+            if con_values[key] != true:
+                problems.append(
+                    f"{key}: released as {con_values[key]} but the warehouse has {true}"
+                )
+            if 0 < true < policy.min_cell:
+                problems.append(f"{key}: shows a count of {true}")
+        elif status in HIDDEN_STATUSES:
+            hidden.append(i)
+            if status == SUPPRESSED_SMALL or policy.is_small(true):
+                primary.append(i)
+    report = audit(system, hidden, policy, primary=primary)
+    return YearAudit(
+        school_year, snap.build_id, len(recorded), len(system), report, problems, system
+    )
+
+
+def release_years(db_path: str | os.PathLike[str] | None) -> list[str]:
+    """The school years of the warehouse (the years a public release can be built for)."""
+    return list(_snapshot(db_path).years)

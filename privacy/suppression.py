@@ -1,0 +1,633 @@
+"""Complementary cell suppression that holds against the integer-programming attacker.
+
+`protect` hides every small count (primary suppression) and then as few and as small other
+cells as it can (complements) so that an attacker who knows every shown value, every additive
+constraint of the cell system (totals, hierarchies, linked tables sharing cells) and that counts
+are non-negative integers still cannot:
+
+- narrow a cell hidden as small to an interval narrower than ``policy.min_interval_width`` or
+  with an upper end below ``policy.min_upper_bound``;
+- recover any hidden cell exactly.
+
+It works in three passes:
+
+1. local rules, cheap and necessary: no equation with a lone hidden cell, no equation whose
+   hidden cells are all zero (their sum is known to be 0), and enough hidden room beside each
+   small cell in each equation with a shown total; complements are chosen among the cells of
+   the equation at fault, preferring cells that do not create a new lone hidden cell elsewhere,
+   then cells large enough to give the room needed, then the smallest such cell;
+2. the attacker (`privacy.auditor.Attacker`): every hidden cell is attacked; each violation
+   gets a complement in its own equations, until none is left (hiding more never narrows an
+   interval, so cells that passed keep passing);
+3. minimising, within a time budget: complements are tried back (largest first) and kept
+   shown when the attacker still finds no violation (only cells whose proving points moved the
+   complement are re-attacked); then the complements of each small component are re-chosen by
+   exact integer programming (`minimum_complements`) when that hides fewer cells.
+
+The result is checked once more by the attacker before it is returned.
+
+Zero rule (see ``policy.toml``): zero counts are shown unless the policy says otherwise; a zero
+may be hidden as a complement only when nothing else fits, and hidden zeros are protected like
+any hidden cell.
+
+>>> from privacy.cells import CellSystem
+>>> from privacy.policy import Policy
+>>> s = CellSystem()
+>>> _ = s.add_sum((("T",), 40), [(("a",), 3), (("b",), 17), (("c",), 20)])
+>>> p = protect(s, Policy())
+>>> p.status
+['shown', 'suppressed_small', 'suppressed_complement', 'shown']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from privacy.auditor import Attacker, audit
+from privacy.cells import CellSystem
+from privacy.policy import Policy
+
+SHOWN = "shown"
+# the minimising pass may take this share of the protection's own time, and at least 0.3 s
+_UNHIDE_SHARE = 0.25
+_UNHIDE_MIN_SECONDS = 0.3
+# a complement whose removal would need more cells re-attacked than this stays hidden
+_UNHIDE_MAX_AFFECTED = 150
+# components this small get their complements re-chosen by exact integer programming
+_EXACT_MAX_CANDIDATES = 40
+_EXACT_MAX_PRIMARY = 16
+SUPPRESSED_SMALL = "suppressed_small"
+SUPPRESSED_COMPLEMENT = "suppressed_complement"
+
+
+class ProtectionError(ValueError):
+    """The cells cannot be protected under the constraints given (e.g. earlier releases).
+
+    ``keys`` names the cells at fault so the caller can refuse the new table.
+    """
+
+    def __init__(self, message: str, keys: list[Hashable]) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
+@dataclass
+class Protection:
+    """Which cells of a cell system may be shown, and why the others are hidden.
+
+    status: per cell, one of "shown", "suppressed_small", "suppressed_complement".
+    reason: per cell, why it is hidden ("" when shown).
+    hidden: the hidden cells; an attacker who sees every other cell cannot narrow a
+        "suppressed_small" cell below the policy's criterion nor recover any hidden cell.
+    primary: the cells hidden as small (the ones the criterion is about).
+    """
+
+    status: list[str]
+    reason: list[str]
+    hidden: set[int]
+    primary: set[int]
+    seconds: float = 0.0
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def is_shown(self, cell: int) -> bool:
+        return self.status[cell] == SHOWN
+
+    @property
+    def complements(self) -> set[int]:
+        return self.hidden - self.primary
+
+    def published(self, values: np.ndarray) -> list[int | None]:
+        """The counts as they may leave: the true value when shown, None when hidden."""
+        return [None if i in self.hidden else int(v) for i, v in enumerate(values)]
+
+
+def protect(
+    system: CellSystem,
+    policy: Policy,
+    *,
+    primary: Iterable[int] | None = None,
+    must_hide: Iterable[int] = frozenset(),
+    must_show: Iterable[int] = frozenset(),
+    minimise: bool = True,
+    minimise_seconds: float | None = None,
+) -> Protection:
+    """Choose the cells to hide so that the release meets the policy's protection criterion.
+
+    primary: cells that must be hidden as small and meet the criterion; default: every cell the
+        policy calls small (1 to ``min_cell - 1``; zeros only if ``show_zero_counts`` is off).
+    must_hide: cells hidden by earlier releases of the same year; they stay hidden (a cell once
+        hidden and then shown would undo the earlier protection).
+    must_show: cells shown by earlier releases; they stay shown. If that makes protection
+        impossible a `ProtectionError` names the cells, and the new table must be refused.
+    minimise: try to show again complements that turn out unnecessary, then re-choose the
+        complements of small components by exact integer programming (slower, hides less).
+    minimise_seconds: time budget of that pass (default: a quarter of the time the protection
+        took, at least 0.3 s); the result is protected whatever the budget. With a budget the
+        pattern may depend on machine speed; pass ``minimise=False`` for a deterministic one.
+    """
+    started = time.perf_counter()
+    system.validate()
+    n = len(system)
+    values = system.values
+    if primary is None:
+        primary_set = {i for i in range(n) if policy.is_small(int(values[i]))}
+    else:
+        primary_set = _cells(primary, n, "primary")
+    hide_set = _cells(must_hide, n, "must_hide")
+    show_set = _cells(must_show, n, "must_show")
+    clash = sorted((primary_set | hide_set) & show_set)
+    if clash:
+        keys = [system.keys[c] for c in clash]
+        raise ProtectionError(
+            f"{len(clash)} cell(s) must be hidden now but were shown in an earlier release: "
+            f"{keys[:10]}",
+            keys,
+        )
+    engine = _Suppressor(system, policy, primary_set, hide_set, show_set)
+    engine.local_rules(range(engine.nrows))
+    engine.attack_until_safe()
+    if minimise:
+        if minimise_seconds is None:
+            minimise_seconds = max(
+                _UNHIDE_MIN_SECONDS, _UNHIDE_SHARE * (time.perf_counter() - started)
+            )
+        deadline = time.perf_counter() + minimise_seconds
+        changed = engine.unhide_unnecessary(deadline)
+        changed += engine.reoptimise_small_components(deadline)
+        if changed:
+            # every change was proven safe; attack the final pattern once more anyway
+            engine.attack_until_safe()
+    hidden = set(np.flatnonzero(engine.hidden).tolist())
+    status, reason = [], []
+    for i in range(n):
+        if i not in hidden:
+            status.append(SHOWN)
+            reason.append("")
+        elif i in primary_set:
+            status.append(SUPPRESSED_SMALL)
+            small = policy.is_small(int(values[i]))
+            reason.append(
+                f"count below {policy.min_cell}" if small else "hidden as small by request"
+            )
+        else:
+            status.append(SUPPRESSED_COMPLEMENT)
+            reason.append(engine.reason.get(i, "complementary suppression"))
+    return Protection(
+        status=status,
+        reason=reason,
+        hidden=hidden,
+        primary=set(primary_set),
+        seconds=time.perf_counter() - started,
+        stats=dict(engine.stats),
+    )
+
+
+def verify(system: CellSystem, protection: Protection, policy: Policy) -> list[str]:
+    """Re-attack a protection from scratch; return the violations as text (empty = safe)."""
+    report = audit(system, protection.hidden, policy, primary=protection.primary)
+    return [f"{v.key!r}: {v.reason}" for v in report.violations]
+
+
+def minimum_complements(
+    system: CellSystem,
+    policy: Policy,
+    *,
+    primary: np.ndarray,
+    fixed_hidden: np.ndarray,
+    candidates: np.ndarray,
+    deadline: float | None = None,
+    incidence: sp.csr_matrix | None = None,
+) -> list[int] | None:
+    """Fewest ``candidates`` to hide besides ``fixed_hidden`` so that ``primary`` cells pass.
+
+    Integer programming with attacker cuts: a master MILP picks the fewest (then smallest)
+    candidates not yet ruled out; the attacker checks the pattern; a failing pattern is grown
+    to a maximal failing one ``F`` (every subset of a failing pattern fails too, since hiding
+    less never widens an interval), and the cut "hide at least one candidate outside F" is
+    added. Only the criterion of the small cells is used: a complement that the attacker
+    recovers exactly could be shown instead at no cost, so a minimum never holds one.
+    Returns None when the deadline passes first or no pattern works.
+    """
+    candidates = np.asarray(candidates, dtype=np.int64)
+    primary = np.asarray(primary, dtype=np.int64)
+    if not len(primary):
+        return []
+    fixed = np.asarray(fixed_hidden, dtype=np.int64)
+    values = system.values[candidates].astype(np.float64)
+    cost = 1.0 + values / (values.sum() + 1.0)  # fewest cells, then the smallest
+    need_upper = np.full(len(primary), float(policy.min_upper_bound))
+    need_width = np.full(len(primary), float(policy.min_interval_width))
+
+    def passes(chosen: np.ndarray) -> bool:
+        hidden = np.union1d(fixed, chosen)
+        attacker = Attacker(system, hidden, incidence)
+        lower, upper, _ = attacker.bounds(primary, need_upper=need_upper, need_width=need_width)
+        return bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
+
+    if not passes(candidates):
+        return None
+    cuts: list[np.ndarray] = []
+    order = np.argsort(values, kind="stable")
+    while deadline is None or time.perf_counter() < deadline:
+        constraints = [LinearConstraint(np.array(cuts), 1, np.inf)] if cuts else []
+        res = milp(
+            cost,
+            constraints=constraints,
+            integrality=np.ones(len(candidates)),
+            bounds=Bounds(0, 1),
+        )
+        if res.x is None:
+            return None
+        pick = res.x > 0.5
+        if passes(candidates[pick]):
+            return sorted(candidates[pick].tolist())
+        failing = pick.copy()
+        for j in order.tolist():
+            if deadline is not None and time.perf_counter() > deadline:
+                return None
+            if not failing[j]:
+                failing[j] = True
+                if passes(candidates[failing]):
+                    failing[j] = False
+        cuts.append((~failing).astype(np.float64))
+    return None
+
+
+def _cells(cells: Iterable[int], n: int, what: str) -> set[int]:
+    out = {int(c) for c in cells}
+    bad = [c for c in out if not 0 <= c < n]
+    if bad:
+        raise ValueError(f"{what} refers to unknown cell index {bad[0]}")
+    return out
+
+
+class _Suppressor:
+    """The state of one protection run: hidden cells, per-equation counts, the attacker."""
+
+    def __init__(
+        self,
+        system: CellSystem,
+        policy: Policy,
+        primary: set[int],
+        must_hide: set[int],
+        must_show: set[int],
+    ) -> None:
+        self.system = system
+        self.policy = policy
+        self.n = len(system)
+        self.values = system.values.astype(np.int64)
+        self.incidence = system.incidence()
+        self.nrows = self.incidence.shape[0]
+        self.csr = self.incidence
+        self.csc = self.incidence.tocsc()
+        self.abs_csc = abs(self.csc).astype(np.int64)
+        self.abs_csr = abs(self.csr).astype(np.int64)
+        self.primary = np.zeros(self.n, dtype=bool)
+        self.primary[list(primary)] = True
+        self.locked = self.primary.copy()
+        self.locked[list(must_hide)] = True
+        self.forbidden = np.zeros(self.n, dtype=bool)
+        self.forbidden[list(must_show)] = True
+        self.hidden = self.locked.copy()
+        self.hidden_per_row = self.abs_csr @ self.hidden.astype(np.int64)
+        # per cell: how many of its equations hold no hidden cell (hiding it makes one lone)
+        self.empty_rows_of = self.abs_csc.T @ (self.hidden_per_row == 0).astype(np.int64)
+        self.reason: dict[int, str] = {
+            c: "hidden in an earlier release" for c in must_hide if c not in primary
+        }
+        self.stats = {"local": 0, "attack": 0, "unhidden": 0, "attack_rounds": 0}
+        self.supports: dict[int, np.ndarray] = {}
+        self.need_upper = float(policy.min_upper_bound)
+        self.need_width = float(policy.min_interval_width)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def row(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.csr.indptr[r], self.csr.indptr[r + 1]
+        return self.csr.indices[lo:hi], self.csr.data[lo:hi]
+
+    def rows_of(self, c: int) -> np.ndarray:
+        return self.csc.indices[self.csc.indptr[c] : self.csc.indptr[c + 1]]
+
+    def set_hidden(self, c: int, hidden: bool) -> None:
+        if self.hidden[c] == hidden:
+            return
+        self.hidden[c] = hidden
+        rows = self.rows_of(c)
+        before_empty = self.hidden_per_row[rows] == 0
+        self.hidden_per_row[rows] += 1 if hidden else -1
+        after_empty = self.hidden_per_row[rows] == 0
+        for r, now_empty in zip(
+            rows[before_empty != after_empty].tolist(),
+            after_empty[before_empty != after_empty].tolist(),
+            strict=True,
+        ):
+            cells, _ = self.row(r)
+            self.empty_rows_of[cells] += 1 if now_empty else -1
+
+    def hide_complement(self, c: int, target: int) -> None:
+        self.set_hidden(c, True)
+        self.reason[c] = f"complementary suppression protecting {self.system.keys[target]!r}"
+
+    # -- pass 1: local rules ---------------------------------------------------------------
+
+    def local_rules(self, rows: Iterable[int]) -> list[int]:
+        """Apply the local rules to ``rows`` (and rows they touch); return the cells added."""
+        queue = [int(r) for r in rows if self.hidden_per_row[r] > 0]
+        queued = set(queue)
+        added: list[int] = []
+        while queue:
+            r = queue.pop()
+            queued.discard(r)
+            need = self._local_need(r)
+            if need is None:
+                continue
+            target, deficit = need
+            c = self.choose(r, target, deficit)
+            if c is None:
+                continue
+            self.hide_complement(c, target)
+            self.stats["local"] += 1
+            added.append(c)
+            for r2 in [r, *self.rows_of(c).tolist()]:
+                if r2 not in queued:
+                    queued.add(r2)
+                    queue.append(r2)
+        return added
+
+    def _local_need(self, r: int) -> tuple[int, int] | None:
+        """(cell to protect, room it needs) if equation ``r`` breaks a local rule."""
+        cells, coefs = self.row(r)
+        hid = self.hidden[cells]
+        count = int(hid.sum())
+        if count == 0:
+            return None
+        hidden_cells = cells[hid]
+        if count == 1:
+            target = int(hidden_cells[0])
+            return target, self._room_needed(target)
+        if not self.values[hidden_cells].any():
+            return int(hidden_cells[0]), 1
+        parent = int(cells[coefs > 0][0])
+        if self.hidden[parent]:
+            return None
+        children = cells[(coefs < 0) & hid]
+        small = children[self.primary[children]]
+        if not len(small):
+            return None
+        v = self.values[small]
+        room = int(self.values[children].sum()) - v
+        needed = np.maximum(np.maximum(int(self.need_upper) - v, int(self.need_width) - v), 1)
+        short = np.flatnonzero(room < needed)
+        if not len(short):
+            return None
+        j = int(short[0])
+        return int(small[j]), int(needed[j] - room[j])
+
+    def _room_needed(self, cell: int) -> int:
+        if not self.primary[cell]:
+            return 1
+        v = int(self.values[cell])
+        return max(int(self.need_upper) - v, int(self.need_width) - v, 1)
+
+    def choose(self, r: int, target: int, deficit: float) -> int | None:
+        """The complement to hide in equation ``r`` for ``target`` needing ``deficit`` room."""
+        cells, coefs = self.row(r)
+        ok = ~self.hidden[cells] & ~self.forbidden[cells]
+        target_coef = coefs[cells == target][0] if target in cells else -1
+        # a cell on the target's side gives room up to its value; the other side is unbounded
+        room_all = np.where(coefs == target_coef, self.values[cells], np.inf)
+        if self.primary[target] or self.values[target] == 0:
+            # the target must be able to go up: a zero beside it cannot go down to make room
+            ok &= room_all > 0
+        if not ok.any():
+            return None
+        cand = cells[ok]
+        v = self.values[cand].astype(np.float64)
+        room = room_all[ok]
+        adequate = room >= deficit
+        order = np.lexsort(
+            (
+                np.where(adequate, v, -v),
+                ~adequate,
+                self.empty_rows_of[cand] - (self.hidden_per_row[r] == 0),
+                v == 0,
+            )
+        )
+        return int(cand[order[0]])
+
+    # -- pass 2: the attacker --------------------------------------------------------------
+
+    def _needs(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        prim = self.primary[cells]
+        need_upper = np.where(prim, self.need_upper, -np.inf)
+        need_width = np.where(prim, self.need_width, 1.0)
+        return need_upper, need_width
+
+    def _passes(self, cells: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+        need_upper, need_width = self._needs(cells)
+        return (upper >= need_upper) & (upper - lower >= need_width)
+
+    def attack_until_safe(self) -> None:
+        """Attack every hidden cell; add complements for each violation until none is left."""
+        to_check = np.flatnonzero(self.hidden)
+        while len(to_check):
+            self.stats["attack_rounds"] += 1
+            attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
+            need_upper, need_width = self._needs(to_check)
+            lower, upper, _ = attacker.bounds(
+                to_check, need_upper=need_upper, need_width=need_width
+            )
+            # hiding more keeps every proving point feasible: supports stay valid
+            self.supports.update(attacker.supports)
+            failing = ~self._passes(to_check, lower, upper)
+            if not failing.any():
+                return
+            added: list[int] = []
+            for cell, lo, hi in zip(
+                to_check[failing].tolist(), lower[failing], upper[failing], strict=True
+            ):
+                if self.primary[cell]:
+                    deficit = max(self.need_upper - hi, self.need_width - (hi - lo), 1.0)
+                else:
+                    deficit = 1.0
+                c = self._complement_for(cell, deficit, attacker)
+                if c is not None:
+                    self.hide_complement(c, cell)
+                    self.stats["attack"] += 1
+                    added.append(c)
+            if not added:
+                bad = to_check[failing]
+                keys = [self.system.keys[c] for c in bad.tolist()]
+                raise ProtectionError(
+                    f"{len(bad)} hidden cell(s) cannot be protected: every cell that could "
+                    f"hide them is already hidden or must stay shown (earlier releases), "
+                    f"e.g. {keys[:10]}",
+                    keys,
+                )
+            rows = np.unique(np.concatenate([self.rows_of(c) for c in added]))
+            added += self.local_rules(rows.tolist())
+            to_check = np.unique(np.concatenate([to_check[failing], np.array(added)]))
+
+    def _complement_for(self, cell: int, deficit: float, attacker: Attacker) -> int | None:
+        rows = self.rows_of(cell)
+        rooms = [self._row_room(int(r), cell) for r in rows]
+        for _, r in sorted(zip(rooms, rows.tolist(), strict=True)):
+            c = self.choose(r, cell, deficit)
+            if c is not None:
+                return c
+        # nothing beside the cell: widen to equations touching its component
+        labels = attacker.components()
+        comp = np.flatnonzero((labels == labels[cell]) & self.hidden)
+        best: tuple[tuple[bool, int], int] | None = None
+        for other in comp.tolist():
+            for r in self.rows_of(other).tolist():
+                c = self.choose(r, other, deficit)
+                if c is None:
+                    continue
+                # prefer a nonzero cell (it can make room both ways), then the smallest
+                score = (bool(self.values[c] == 0), int(self.values[c]))
+                if best is None or score < best[0]:
+                    best = (score, c)
+        return None if best is None else best[1]
+
+    def _row_room(self, r: int, cell: int) -> float:
+        cells, coefs = self.row(r)
+        own = coefs[cells == cell][0]
+        other_side = cells[coefs != own]
+        if self.hidden[other_side].any():
+            return np.inf
+        same = cells[(coefs == own) & self.hidden[cells] & (cells != cell)]
+        return float(self.values[same].sum())
+
+    # -- pass 3: un-hide -------------------------------------------------------------------
+
+    def unhide_unnecessary(self, deadline: float) -> int:
+        """Show again complements that the attacker proves unnecessary; return how many.
+
+        A cell's bounds were proven by feasible points (``supports``: the cells they move);
+        showing a complement that none of them moves cannot change those bounds, so only
+        the cells whose points move it are attacked again.
+        """
+        candidates = np.flatnonzero(self.hidden & ~self.locked)
+        if not len(candidates):
+            return 0
+        attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
+        attacker.supports.update(self.supports)
+        dependents: dict[int, set[int]] = {}
+        for cell, support in self.supports.items():
+            for s in support.tolist():
+                dependents.setdefault(s, set()).add(cell)
+        order = candidates[np.argsort(-self.values[candidates], kind="stable")]
+        removed = 0
+        for c in order.tolist():
+            if time.perf_counter() > deadline:
+                break
+            if not self._structurally_removable(c):
+                continue
+            affected = np.array(
+                sorted(d for d in dependents.get(c, ()) if d != c and self.hidden[d]),
+                dtype=np.int64,
+            )
+            if len(affected) > _UNHIDE_MAX_AFFECTED:
+                continue
+            attacker.fix(c)
+            if len(affected):
+                need_upper, need_width = self._needs(affected)
+                old = {int(a): attacker.supports.get(int(a)) for a in affected}
+                lower, upper, _ = attacker.bounds(
+                    affected, need_upper=need_upper, need_width=need_width
+                )
+                safe = bool(self._passes(affected, lower, upper).all())
+                for a, support in old.items():
+                    if not safe:
+                        # the old proving points are still valid once c is hidden again
+                        if support is not None:
+                            attacker.supports[a] = support
+                        continue
+                    if support is not None:
+                        for s in support.tolist():
+                            dependents.get(s, set()).discard(a)
+                    for s in attacker.supports[a].tolist():
+                        dependents.setdefault(s, set()).add(a)
+            else:
+                safe = True
+            if safe:
+                self.set_hidden(c, False)
+                self.reason.pop(c, None)
+                self.supports.pop(c, None)
+                self.stats["unhidden"] += 1
+                removed += 1
+            else:
+                attacker.unfix(c)
+        for a in attacker.supports:
+            if self.hidden[a]:
+                self.supports[a] = attacker.supports[a]
+        return removed
+
+    def reoptimise_small_components(self, deadline: float) -> int:
+        """Re-choose the complements of each small component by exact integer programming.
+
+        Candidates are the cells of the equations that touch the component; the complements
+        outside it stay as they are. Returns how many complements were saved.
+        """
+        hidden_cells = np.flatnonzero(self.hidden)
+        if not len(hidden_cells):
+            return 0
+        labels = Attacker(self.system, hidden_cells, self.incidence).components()
+        saved = 0
+        for label in np.unique(labels[hidden_cells]).tolist():
+            if time.perf_counter() > deadline:
+                break
+            comp = hidden_cells[labels[hidden_cells] == label]
+            current = comp[~self.locked[comp]]
+            if not len(current):
+                continue
+            primary = comp[self.primary[comp]]
+            rows = np.unique(np.concatenate([self.rows_of(int(c)) for c in comp]))
+            region = np.unique(np.concatenate([self.row(int(r))[0] for r in rows]))
+            candidates = region[~self.locked[region] & ~self.forbidden[region]]
+            if (
+                len(candidates) > _EXACT_MAX_CANDIDATES
+                or len(primary) > _EXACT_MAX_PRIMARY
+                or len(current) <= 1
+            ):
+                continue
+            base = self.hidden.copy()
+            base[current] = False
+            best = minimum_complements(
+                self.system,
+                self.policy,
+                primary=primary,
+                fixed_hidden=np.flatnonzero(base),
+                candidates=candidates,
+                deadline=deadline,
+                incidence=self.incidence,
+            )
+            if best is None or len(best) >= len(current):
+                continue
+            for c in current.tolist():
+                self.set_hidden(c, False)
+                self.reason.pop(c, None)
+                self.supports.pop(c, None)
+            for c in best:
+                self.hide_complement(c, int(primary[0]) if len(primary) else c)
+                self.reason[c] = "complementary suppression (exact minimum for its group)"
+            saved += len(current) - len(best)
+            self.stats["exact_saved"] = self.stats.get("exact_saved", 0) + len(current) - len(best)
+        return saved
+
+    def _structurally_removable(self, c: int) -> bool:
+        """Cheap necessary test: showing ``c`` must not leave a lone or all-zero equation."""
+        for r in self.rows_of(c).tolist():
+            cells, _ = self.row(r)
+            others = cells[self.hidden[cells] & (cells != c)]
+            if len(others) == 1 or (len(others) and not self.values[others].any()):
+                return False
+        return True

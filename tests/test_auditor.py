@@ -1,0 +1,208 @@
+"""The attacker: its intervals equal an independent brute-force integer program, cell by cell."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from privacy.auditor import Attacker, audit
+from privacy.cells import CellSystem, add_table
+from privacy.policy import Policy
+
+POLICY = Policy()
+BIG = 10**6
+
+
+def oracle(system: CellSystem, hidden: set[int]) -> dict[int, tuple[int, float]]:
+    """min/max of every hidden cell by one MILP on the whole system (no decomposition)."""
+    cells = sorted(hidden)
+    a = system.incidence().toarray().astype(float)
+    known = np.array([i not in hidden for i in range(len(system))])
+    rhs = -a[:, known] @ system.values[known]
+    a = a[:, cells]
+    used = np.abs(a).sum(axis=1) > 0
+    a, rhs = a[used], rhs[used]
+    out = {}
+    for j, cell in enumerate(cells):
+        bounds = []
+        for sense in (1, -1):
+            c = np.zeros(len(cells))
+            c[j] = -sense
+            res = milp(
+                c,
+                constraints=[LinearConstraint(a, rhs, rhs)] if len(a) else [],
+                integrality=np.ones(len(cells)),
+                bounds=Bounds(0, BIG),
+            )
+            assert res.status == 0
+            bounds.append(round(res.x[j]))
+        upper = math.inf if bounds[0] >= BIG - 10_000 else bounds[0]
+        out[cell] = (bounds[1], upper)
+    return out
+
+
+def two_way(counts: list[list[int]]) -> CellSystem:
+    system = CellSystem()
+    add_table(system, "t", np.array(counts))
+    return system
+
+
+def test_lone_hidden_cell_in_a_row_is_recovered() -> None:
+    system = CellSystem()
+    system.add_sum((("T",), 25), [(("a",), 4), (("b",), 21)])
+    report = audit(system, {1}, POLICY, exact=True)
+    assert report.intervals[1].lower == report.intervals[1].upper == 4
+    assert [v.reason for v in report.violations] == ["exactly recoverable"]
+
+
+def test_two_hidden_cells_in_a_row_are_bounded_by_the_total() -> None:
+    system = CellSystem()
+    system.add_sum((("T",), 25), [(("a",), 4), (("b",), 6), (("c",), 15)])
+    report = audit(system, {1, 2}, POLICY, exact=True)
+    assert (report.intervals[1].lower, report.intervals[1].upper) == (0, 10)
+    assert report.ok  # width 10, upper 10
+
+
+def test_narrow_primary_is_a_violation() -> None:
+    system = CellSystem()
+    system.add_sum((("T",), 12), [(("a",), 3), (("b",), 2), (("c",), 7)])
+    report = audit(system, {1, 2}, POLICY, exact=True)
+    assert not report.ok
+    assert {v.cell for v in report.violations} == {1, 2}
+    assert "upper bound 5 < 10" in report.violations[0].reason
+
+
+def test_hidden_cells_that_are_all_zero_leak() -> None:
+    system = CellSystem()
+    system.add_sum((("T",), 30), [(("a",), 0), (("b",), 0), (("c",), 30)])
+    report = audit(system, {1, 2}, POLICY, exact=True)
+    assert all(iv.upper == 0 for iv in report.intervals.values())
+    assert len(report.violations) == 2
+
+
+def test_unbounded_cell_has_infinite_upper_end() -> None:
+    # the total and both parts hidden: nothing bounds them above
+    system = CellSystem()
+    system.add_sum((("T",), 30), [(("a",), 12), (("b",), 18)])
+    report = audit(system, {0, 1, 2}, POLICY, exact=True)
+    assert all(math.isinf(iv.upper) for iv in report.intervals.values())
+    assert [iv.lower for iv in report.intervals.values()] == [0, 0, 0]
+    assert report.ok
+
+
+def test_fractional_lp_vertex_falls_back_to_integer_programming() -> None:
+    # x + y = 1, y + z = 1, x + z = 1 (via totals) has LP optimum 1/2 but no 0/1 solution
+    # except ... here we only check that audit agrees with the oracle on an odd cycle.
+    system = CellSystem()
+    x = system.add_cell(("x",), 1)
+    y = system.add_cell(("y",), 1)
+    z = system.add_cell(("z",), 1)
+    t1 = system.add_cell(("xy",), 2)
+    t2 = system.add_cell(("yz",), 2)
+    t3 = system.add_cell(("xz",), 2)
+    system.add_constraint(t1, [x, y])
+    system.add_constraint(t2, [y, z])
+    system.add_constraint(t3, [x, z])
+    hidden = {x, y, z}
+    report = audit(system, hidden, POLICY, exact=True)
+    expected = oracle(system, hidden)
+    assert {c: (iv.lower, iv.upper) for c, iv in report.intervals.items()} == expected
+
+
+def test_narrowest_orders_by_width() -> None:
+    system = two_way([[3, 20, 15], [12, 4, 30], [25, 18, 2]])
+    hidden = {system.cell(("t", i, j)) for i in (0, 1) for j in (0, 1)}
+    report = audit(system, hidden, POLICY, exact=True)
+    widths = [iv.width for iv in report.narrowest(4)]
+    assert widths == sorted(widths)
+    assert len(report.narrowest(2)) == 2
+
+
+def test_primary_must_be_hidden() -> None:
+    system = two_way([[3, 20], [12, 4]])
+    with pytest.raises(ValueError, match="not hidden"):
+        audit(system, {0}, POLICY, primary={0, 1})
+
+
+@st.composite
+def random_release(draw):
+    """A random 2-D or 3-D table with all margins and a random hidden set."""
+    dims = draw(st.integers(2, 3))
+    shape = tuple(draw(st.lists(st.integers(2, 4), min_size=dims, max_size=dims)))
+    size = int(np.prod(shape))
+    values = draw(
+        st.lists(st.sampled_from([0, 1, 2, 3, 5, 8, 13, 30]), min_size=size, max_size=size)
+    )
+    system = CellSystem()
+    add_table(system, "t", np.array(values).reshape(shape))
+    hidden = draw(st.sets(st.integers(0, len(system) - 1), min_size=1, max_size=12))
+    return system, hidden
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_release())
+def test_audit_equals_brute_force_integer_program(release) -> None:
+    system, hidden = release
+    report = audit(system, hidden, POLICY, exact=True)
+    expected = oracle(system, hidden)
+    got = {c: (iv.lower, iv.upper) for c, iv in report.intervals.items()}
+    assert got == expected
+    for cell, (lower, upper) in expected.items():
+        if lower == upper:
+            assert cell in {v.cell for v in report.violations}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_release())
+def test_check_mode_witnesses_lie_inside_the_exact_interval(release) -> None:
+    system, hidden = release
+    cells = np.array(sorted(hidden))
+    expected = oracle(system, hidden)
+    need_upper = np.full(len(cells), 10.0)
+    need_width = np.full(len(cells), 5.0)
+    lower, upper, _ = Attacker(system, cells).bounds(
+        cells, need_upper=need_upper, need_width=need_width
+    )
+    for i, cell in enumerate(cells.tolist()):
+        exact_lower, exact_upper = expected[cell]
+        truly_passes = exact_upper >= 10 and exact_upper - exact_lower >= 5
+        said_passes = upper[i] >= 10 and upper[i] - lower[i] >= 5
+        assert said_passes == truly_passes
+        if said_passes:  # witnesses: feasible points, so inside the attacker's interval
+            assert exact_lower <= lower[i] and upper[i] <= exact_upper
+
+
+def test_large_component_uses_local_search_and_stays_exact() -> None:
+    rng = np.random.default_rng(3)
+    counts = rng.choice([0, 1, 2, 4, 7, 15, 40, 120], size=(40, 5))
+    system = CellSystem()
+    add_table(system, "t", counts)
+    hidden = {i for i in range(len(system)) if 1 <= system.values[i] < 10}
+    hidden |= {system.cell(("t", r, 4)) for r in range(0, 40, 3)}
+    report = audit(system, hidden, POLICY, exact=True)
+    expected = oracle(system, hidden)
+    assert {c: (iv.lower, iv.upper) for c, iv in report.intervals.items()} == expected
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_release())
+def test_default_audit_decides_violations_exactly(release) -> None:
+    system, hidden = release
+    report = audit(system, hidden, POLICY)
+    expected = oracle(system, hidden)
+    should_fail = set()
+    for cell, (lower, upper) in expected.items():
+        primary = POLICY.is_small(int(system.values[cell]))
+        if lower == upper or (primary and (upper - lower < 5 or upper < 10)):
+            should_fail.add(cell)
+        iv = report.intervals[cell]
+        if iv.exact:
+            assert (iv.lower, iv.upper) == (lower, upper)
+        elif cell not in should_fail:  # proven by feasible points: inside the true interval
+            assert lower <= iv.lower and iv.upper <= upper
+    assert {v.cell for v in report.violations} == should_fail

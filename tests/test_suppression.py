@@ -1,0 +1,351 @@
+"""Complementary suppression, attacked: random tables, hierarchies and every known leak pattern."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from privacy.auditor import audit
+from privacy.cells import CellSystem, add_table
+from privacy.percent_coding import code_rate
+from privacy.policy import Policy
+from privacy.suppression import (
+    SHOWN,
+    SUPPRESSED_COMPLEMENT,
+    SUPPRESSED_SMALL,
+    ProtectionError,
+    protect,
+)
+
+POLICY = Policy()
+COUNTS = st.sampled_from([0, 0, 1, 2, 3, 4, 6, 9, 10, 12, 15, 25, 60, 140])
+
+
+def assert_protected(system: CellSystem, protection, policy: Policy = POLICY) -> None:
+    """Attack the result and check what leaves: no violation, no small count, true values."""
+    report = audit(system, protection.hidden, policy, primary=protection.primary)
+    assert report.ok, [(v.key, v.reason) for v in report.violations[:5]]
+    published = protection.published(system.values)
+    for cell, value in enumerate(published):
+        if value is None:
+            assert protection.status[cell] in (SUPPRESSED_SMALL, SUPPRESSED_COMPLEMENT)
+            assert protection.reason[cell]
+        else:
+            assert protection.status[cell] == SHOWN
+            assert value == system.values[cell]
+            assert not policy.is_small(value), f"small count {value} published"
+    for cell in protection.primary:
+        assert protection.status[cell] == SUPPRESSED_SMALL
+
+
+def hierarchy(
+    districts: list[list[tuple[list[int], list[int]]]],
+) -> CellSystem:
+    """State -> district -> school, each with a race row and a gender row (linked tables).
+
+    ``districts[d][s] = (race counts, gender counts)``; a school's gender counts are rescaled
+    to its race total so both rows add up to the same school total cell.
+    """
+    system = CellSystem()
+    n_race = len(districts[0][0][0])
+    n_gender = len(districts[0][0][1])
+    state = {"race": np.zeros(n_race, int), "gender": np.zeros(n_gender, int)}
+    district_totals = []
+    for d, schools in enumerate(districts):
+        race_sum = np.zeros(n_race, int)
+        gender_sum = np.zeros(n_gender, int)
+        school_totals = []
+        for s, (races, genders) in enumerate(schools):
+            races = np.array(races)
+            total = int(races.sum())
+            genders = _split(total, genders)
+            t = system.add_cell(("school", d, s, "All"), total)
+            system.add_sum(
+                (("school", d, s, "All"), total),
+                [(("school", d, s, "race", r), int(v)) for r, v in enumerate(races)],
+            )
+            system.add_sum(
+                (("school", d, s, "All"), total),
+                [(("school", d, s, "gender", g), int(v)) for g, v in enumerate(genders)],
+            )
+            school_totals.append(t)
+            race_sum += races
+            gender_sum += genders
+        dt = system.add_cell(("district", d, "All"), int(race_sum.sum()))
+        system.add_constraint(dt, school_totals)
+        for kind, sums in (("race", race_sum), ("gender", gender_sum)):
+            kids = []
+            for j, v in enumerate(sums):
+                cell = system.add_cell(("district", d, kind, j), int(v))
+                system.add_constraint(
+                    cell, [system.cell(("school", d, s, kind, j)) for s in range(len(schools))]
+                )
+                kids.append(cell)
+            system.add_constraint(dt, kids)
+            state[kind] += sums
+        district_totals.append(dt)
+    st_total = system.add_cell(("state", "All"), int(state["race"].sum()))
+    system.add_constraint(st_total, district_totals)
+    for kind, sums in state.items():
+        kids = []
+        for j, v in enumerate(sums):
+            cell = system.add_cell(("state", kind, j), int(v))
+            system.add_constraint(
+                cell, [system.cell(("district", d, kind, j)) for d in range(len(districts))]
+            )
+            kids.append(cell)
+        system.add_constraint(st_total, kids)
+    system.validate()
+    return system
+
+
+def _split(total: int, weights: list[int]) -> np.ndarray:
+    w = np.array(weights, dtype=float) + 0.5
+    out = np.floor(total * w / w.sum()).astype(int)
+    out[0] += total - out.sum()
+    return out
+
+
+# -- property tests --------------------------------------------------------------------------
+
+
+@st.composite
+def tables(draw, dims: int):
+    shape = tuple(draw(st.lists(st.integers(2, 5), min_size=dims, max_size=dims)))
+    values = draw(st.lists(COUNTS, min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+    return np.array(values).reshape(shape)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables(2))
+def test_random_two_way_tables_with_margins(counts: np.ndarray) -> None:
+    system = CellSystem()
+    add_table(system, "t", counts)
+    protection = protect(system, POLICY)
+    assert_protected(system, protection)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables(3))
+def test_random_three_way_tables_with_all_margins(counts: np.ndarray) -> None:
+    system = CellSystem()
+    add_table(system, "t", counts)
+    protection = protect(system, POLICY)
+    assert_protected(system, protection)
+
+
+@st.composite
+def hierarchies(draw):
+    n_district = draw(st.integers(1, 3))
+    return [
+        [
+            (
+                draw(st.lists(COUNTS, min_size=3, max_size=3)),
+                draw(st.lists(st.integers(0, 5), min_size=2, max_size=2)),
+            )
+            for _ in range(draw(st.integers(1, 4)))
+        ]
+        for _ in range(n_district)
+    ]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hierarchies())
+def test_random_school_district_state_hierarchies_with_linked_subgroups(districts) -> None:
+    system = hierarchy(districts)
+    protection = protect(system, POLICY)
+    assert_protected(system, protection)
+
+
+# -- known leak patterns ---------------------------------------------------------------------
+
+
+def test_lone_hidden_cell_in_a_row_gets_a_complement() -> None:
+    system = CellSystem()
+    total, (a, b, c) = system.add_sum((("T",), 60), [(("a",), 3), (("b",), 17), (("c",), 40)])
+    protection = protect(system, POLICY)
+    assert protection.status[a] == SUPPRESSED_SMALL
+    # b (17) gives the room needed (a may be up to 20 >= 10) and is the smaller such cell
+    assert protection.status[b] == SUPPRESSED_COMPLEMENT
+    assert protection.status[c] == SHOWN and protection.status[total] == SHOWN
+    assert "protecting" in protection.reason[b]
+    assert_protected(system, protection)
+
+
+def test_primary_only_suppression_is_undone_by_subtraction() -> None:
+    system = CellSystem()
+    system.add_sum((("T",), 60), [(("a",), 3), (("b",), 17), (("c",), 40)])
+    assert not audit(system, {1}, POLICY).ok  # the attacker recovers a = 60 - 17 - 40
+
+
+def test_complement_must_give_enough_room() -> None:
+    # hiding the 1 beside the 3 would leave a in [0, 4]: the complement must be larger
+    system = CellSystem()
+    system.add_sum((("T",), 54), [(("a",), 3), (("b",), 1), (("c",), 50)])
+    protection = protect(system, POLICY)
+    report = audit(system, protection.hidden, POLICY)
+    assert report.ok
+    assert report.intervals[1].upper >= 10
+
+
+def test_hidden_cells_that_are_all_zero_get_a_nonzero_complement() -> None:
+    system = CellSystem()
+    total, (z1, z2, big) = system.add_sum(
+        (("T",), 30), [(("z1",), 0), (("z2",), 0), (("big",), 30)]
+    )
+    assert not audit(system, {z1, z2}, POLICY).ok  # two hidden zeros: both recovered
+    protection = protect(system, POLICY, must_hide={z1, z2})
+    assert protection.status[z1] == protection.status[z2] == SUPPRESSED_COMPLEMENT
+    assert big in protection.hidden or total in protection.hidden
+    assert_protected(system, protection)
+
+
+def test_zero_cells_are_shown_and_chosen_last_as_complements() -> None:
+    system = CellSystem()
+    system.add_sum((("T",), 45), [(("a",), 3), (("z",), 0), (("b",), 12), (("c",), 30)])
+    protection = protect(system, POLICY)
+    assert protection.status[2] == SHOWN  # the zero
+    assert protection.status[3] == SUPPRESSED_COMPLEMENT
+    assert_protected(system, protection)
+
+
+def test_linked_subtotal_shared_by_a_second_table() -> None:
+    # table A: a district by school (3 + 40 = 43); table B: school 2 by race (40 = 40 + 0)
+    system = CellSystem()
+    district, (s1, s2) = system.add_sum(
+        (("district", "All"), 43), [(("school", 1, "All"), 3), (("school", 2, "All"), 40)]
+    )
+    table_a_alone = protect(system, POLICY)
+    assert table_a_alone.hidden == {s1, s2}
+    _, (wh, am) = system.add_sum(
+        (("school", 2, "All"), 40),
+        [(("school", 2, "race", "WH"), 40), (("school", 2, "race", "AM"), 0)],
+    )
+    # table B published on its own shows the school total 40, so s1 = 43 - 40 = 3
+    shown_by_b = {s2}
+    leaked = audit(system, table_a_alone.hidden - shown_by_b, POLICY, primary={s1})
+    assert not leaked.ok and leaked.intervals[s1].lower == leaked.intervals[s1].upper == 3
+    # protected together: the complement is chosen knowing table B (here the district
+    # total, which no other table shows, rather than the shared school total)
+    joint = protect(system, POLICY)
+    assert s1 in joint.hidden and (district in joint.hidden or {s2, wh} <= joint.hidden)
+    assert_protected(system, joint)
+    # and if the district total was shown before, the shared total is hidden in both tables
+    forced = protect(system, POLICY, must_show={district})
+    assert {s1, s2, wh} <= forced.hidden
+    assert_protected(system, forced)
+
+
+def test_two_tables_sharing_school_totals() -> None:
+    system = hierarchy([[([3, 40, 12], [1, 1]), ([25, 2, 30], [1, 2]), ([60, 11, 0], [2, 1])]])
+    protection = protect(system, POLICY)
+    assert_protected(system, protection)
+
+
+def test_hundred_percent_outcome_in_a_group_of_twelve_is_coded_and_its_counts_hidden() -> None:
+    system = CellSystem()
+    rows = {"A": (12, 12), "B": (40, 31), "C": (55, 50)}  # school: (cohort, graduates)
+    cohorts, grads, non_grads = [], [], []
+    for school, (cohort, grad) in rows.items():
+        c, (g, n) = system.add_sum(
+            (("cohort", school), cohort),
+            [(("graduated", school), grad), (("not_graduated", school), cohort - grad)],
+        )
+        cohorts.append(c)
+        grads.append(g)
+        non_grads.append(n)
+    system.add_sum((("cohort", "state"), 107), [(("cohort", s), rows[s][0]) for s in rows])
+    system.add_sum((("graduated", "state"), 93), [(("graduated", s), rows[s][1]) for s in rows])
+    system.add_sum(
+        (("not_graduated", "state"), 14),
+        [(("not_graduated", s), rows[s][0] - rows[s][1]) for s in rows],
+    )
+    system.add_sum(
+        (("cohort", "state"), 107),
+        [(("graduated", "state"), 93), (("not_graduated", "state"), 14)],
+    )
+    rate = code_rate(12, 12, POLICY)
+    assert rate.display == ">=90%" and rate.hide_counts and rate.value is None
+    must_hide = {grads[0], non_grads[0]} if rate.hide_counts else set()
+    protection = protect(system, POLICY, must_hide=must_hide)
+    assert protection.status[grads[0]] != SHOWN and protection.status[non_grads[0]] != SHOWN
+    # the zero non-graduates and the 12 graduates cannot be recovered from the other schools
+    report = audit(system, protection.hidden, POLICY, primary=protection.primary)
+    assert report.ok
+    assert report.intervals[non_grads[0]].upper > 0
+    assert report.intervals[grads[0]].lower < 12
+    assert_protected(system, protection)
+
+
+# -- releases ----------------------------------------------------------------------------------
+
+
+def test_must_hide_and_must_show_carry_over_to_the_next_release() -> None:
+    counts = np.array([[3, 20, 15, 40], [12, 4, 30, 22], [25, 18, 2, 35]])
+    first = CellSystem()
+    add_table(first, "t", counts)
+    release1 = protect(first, POLICY)
+    # release 2: the same table plus a linked table on row 0 (by gender)
+    second = CellSystem()
+    add_table(second, "t", counts)
+    row0 = second.cell(("t", 0, "All"))
+    second.add_sum(
+        (("t", 0, "All"), int(counts[0].sum())),
+        [(("gender", 0, "F"), 41), (("gender", 0, "M"), int(counts[0].sum()) - 41)],
+    )
+    must_hide = {second.cell(first.keys[c]) for c in release1.hidden}
+    must_show = {second.cell(first.keys[c]) for c in range(len(first)) if c not in release1.hidden}
+    release2 = protect(second, POLICY, must_hide=must_hide, must_show=must_show)
+    assert must_hide <= release2.hidden
+    assert not (must_show & release2.hidden)
+    assert release2.status[row0] == SHOWN
+    assert_protected(second, release2)
+
+
+def test_must_show_that_makes_protection_impossible_names_the_cells() -> None:
+    system = CellSystem()
+    total, (a, b) = system.add_sum((("T",), 20), [(("a",), 12), (("b",), 8)])
+    with pytest.raises(ProtectionError) as excinfo:
+        protect(system, POLICY, must_show={total, a})
+    assert ("b",) in excinfo.value.keys
+
+
+def test_small_cell_that_was_shown_before_is_refused() -> None:
+    system = CellSystem()
+    system.add_sum((("T",), 20), [(("a",), 12), (("b",), 8)])
+    with pytest.raises(ProtectionError, match="shown in an earlier release") as excinfo:
+        protect(system, POLICY, must_show={2})
+    assert excinfo.value.keys == [("b",)]
+
+
+def test_unknown_cells_and_broken_sums_are_refused() -> None:
+    system = CellSystem()
+    system.add_sum((("T",), 20), [(("a",), 12), (("b",), 8)])
+    with pytest.raises(ValueError, match="unknown cell"):
+        protect(system, POLICY, must_hide={7})
+    broken = CellSystem(keys=[("T",), ("a",)], values=[5, 4], constraints=[(0, [1])])
+    with pytest.raises(ValueError, match="do not hold"):
+        protect(broken, POLICY)
+
+
+def test_cell_system_rejects_conflicting_shared_cells() -> None:
+    system = CellSystem()
+    system.add_cell(("school", 1), 40)
+    with pytest.raises(ValueError, match="already holds 40"):
+        system.add_cell(("school", 1), 41)
+    with pytest.raises(ValueError, match="negative"):
+        system.add_cell(("school", 2), -1)
+
+
+def test_unhiding_removes_unnecessary_complements() -> None:
+    rng = np.random.default_rng(11)
+    counts = rng.choice([1, 3, 12, 30, 80], size=(8, 5))
+    system = CellSystem()
+    add_table(system, "t", counts)
+    lean = protect(system, POLICY)
+    fat = protect(system, POLICY, minimise=False)
+    assert len(lean.hidden) <= len(fat.hidden)
+    assert_protected(system, lean)
+    assert_protected(system, fat)
