@@ -17,6 +17,8 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from privacy.tables import ProtectedTable
+
 OKABE_ITO: tuple[str, ...] = (
     "#0072B2",  # blue
     "#E69F00",  # orange
@@ -347,3 +349,23 @@ def _figure(frame: pl.DataFrame, spec: ChartSpec, kind: str) -> tuple[go.Figure,
 def series_order(values: Sequence[str]) -> list[str]:
     """Stable, de-duplicated order of series names as they first appear."""
     return list(dict.fromkeys(values))
+
+
+def stacked_chart_frame(tables: dict[str, ProtectedTable], column: str) -> pl.DataFrame:
+    """One chart frame from several protected tables, each labelled in `column` by its key.
+
+    Only the tables' own chart frames are used, so hidden and coded cells keep their markers.
+    """
+    return pl.concat(
+        [
+            t.chart_frame().select(
+                pl.lit(label).alias(column),
+                "count",
+                "rate",
+                "count_display",
+                "rate_display",
+                "marker",
+            )
+            for label, t in tables.items()
+        ]
+    )

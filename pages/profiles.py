@@ -10,18 +10,10 @@ import polars as pl
 import streamlit as st
 
 from dashboard import caching, charts, downloads, filters
+from dashboard.labels import PROGRAM_LABELS
 from dashboard.tables import Column, pick, show_table
 
 KINDS = {"district": "District", "school": "School"}
-PROGRAM_LABELS = {
-    "economically_disadvantaged": "Economically disadvantaged",
-    "english_learner": "English learners",
-    "disability": "Special education",
-    "migrant": "Migrant education",
-    "homeless": "Homeless",
-    "title1": "Title I",
-    "cte": "Career and technical education",
-}
 
 st.title("School and district profiles")
 c1, c2 = filters.filter_row(2)
@@ -105,18 +97,8 @@ with tabs[1]:
         pick(release.table(f"programs_{kind}_{p}"), note=name, **{p: "true"}, **where)
         for p in PROGRAM_LABELS
     ]
-    frame = pl.concat(
-        [
-            t.chart_frame().select(
-                pl.lit(PROGRAM_LABELS[p]).alias("program"),
-                "count",
-                "rate",
-                "count_display",
-                "rate_display",
-                "marker",
-            )
-            for p, t in zip(PROGRAM_LABELS, parts, strict=True)
-        ]
+    frame = charts.stacked_chart_frame(
+        {PROGRAM_LABELS[p]: t for p, t in zip(PROGRAM_LABELS, parts, strict=True)}, "program"
     )
     charts.show_chart(
         frame,

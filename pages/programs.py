@@ -11,18 +11,10 @@ import streamlit as st
 
 import privacy
 from dashboard import caching, charts, downloads, filters
+from dashboard.labels import PROGRAM_LABELS
 from dashboard.tables import Column, pick, show_table, show_trend_table, with_year
 from privacy.tables import DIMENSION_TITLES
 
-PROGRAM_LABELS = {
-    "economically_disadvantaged": "Economically disadvantaged",
-    "english_learner": "English learners",
-    "disability": "Special education",
-    "migrant": "Migrant education",
-    "homeless": "Homeless",
-    "title1": "Title I",
-    "cte": "Career and technical education",
-}
 PROGRAMS = {
     flag: PROGRAM_LABELS.get(flag, DIMENSION_TITLES[flag].capitalize())
     for flag in (
@@ -51,18 +43,8 @@ geo = filters.select(
 release = caching.public_release(year)
 st.subheader(f"Statewide participation, {year}")
 statewide = [pick(release.table(f"programs_state_{p}"), **{p: "true"}) for p in PROGRAMS]
-overview = pl.concat(
-    [
-        t.chart_frame().select(
-            pl.lit(PROGRAMS[p]).alias("program"),
-            "count",
-            "rate",
-            "count_display",
-            "rate_display",
-            "marker",
-        )
-        for p, t in zip(PROGRAMS, statewide, strict=True)
-    ]
+overview = charts.stacked_chart_frame(
+    {PROGRAMS[p]: t for p, t in zip(PROGRAMS, statewide, strict=True)}, "program"
 )
 charts.show_chart(
     overview,
