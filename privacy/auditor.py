@@ -63,8 +63,12 @@ _NOTHING = np.zeros(0, dtype=np.int64)
 _SMALL_COMPONENT = 60
 _PROPAGATION_SWEEPS = 12
 _MAX_LOCAL_PAIRS = 4000
-_BATCH_PAIRS = 40_000
+_BATCH_PAIRS = 4000
 _MILP_TIME_LIMIT = 30.0
+_AGGREGATE_MIN_CELLS = 40
+_AGGREGATE_ROUNDS = 30
+_AGGREGATE_TIME_LIMIT = 5.0
+_AGGREGATE_CHUNK = 1500
 
 
 @dataclass(frozen=True)
@@ -553,6 +557,17 @@ class Attacker:
                     if v <= outer_lo[p] and not done_lo[p]:
                         lower[p], done_lo[p] = v, True
 
+        if check and k >= _AGGREGATE_MIN_CELLS:
+            self._aggregate_witnesses(
+                cells,
+                need_upper,
+                need_width,
+                decided,
+                failed,
+                share,
+                (done_hi, done_lo, upper, lower, wit_hi, wit_lo, outer_lo, outer_hi),
+            )
+
         labels = self.components()
         comp_size = np.bincount(labels[self.free], minlength=labels.max() + 1)
         everyone = np.arange(k)
@@ -689,6 +704,102 @@ class Attacker:
             (float(values[j]), not job_fractional[j], x[starts[j] : starts[j + 1]], extra[j])
             for j in range(nj)
         ]
+
+    def _aggregate_witnesses(
+        self,
+        cells: np.ndarray,
+        need_upper: np.ndarray,
+        need_width: np.ndarray,
+        decided,
+        failed: np.ndarray,
+        share,
+        state: tuple[np.ndarray, ...],
+    ) -> None:
+        """Find feasible integer points that decide many cells at once (check mode only).
+
+        Per round and per chunk of open cells, one LP over the chunk's neighbourhoods (every
+        other cell held at its true value, which keeps the point feasible for the whole
+        system): maximise, over the chunk, the share of the move each cell still needs (up to
+        the upper end it must reach, or down to widen its interval), capped at that move. An
+        integral optimum (the usual case on sum systems; otherwise a time-limited MILP) is a
+        witness for every cell it moves (`share`), exactly like a point found for one cell.
+        Cells left open go on to their own LPs; most cells of a heavily hidden release are
+        decided here in a few solver calls instead of two LPs each.
+        """
+        done_hi, done_lo, upper, lower, wit_hi, wit_lo, outer_lo, outer_hi = state
+        truth = self.xstar[cells]
+        for round_no in range(_AGGREGATE_ROUNDS):
+            ok = decided()
+            open_ = np.flatnonzero(~ok & ~failed)
+            if len(open_) < _AGGREGATE_MIN_CELLS:
+                return
+            hi = np.where(done_hi, upper, wit_hi)[open_]
+            lo = np.where(done_lo, lower, wit_lo)[open_]
+            t_up = np.maximum(need_upper[open_], lo + need_width[open_])
+            t_down = hi - need_width[open_]
+            can_up = t_up <= outer_hi[open_]
+            can_down = (hi >= need_upper[open_]) & (t_down >= np.maximum(outer_lo[open_], 0))
+            down = can_down & (~can_up | (round_no % 2 == 1))
+            up = can_up & ~down
+            pick = up | down
+            if pick.sum() < _AGGREGATE_MIN_CELLS:
+                return
+            sel = open_[pick]
+            sign = np.where(up[pick], 1.0, -1.0)
+            gap = np.where(up[pick], t_up[pick] - truth[sel], truth[sel] - t_down[pick])
+            before = int(ok.sum())
+            for start in range(0, len(sel), _AGGREGATE_CHUNK):
+                part = slice(start, start + _AGGREGATE_CHUNK)
+                point = self._aggregate_point(cells[sel[part]], sign[part], gap[part])
+                if point is not None:
+                    share(*point)
+            if int(decided().sum()) - before < max(_AGGREGATE_MIN_CELLS // 2, len(sel) // 50):
+                return
+
+    def _aggregate_point(
+        self, targets: np.ndarray, sign: np.ndarray, gap: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(cells, integer values) of one feasible point moving ``targets`` by ``sign * gap``."""
+        members = np.unique(np.concatenate([self._initial_set(int(c)) for c in targets]))
+        a, b = self._local_matrix(members)
+        nx, m = len(members), len(targets)
+        col = np.searchsorted(members, targets)
+        v = self.xstar[targets]
+        # rows: A x = b ; y_j - s_j x_col(j) <= -s_j v_j  (y_j: the move credited to target j)
+        link = sp.csr_matrix(
+            (
+                np.concatenate([np.ones(m), -sign]),
+                (np.concatenate([np.arange(m)] * 2), np.concatenate([nx + np.arange(m), col])),
+            ),
+            shape=(m, nx + m),
+        )
+        constraints = [LinearConstraint(link, -np.inf, -sign * v)]
+        if a.shape[0]:
+            constraints.append(
+                LinearConstraint(sp.hstack([a, sp.csr_matrix((a.shape[0], m))]), b, b)
+            )
+        c = np.concatenate([np.zeros(nx), -1.0 / gap])
+        # the credit may go negative (a target moved the other way), capped below so that one
+        # target's loss never outweighs many targets' gains
+        bounds = Bounds(
+            np.concatenate([np.zeros(nx), -np.where(sign > 0, np.minimum(v, gap), gap)]),
+            np.concatenate([np.full(nx, np.inf), gap]),
+        )
+        res = milp(c, constraints=constraints, bounds=bounds)
+        if res.x is not None and np.abs(res.x[:nx] - np.round(res.x[:nx])).max() > 1e-6:
+            res = milp(
+                c,
+                constraints=constraints,
+                integrality=np.concatenate([np.ones(nx), np.zeros(m)]),
+                bounds=bounds,
+                options={"time_limit": _AGGREGATE_TIME_LIMIT},
+            )
+        if res.x is None:
+            return None
+        x = np.round(res.x[:nx])
+        if (x < 0).any() or (a.shape[0] and np.abs(a @ x - b).max() > 0.5):
+            return None  # not an integer point of the system: no witness from it
+        return members, x
 
     def _pick_columns(
         self,

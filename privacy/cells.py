@@ -111,6 +111,36 @@ class CellSystem:
         self.add_constraint(p, kids)
         return p, kids
 
+    def add_bounds(self, bounds: dict[int, tuple[int, int | None]]) -> tuple[list[int], list[int]]:
+        """Add public inequalities ``lo <= values[cell] <= hi`` as equations; return new cells.
+
+        A coded rate ("<=5%" of a shown group) tells the public a bound, not a sum. Each bound
+        becomes an equation with a constant cell (known: shown) and a slack cell (unknown,
+        hidden, >= 0): ``cell = lo + slack`` and ``hi = cell + slack`` (``hi`` None: no upper). Returns the constant
+        cells and the slack cells (keys ``~lo|key``, ``~lo~slack|key``, ``~hi|key``, ...).
+        """
+        constants: list[int] = []
+        slacks: list[int] = []
+        for cell, (lo, hi) in sorted(bounds.items()):
+            key = self.keys[cell]
+            v = int(self.values[cell])
+            if v < lo or (hi is not None and v > hi):
+                raise ValueError(f"cell {key!r} = {v} is outside its public bounds [{lo}, {hi}]")
+            if lo > 0:
+                const = self.add_cell(f"~lo|{key}", lo)
+                slack = self.add_cell(f"~lo~slack|{key}", v - lo)
+                self.add_constraint(cell, [const, slack])
+                constants.append(const)
+                slacks.append(slack)
+            if hi is None:
+                continue
+            const = self.add_cell(f"~hi|{key}", hi)
+            slack = self.add_cell(f"~hi~slack|{key}", hi - v)
+            self.add_constraint(const, [cell, slack])
+            constants.append(const)
+            slacks.append(slack)
+        return constants, slacks
+
     def cell(self, key: Hashable) -> int:
         """The index of the cell ``key`` (KeyError if absent)."""
         return self.index[key]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from privacy.noise import NoiseSpec
+from privacy.percent_coding import coded_displays
 from privacy.policy import Policy, load_policy
 from privacy.registry import new_release_id, record_release
 from privacy.release import PublicRelease, public_release, release_years
@@ -39,11 +40,11 @@ def marker_meanings(policy: Policy) -> dict[str, str]:
         "": "no rate for this row (it is the group total, or the table has no rates)",
         "'": "a leading apostrophe neutralises text a spreadsheet would run as a formula",
     }
-    for band in policy.percent_bands:
-        size = f"{band.min_group}-{band.max_group}" if band.max_group else f"{band.min_group}+"
-        note = "rate near 0% or 100% in a group of {size}; the counts behind it are hidden"
-        out[band.low_display] = note.format(size=size)
-        out[band.high_display] = note.format(size=size)
+    for display, edge in coded_displays(policy):
+        out[display] = (
+            f"rate within {edge:g} points of 0% or 100% (coded by group size; a range always "
+            f"admits at least {policy.min_upper_bound} students); the counts behind it are hidden"
+        )
     return out
 
 
@@ -85,9 +86,7 @@ def _fields(table: ProtectedTable) -> list[dict]:
         if col in ("fte", "rate_moe"):
             field["type"] = "number"
         if col == "status":
-            field["constraints"] = {
-                "enum": ["shown", "suppressed", "coded"]
-            }
+            field["constraints"] = {"enum": ["shown", "suppressed", "coded"]}
         fields.append(field)
     return fields
 

@@ -12,13 +12,16 @@ rate as "*" as well.
 
 >>> from privacy.policy import load_policy
 >>> code_rate(12, 12, load_policy()).display
-'>=90%'
+'*'
+>>> code_rate(995, 1000, load_policy()).display
+'>=99%'
 >>> code_rate(30, 40, load_policy()).display
 '75.0%'
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -72,21 +75,82 @@ def code_rate(numerator: int, denominator: int, policy: Policy) -> CodedRate:
     if band is None:
         raise ValueError(f"the policy has no percent band for a group of {denominator}")
     rate = Fraction(100 * numerator, denominator)
-    edge = Fraction(band.edge_percent)
+    edge_value = policy.coding_edge(denominator)
+    if edge_value is None:
+        band_edge = Fraction(str(band.edge_percent))
+        if rate <= band_edge or rate >= 100 - band_edge:
+            return CodedRate(
+                value=None,
+                display=HIDDEN,
+                coded=False,
+                reason=(
+                    f"rate near 0% or 100% in a group of {denominator}, too small a group for "
+                    f"a range that admits {policy.min_upper_bound} students"
+                ),
+                hide_counts=True,
+            )
+        return CodedRate(value=float(rate), display=f"{float(rate):.1f}%", coded=False, reason="")
+    edge = Fraction(str(edge_value))
     if rate <= edge:
         return CodedRate(
             value=None,
-            display=band.low_display,
+            display=low_display(edge_value),
             coded=True,
-            reason=f"rate at or below {band.edge_percent:g}% in a group of {denominator}",
+            reason=f"rate at or below {edge_value:g}% in a group of {denominator}",
             hide_counts=True,
         )
     if rate >= 100 - edge:
         return CodedRate(
             value=None,
-            display=band.high_display,
+            display=high_display(edge_value),
             coded=True,
-            reason=f"rate at or above {100 - band.edge_percent:g}% in a group of {denominator}",
+            reason=f"rate at or above {100 - edge_value:g}% in a group of {denominator}",
             hide_counts=True,
         )
     return CodedRate(value=float(rate), display=f"{float(rate):.1f}%", coded=False, reason="")
+
+
+def low_display(edge_percent: float) -> str:
+    """The coded display of a rate at or below ``edge_percent``, e.g. "<=5%"."""
+    return f"<={_fmt(edge_percent)}%"
+
+
+def high_display(edge_percent: float) -> str:
+    """The coded display of a rate at or above ``100 - edge_percent``, e.g. ">=95%"."""
+    return f">={_fmt(100 - edge_percent)}%"
+
+
+def coded_displays(policy: Policy) -> list[tuple[str, float]]:
+    """Every coded display the policy can produce, with its edge (for export notes)."""
+    out: list[tuple[str, float]] = []
+    for edge in sorted({b.edge_percent for b in policy.percent_bands}):
+        out += [(low_display(edge), edge), (high_display(edge), edge)]
+    return out
+
+
+def public_bounds(numerator: int, denominator: int, policy: Policy) -> tuple[int, int]:
+    """What the public learns about a hidden ``numerator`` from its rate's display.
+
+    Applies when the denominator is shown: a coded "<=e%" says numerator <= e% of it, ">=..."
+    the converse; a hidden rate ("*") that could have been coded says the rate is NOT near the
+    edges (else it would read as a range), which bounds the numerator too. The protection and
+    the auditor add these inequalities to what the attacker knows.
+    """
+    if denominator < policy.min_cell:
+        return 0, denominator
+    edge_value = policy.coding_edge(denominator)
+    if edge_value is None:
+        return 0, denominator  # near-edge rates read "*", like any hidden rate
+    edge = Fraction(str(edge_value))
+    low_cut = math.floor(edge * denominator / 100)
+    high_cut = math.ceil((100 - edge) * denominator / 100)
+    rate = Fraction(100 * numerator, denominator)
+    if rate <= edge:
+        return 0, low_cut
+    if rate >= 100 - edge:
+        return high_cut, denominator
+    return low_cut + 1, high_cut - 1
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,26 @@ class Policy:
         if count == 0:
             return not self.show_zero_counts
         return 0 < count < self.min_cell
+
+    def coding_edge(self, group_size: int) -> float | None:
+        """The edge (percent) at which rates of a group of ``group_size`` are coded, or None.
+
+        The NCES band's edge, widened to the next band edge until a coded range admits at
+        least ``min_upper_bound`` members: "<=0.5%" of 818 would tell the public that fewer
+        than 5 students are in the group, which the protection criterion forbids for a small
+        count. None when no band edge does (groups under about 100): a rate near 0% or 100%
+        in such a group is then hidden ("*") instead of coded.
+        """
+        band = self.band_for(group_size)
+        if band is None:
+            return None
+        edges = sorted({b.edge_percent for b in self.percent_bands})
+        for edge in edges:
+            if edge < band.edge_percent:
+                continue
+            if math.floor(Fraction(str(edge)) * group_size / 100) >= self.min_upper_bound:
+                return edge
+        return None
 
     def band_for(self, group_size: int) -> PercentBand | None:
         """The coding band of a group of ``group_size`` members (None below ``min_cell``)."""

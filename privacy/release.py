@@ -28,6 +28,7 @@ from privacy.auditor import AuditReport, audit
 from privacy.catalogue import CatalogueEntry, public_catalogue
 from privacy.cells import CellSystem
 from privacy.noise import NoiseSpec
+from privacy.percent_coding import public_bounds
 from privacy.policy import Policy, load_policy
 from privacy.registry import (
     HIDDEN_STATUSES,
@@ -293,7 +294,9 @@ def _geography_sums(
         .filter(pl.col("children").list.len() == pl.col("need"))
     )
     out.extend(zip(joined["cell_key"].to_list(), joined["children"].to_list(), strict=True))
-    return out
+    # a fixed order (group_by does not keep one): the same warehouse always gives the same
+    # cell system, hence the same protection pattern
+    return sorted((parent, sorted(children)) for parent, children in out)
 
 
 @dataclass(frozen=True)
@@ -310,6 +313,61 @@ def _protect(
 ) -> _Protected:
     """Protect `layouts` jointly; cells released before (`known`: key -> status) keep it.
 
+    The rate displays of the result tell the public bounds on hidden counts (a coded range,
+    or a "*" that could have been a range: see `rate_bounds`). Those bounds depend on which
+    group sizes end up shown, so protection runs again with them modelled until no new bound
+    appears; every run keeps what the previous one hid, so this ends, and a bound modelled
+    for a group size that ended up hidden only makes the attacker stronger (safe side).
+    """
+    known = known or {}
+    bounds: dict[str, tuple[int, int | None]] = {}
+    hidden_before: set[str] = set()
+    while True:
+        statuses = _protect_once(layouts, units, policy, known, bounds, hidden_before)
+        found = rate_bounds(layouts, statuses, policy)
+        if all(bounds.get(k) == b for k, b in found.items()):
+            return _Protected(statuses)
+        bounds.update(found)
+        hidden_before = {k for k, st in statuses.items() if st != SHOWN}
+
+
+def rate_bounds(
+    layouts: Sequence[TableLayout], statuses: dict[str, str], policy: Policy
+) -> dict[str, tuple[int, int | None]]:
+    """Public bounds on hidden numerators, read from the rate displays (cell key -> (lo, hi)).
+
+    Only where the group size (denominator) is shown: there a coded rate bounds its count, and
+    a "*" says the rate is not near 0% or 100% (see `privacy.percent_coding.public_bounds`).
+    hi is None when it says nothing beyond the group size.
+    """
+    out: dict[str, tuple[int, int | None]] = {}
+    for lay in layouts:
+        rows = lay.rows.filter(pl.col("denominator").is_not_null())
+        for key, num, dkey, den in zip(
+            rows["cell_key"].to_list(),
+            rows["value"].to_list(),
+            rows["denominator_key"].to_list(),
+            rows["denominator"].to_list(),
+            strict=True,
+        ):
+            if statuses.get(key, SHOWN) == SHOWN or statuses.get(dkey) != SHOWN:
+                continue
+            lo, hi = public_bounds(int(num), int(den), policy)
+            if lo > 0 or hi < den:
+                out[key] = (lo, hi if hi < den else None)
+    return out
+
+
+def _protect_once(
+    layouts: Sequence[TableLayout],
+    units: dict[str, pl.DataFrame],
+    policy: Policy,
+    known: dict[str, str],
+    bounds: dict[str, tuple[int, int | None]],
+    hidden_before: set[str],
+) -> dict[str, str]:
+    """One protection of `layouts` with the public `bounds` modelled (see `_protect`).
+
     Cells shown before are constants to the attacker, so they do not tie the rest together:
     the system splits into independent parts joined only through cells still free or hidden.
     Each part that holds a new cell is protected on its own (with the shown constants of its
@@ -317,18 +375,24 @@ def _protect(
     """
     from privacy.suppression import ProtectionError, protect
 
-    known = known or {}
     system = build_system(layouts, units)
+    n_real = len(system)
+    constants, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
     n = len(system)
     keys = system.keys
-    status_before = [known.get(k) for k in keys]
+    status_before: list[str | None] = [known.get(k) for k in keys]
+    for c in constants:
+        status_before[c] = SHOWN
     must_show = np.array([s == SHOWN for s in status_before], dtype=bool)
-    hidden_before = np.array([s is not None and s != SHOWN for s in status_before], dtype=bool)
-    must_hide = hidden_before.copy()
+    must_hide = np.array([s is not None and s != SHOWN for s in status_before], dtype=bool)
+    must_hide[slacks] = True
+    for k in hidden_before:
+        must_hide[system.index[k]] = True
     for lay in layouts:
         for k in hide_required(lay, policy):
             must_hide[system.index[k]] = True
     primary = np.array([policy.is_small(int(v)) for v in system.values.tolist()], dtype=bool)
+    primary[n_real:] = False
     clash = np.flatnonzero((must_hide | primary) & must_show)
     if len(clash):
         raise ReleaseRefusedError(
@@ -366,7 +430,7 @@ def _protect(
     for i in range(n):
         if statuses[i] is None:
             statuses[i] = SHOWN
-    return _Protected(dict(zip(keys, statuses, strict=True)))
+    return dict(zip(keys[:n_real], statuses[:n_real], strict=True))
 
 
 def _free_parts(system: CellSystem, fixed_shown: np.ndarray) -> list[list[int]]:
@@ -708,7 +772,9 @@ def audit_year(db_path: str | os.PathLike[str] | None, school_year: str) -> Year
             hidden.append(i)
             if status == SUPPRESSED_SMALL or policy.is_small(true):
                 primary.append(i)
-    report = audit(system, hidden, policy, primary=primary)
+    bounds = rate_bounds(layouts, status_of, policy)
+    _, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
+    report = audit(system, hidden + slacks, policy, primary=primary)
     return YearAudit(
         school_year, snap.build_id, len(recorded), len(system), report, problems, system
     )

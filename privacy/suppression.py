@@ -41,6 +41,7 @@ any hidden cell.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
@@ -54,9 +55,10 @@ from privacy.cells import CellSystem
 from privacy.policy import Policy
 
 SHOWN = "shown"
-# the minimising pass may take this share of the protection's own time, and at least 0.3 s
-_UNHIDE_SHARE = 0.25
-_UNHIDE_MIN_SECONDS = 0.3
+# the minimising pass's fixed amount of work (deterministic: no clock involved)
+_UNHIDE_MAX_TRIES = 400
+_EXACT_MAX_COMPONENTS = 60
+_EXACT_MAX_ROUNDS = 40
 # a complement whose removal would need more cells re-attacked than this stays hidden
 _UNHIDE_MAX_AFFECTED = 150
 # components this small get their complements re-chosen by exact integer programming
@@ -127,9 +129,11 @@ def protect(
         impossible a `ProtectionError` names the cells, and the new table must be refused.
     minimise: try to show again complements that turn out unnecessary, then re-choose the
         complements of small components by exact integer programming (slower, hides less).
-    minimise_seconds: time budget of that pass (default: a quarter of the time the protection
-        took, at least 0.3 s); the result is protected whatever the budget. With a budget the
-        pattern may depend on machine speed; pass ``minimise=False`` for a deterministic one.
+    minimise_seconds: an optional time budget for that pass; the result is protected whatever
+        the budget. By default (None) the pass has a fixed amount of work instead (the
+        ``_UNHIDE_MAX_TRIES`` largest complements, ``_EXACT_MAX_COMPONENTS`` components of at
+        most ``_EXACT_MAX_ROUNDS`` master problems each), so the same input always gives the
+        same pattern on any machine; a time budget makes it depend on machine speed.
     """
     started = time.perf_counter()
     system.validate()
@@ -153,11 +157,7 @@ def protect(
     engine.local_rules(range(engine.nrows))
     engine.attack_until_safe()
     if minimise:
-        if minimise_seconds is None:
-            minimise_seconds = max(
-                _UNHIDE_MIN_SECONDS, _UNHIDE_SHARE * (time.perf_counter() - started)
-            )
-        deadline = time.perf_counter() + minimise_seconds
+        deadline = math.inf if minimise_seconds is None else time.perf_counter() + minimise_seconds
         changed = engine.unhide_unnecessary(deadline)
         changed += engine.reoptimise_small_components(deadline)
         if changed:
@@ -203,6 +203,7 @@ def minimum_complements(
     candidates: np.ndarray,
     deadline: float | None = None,
     incidence: sp.csr_matrix | None = None,
+    max_rounds: int | None = None,
 ) -> list[int] | None:
     """Fewest ``candidates`` to hide besides ``fixed_hidden`` so that ``primary`` cells pass.
 
@@ -212,7 +213,8 @@ def minimum_complements(
     less never widens an interval), and the cut "hide at least one candidate outside F" is
     added. Only the criterion of the small cells is used: a complement that the attacker
     recovers exactly could be shown instead at no cost, so a minimum never holds one.
-    Returns None when the deadline passes first or no pattern works.
+    Returns None when the deadline passes or ``max_rounds`` master problems are solved first,
+    or when no pattern works.
     """
     candidates = np.asarray(candidates, dtype=np.int64)
     primary = np.asarray(primary, dtype=np.int64)
@@ -234,7 +236,11 @@ def minimum_complements(
         return None
     cuts: list[np.ndarray] = []
     order = np.argsort(values, kind="stable")
+    rounds = 0
     while deadline is None or time.perf_counter() < deadline:
+        rounds += 1
+        if max_rounds is not None and rounds > max_rounds:
+            return None
         constraints = [LinearConstraint(np.array(cuts), 1, np.inf)] if cuts else []
         res = milp(
             cost,
@@ -526,11 +532,13 @@ class _Suppressor:
                 dependents.setdefault(s, set()).add(cell)
         order = candidates[np.argsort(-self.values[candidates], kind="stable")]
         removed = 0
+        tries = 0
         for c in order.tolist():
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline or tries >= _UNHIDE_MAX_TRIES:
                 break
             if not self._structurally_removable(c):
                 continue
+            tries += 1
             affected = np.array(
                 sorted(d for d in dependents.get(c, ()) if d != c and self.hidden[d]),
                 dtype=np.int64,
@@ -582,8 +590,9 @@ class _Suppressor:
             return 0
         labels = Attacker(self.system, hidden_cells, self.incidence).components()
         saved = 0
+        tried = 0
         for label in np.unique(labels[hidden_cells]).tolist():
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline or tried >= _EXACT_MAX_COMPONENTS:
                 break
             comp = hidden_cells[labels[hidden_cells] == label]
             current = comp[~self.locked[comp]]
@@ -599,6 +608,7 @@ class _Suppressor:
                 or len(current) <= 1
             ):
                 continue
+            tried += 1
             base = self.hidden.copy()
             base[current] = False
             best = minimum_complements(
@@ -607,8 +617,9 @@ class _Suppressor:
                 primary=primary,
                 fixed_hidden=np.flatnonzero(base),
                 candidates=candidates,
-                deadline=deadline,
+                deadline=None if math.isinf(deadline) else deadline,
                 incidence=self.incidence,
+                max_rounds=_EXACT_MAX_ROUNDS,
             )
             if best is None or len(best) >= len(current):
                 continue

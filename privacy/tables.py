@@ -367,7 +367,9 @@ class ProtectedTable:
         hidden = pl.col("status").is_in([SUPPRESSED_SMALL, SUPPRESSED_COMPLEMENT])
         public = {
             "status": pl.when(hidden).then(pl.lit(PUBLIC_SUPPRESSED)).otherwise(pl.col("status")),
-            "reason": pl.when(hidden).then(pl.lit(PUBLIC_HIDDEN_REASON)).otherwise(pl.col("reason")),
+            "reason": pl.when(hidden)
+            .then(pl.lit(PUBLIC_HIDDEN_REASON))
+            .otherwise(pl.col("reason")),
         }
         frame = self.data.select(
             [
@@ -494,7 +496,9 @@ def render_table(
         den_shown = dkey is not None and statuses[dkey] == SHOWN
         if dkey is not None:
             coded = code_rate(int(value), int(den), policy)
-        if not shown and coded is not None and coded.coded and not policy.is_small(int(value)):
+        if not shown and coded is not None and coded.coded and den_shown:
+            # a range is published only over a shown group size (what the attacker is told
+            # in privacy.release.rate_bounds); small or not, the count stays hidden
             status = CODED
         out_status.append(status)
         count.append(int(value) if shown else None)

@@ -206,3 +206,98 @@ def test_default_audit_decides_violations_exactly(release) -> None:
         elif cell not in should_fail:  # proven by feasible points: inside the true interval
             assert lower <= iv.lower and iv.upper <= upper
     assert {v.cell for v in report.violations} == should_fail
+
+
+@st.composite
+def random_big_release(draw):
+    """A 3-D table with margins and 40+ hidden cells: large enough for the aggregate phase."""
+    shape = tuple(draw(st.lists(st.integers(3, 5), min_size=3, max_size=3)))
+    size = int(np.prod(shape))
+    values = draw(
+        st.lists(st.sampled_from([0, 1, 2, 3, 5, 8, 13, 30, 60]), min_size=size, max_size=size)
+    )
+    system = CellSystem()
+    add_table(system, "t", np.array(values).reshape(shape))
+    n = len(system)
+    hidden = draw(st.sets(st.integers(0, n - 1), min_size=min(40, n), max_size=min(90, n)))
+    return system, hidden
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_big_release())
+def test_aggregate_witnesses_decide_like_the_brute_force_program(release) -> None:
+    """Check mode on 40+ hidden cells (points shared across cells) agrees cell by cell."""
+    system, hidden = release
+    cells = np.array(sorted(hidden))
+    expected = oracle(system, hidden)
+    primary = np.array([POLICY.is_small(int(system.values[c])) for c in cells])
+    need_upper = np.where(primary, 10.0, -np.inf)
+    need_width = np.where(primary, 5.0, 1.0)
+    lower, upper, _ = Attacker(system, cells).bounds(
+        cells, need_upper=need_upper, need_width=need_width
+    )
+    for i, cell in enumerate(cells.tolist()):
+        exact_lower, exact_upper = expected[cell]
+        truly = exact_upper >= need_upper[i] and exact_upper - exact_lower >= need_width[i]
+        said = upper[i] >= need_upper[i] and upper[i] - lower[i] >= need_width[i]
+        assert said == truly, (cell, (lower[i], upper[i]), expected[cell])
+        if said:
+            assert exact_lower <= lower[i] and upper[i] <= exact_upper
+
+
+def _programs_table() -> tuple[CellSystem, int, int]:
+    """818 students, 4 in a program (small, hidden), 814 not (hidden with its coded rate)."""
+    system = CellSystem()
+    _, (yes, no) = system.add_sum((("total",), 818), [(("yes",), 4), (("no",), 814)])
+    return system, yes, no
+
+
+def test_a_coded_range_is_part_of_what_the_attacker_knows() -> None:
+    """KNOWN LEAK 1 as a test: NCES '>=99.5%' of 818 tells 'yes' is at most 4."""
+    system, yes, no = _programs_table()
+    assert audit(system, {yes, no}, POLICY).ok  # the sums alone say nothing
+    nces, yes_n, no_n = _programs_table()
+    _, slacks = nces.add_bounds({no_n: (814, None)})  # >= 99.5%: at least 814 of 818
+    report = audit(nces, {yes_n, no_n, *slacks}, POLICY, primary={yes_n})
+    assert (report.intervals[yes_n].lower, report.intervals[yes_n].upper) == (0, 4)
+    assert yes_n in {v.cell for v in report.violations}
+    widened, yes_w, no_w = _programs_table()
+    _, slacks = widened.add_bounds({no_w: (802, None)})  # >= 98%, the widened band
+    report = audit(widened, {yes_w, no_w, *slacks}, POLICY, primary={yes_w})
+    assert report.ok and report.intervals[yes_w].upper == 16
+
+
+def test_bounds_outside_the_truth_are_refused() -> None:
+    system, yes, _ = _programs_table()
+    with pytest.raises(ValueError, match="outside its public bounds"):
+        system.add_bounds({yes: (5, None)})
+
+
+def test_aggregate_phase_finds_shared_points_on_a_heavily_hidden_table(monkeypatch) -> None:
+    """The phase really runs (a spy counts its points) and every verdict matches the oracle."""
+    points: list[bool] = []
+    original = Attacker._aggregate_point
+
+    def spy(self, *args):  # noqa: ANN001, ANN202
+        found = original(self, *args)
+        points.append(found is not None)
+        return found
+
+    monkeypatch.setattr(Attacker, "_aggregate_point", spy)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        system = CellSystem()
+        add_table(system, "t", rng.choice([0, 1, 2, 3, 5, 8, 13, 30, 60], size=(4, 4, 4)))
+        cells = np.sort(rng.choice(len(system), 70, replace=False))
+        primary = np.array([POLICY.is_small(int(system.values[c])) for c in cells])
+        need_upper = np.where(primary, 10.0, -np.inf)
+        need_width = np.where(primary, 5.0, 1.0)
+        lower, upper, _ = Attacker(system, cells).bounds(
+            cells, need_upper=need_upper, need_width=need_width
+        )
+        expected = oracle(system, set(cells.tolist()))
+        for i, cell in enumerate(cells.tolist()):
+            lo, hi = expected[cell]
+            truly = hi >= need_upper[i] and hi - lo >= need_width[i]
+            assert (upper[i] >= need_upper[i] and upper[i] - lower[i] >= need_width[i]) == truly
+    assert any(points)

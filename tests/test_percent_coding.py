@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from privacy.percent_coding import code_rate
+from privacy.percent_coding import code_rate, public_bounds
 from privacy.policy import Policy
 
 POLICY = Policy()
@@ -13,24 +13,29 @@ POLICY = Policy()
 @pytest.mark.parametrize(
     "numerator, denominator, display, coded, hide_counts",
     [
-        (12, 12, ">=90%", True, True),  # 100% of a group of 12 tells every outcome
-        (0, 12, "<=10%", True, True),  # 0% likewise
-        (1, 12, "<=10%", True, True),  # 8.3%
-        (11, 12, ">=90%", True, True),  # 91.7%
+        # groups under 100: no band edge admits 10 students, so near-edge rates read "*"
+        (12, 12, "*", False, True),  # 100% of a group of 12 tells every outcome
+        (0, 12, "*", False, True),  # 0% likewise
+        (1, 12, "*", False, True),  # 8.3%
+        (11, 12, "*", False, True),  # 91.7%
         (2, 12, "16.7%", False, False),
-        (2, 20, "<=10%", True, True),  # exactly on the edge is coded
-        (18, 20, ">=90%", True, True),
-        (1, 21, "<=5%", True, True),  # 4.8%: band 21-40
+        (2, 20, "*", False, True),  # exactly on the NCES edge (10%)
+        (1, 21, "*", False, True),  # 4.8%: band 21-40
         (2, 21, "9.5%", False, False),
-        (38, 40, ">=95%", True, True),
+        (38, 40, "*", False, True),
         (37, 40, "92.5%", False, False),
-        (2, 100, "<=2%", True, True),
-        (3, 100, "3.0%", False, False),
-        (100, 101, ">=99%", True, True),
-        (199, 200, ">=99%", True, True),  # 99.5% in 101-200: >= 99
-        (1, 201, "<=0.5%", True, True),  # 0.497%
-        (2, 201, "1.0%", False, False),
-        (1000, 1000, ">=99.5%", True, True),
+        (2, 99, "2.0%", False, False),  # just above the NCES edge of 41-100 (2%)
+        # 100 and more: the band edge widened until a range admits 10 students
+        (2, 100, "<=10%", True, True),  # NCES would say "<=2%": fewer than 3 students
+        (10, 100, "<=10%", True, True),
+        (11, 100, "11.0%", False, False),
+        (100, 101, ">=90%", True, True),
+        (199, 200, ">=95%", True, True),  # 10 students is 5% of 200
+        (1, 201, "<=5%", True, True),
+        (11, 201, "5.5%", False, False),
+        (4, 818, "<=2%", True, True),  # the known leak: "<=0.5%" of 818 said "at most 4"
+        (1000, 1000, ">=99%", True, True),
+        (2000, 2000, ">=99.5%", True, True),
         (5, 9, "*", False, True),  # group below 10: never shown
         (0, 0, "*", False, True),
         (9, 9, "*", False, True),
@@ -52,20 +57,49 @@ def test_code_rate_table(
 
 
 def test_every_rate_in_every_group_is_either_far_from_the_edges_or_coded() -> None:
-    for denominator in range(0, 260):
+    for denominator in [*range(0, 260), 499, 500, 999, 1000, 1999, 2000, 2500]:
         for numerator in range(0, denominator + 1):
             rate = code_rate(numerator, denominator, POLICY)
             if denominator < 10:
                 assert rate.display == "*"
                 continue
-            edge = POLICY.band_for(denominator).edge_percent
+            nces = POLICY.band_for(denominator).edge_percent
+            edge = POLICY.coding_edge(denominator)
             pct = 100 * numerator / denominator
+            if edge is None:
+                near = pct <= nces or pct >= 100 - nces
+                assert (rate.display == "*") is near and rate.hide_counts is near
+                assert not rate.coded
+                continue
+            assert edge >= nces
             if pct <= edge or pct >= 100 - edge:
                 assert rate.coded and rate.hide_counts and rate.value is None
             else:
                 assert not rate.coded and rate.value == pytest.approx(pct)
             if numerator in (0, denominator):
                 assert rate.coded
+
+
+def test_a_coded_range_never_tells_fewer_than_ten_students() -> None:
+    """What a range says about the count (and the count outside it) is at most 10 wide."""
+    for denominator in range(10, 2600):
+        for numerator in (0, 1, denominator - 1, denominator):
+            if not 0 <= numerator <= denominator:
+                continue
+            rate = code_rate(numerator, denominator, POLICY)
+            lo, hi = public_bounds(numerator, denominator, POLICY)
+            assert lo <= numerator <= hi
+            if rate.coded:
+                # the count near the edge (numerator or denominator - numerator) may be 0..>=10
+                assert hi >= POLICY.min_upper_bound if lo == 0 else denominator - lo >= 10
+
+
+def test_a_hidden_rate_that_could_have_been_coded_bounds_the_count() -> None:
+    # a "*" over a shown group of 818 says the rate is not near the edges: 17..801
+    assert public_bounds(50, 818, POLICY) == (17, 801)
+    assert public_bounds(4, 818, POLICY) == (0, 16)
+    assert public_bounds(814, 818, POLICY) == (802, 818)
+    assert public_bounds(3, 50, POLICY) == (0, 50)  # no range below 100: "*" says nothing
 
 
 @pytest.mark.parametrize(
