@@ -752,9 +752,35 @@ class Attacker:
                 part = slice(start, start + _AGGREGATE_CHUNK)
                 point = self._aggregate_point(cells[sel[part]], sign[part], gap[part])
                 if point is not None:
-                    share(*point)
+                    for piece in self._independent_moves(*point):
+                        share(*piece)
             if int(decided().sum()) - before < max(_AGGREGATE_MIN_CELLS // 2, len(sel) // 50):
                 return
+
+    def _independent_moves(
+        self, members: np.ndarray, x: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Split a feasible point into independent moves: (cells, values) per piece.
+
+        The cells the point moves, joined when they share an equation, fall into connected
+        pieces; every equation's moved cells lie in one piece, so each piece alone is a
+        feasible move too. A cell's witness is then only its own piece (a small support), so
+        showing a complement later re-attacks only the cells whose piece moved it.
+        """
+        moved_mask = np.abs(x - self.xstar[members]) > 0.5
+        moved, values = members[moved_mask], x[moved_mask]
+        if not len(moved):
+            return []
+        sub = self.cols_csc[:, moved].tocoo()
+        k = len(moved)
+        graph = sp.coo_matrix(
+            (np.ones(len(sub.data)), (sub.col, k + sub.row)), shape=(k + self.nrows,) * 2
+        )
+        _, labels = connected_components(graph, directed=False)
+        labels = labels[:k]
+        order = np.argsort(labels, kind="stable")
+        cuts = np.flatnonzero(np.diff(labels[order])) + 1
+        return [(moved[idx], values[idx]) for idx in np.split(order, cuts)]
 
     def _aggregate_point(
         self, targets: np.ndarray, sign: np.ndarray, gap: np.ndarray

@@ -57,6 +57,8 @@ from privacy.policy import Policy
 SHOWN = "shown"
 # the minimising pass's fixed amount of work (deterministic: no clock involved)
 _UNHIDE_MAX_TRIES = 400
+# ... and at most this many hidden cells re-attacked over all tries
+_UNHIDE_MAX_WORK = 4000
 _EXACT_MAX_COMPONENTS = 60
 _EXACT_MAX_ROUNDS = 40
 # a complement whose removal would need more cells re-attacked than this stays hidden
@@ -131,7 +133,8 @@ def protect(
         complements of small components by exact integer programming (slower, hides less).
     minimise_seconds: an optional time budget for that pass; the result is protected whatever
         the budget. By default (None) the pass has a fixed amount of work instead (the
-        ``_UNHIDE_MAX_TRIES`` largest complements, ``_EXACT_MAX_COMPONENTS`` components of at
+        ``_UNHIDE_MAX_TRIES`` largest complements re-attacking at most ``_UNHIDE_MAX_WORK``
+        cells, ``_EXACT_MAX_COMPONENTS`` components of at
         most ``_EXACT_MAX_ROUNDS`` master problems each), so the same input always gives the
         same pattern on any machine; a time budget makes it depend on machine speed.
     """
@@ -533,6 +536,7 @@ class _Suppressor:
         order = candidates[np.argsort(-self.values[candidates], kind="stable")]
         removed = 0
         tries = 0
+        work = 0
         for c in order.tolist():
             if time.perf_counter() > deadline or tries >= _UNHIDE_MAX_TRIES:
                 break
@@ -545,6 +549,9 @@ class _Suppressor:
             )
             if len(affected) > _UNHIDE_MAX_AFFECTED:
                 continue
+            work += len(affected)
+            if work > _UNHIDE_MAX_WORK:
+                break
             attacker.fix(c)
             if len(affected):
                 need_upper, need_width = self._needs(affected)
