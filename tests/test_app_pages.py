@@ -326,3 +326,39 @@ def test_download_bytes_are_the_export_bytes(env_db: Path, tmp_path: Path) -> No
 
 def test_count_scan_catches_small_counts() -> None:
     assert count_violations(["5", "*", "10", "0", "", None, "1,024", 9.0]) == ["5", 9.0]
+
+
+def test_server_noise_setting_reaches_the_page_with_its_margin_of_error(
+    dash_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EDUDASH_NOISE (set by whoever runs the server) switches the public pages to the noisy
+    release: the page says so with the margin of error, shows no count from 1 to 9, charges
+    the year's budget once, and a rerun shows the very same numbers (stored answers)."""
+    import shutil
+
+    from privacy.budget import budget_status, set_cap
+
+    for p in dashboard_helpers._companions(dash_db):
+        shutil.copy2(p, tmp_path / p.name)
+    db = tmp_path / dash_db.name
+    for year in privacy.school_years(db):
+        set_cap(db, year, epsilon=10.0, set_by="test")
+    monkeypatch.setenv("EDUDASH_DB", str(db))
+    monkeypatch.setenv("EDUDASH_NOISE", "laplace")
+    monkeypatch.setenv("EDUDASH_NOISE_EPSILON", "1.0")
+    first = run_page("pages/enrollment.py")
+    assert not first.exception, first.exception
+    banners = [i.value for i in first.info]
+    assert any("Noise is on" in b and "Margin of error" in b for b in banners), banners
+    frames = table_frames(first)
+    assert frames
+    for frame in frames:
+        for column in frame.columns:
+            if str(column) in STUDENT_COUNT_LABELS:
+                assert not count_violations(frame[column].tolist()), column
+    year = privacy.school_years(db)[-1]
+    spent = budget_status(db, year).spent
+    assert spent > 0
+    second = run_page("pages/enrollment.py")
+    assert [f.to_csv() for f in table_frames(second)] == [f.to_csv() for f in frames]
+    assert budget_status(db, year).spent == spent  # the stored answer, not a new draw
