@@ -137,6 +137,7 @@ def audit(
     *,
     primary: Iterable[int] | None = None,
     exact: bool = False,
+    unchecked: Iterable[int] = frozenset(),
 ) -> AuditReport:
     """Attack a release: the integer interval of every hidden cell, and every violation.
 
@@ -146,6 +147,8 @@ def audit(
         interval contains it). Violations are always decided exactly.
 
     hidden: cells not shown; every other cell's value is known to the attacker.
+    unchecked: hidden cells never published whose exact recovery is no disclosure (slack of a
+        public bound, latent remainder): not attacked unless primary.
     primary: cells hidden as small, which must meet the protection criterion (width at least
         ``policy.min_interval_width`` and upper end at least ``policy.min_upper_bound``);
         default: hidden cells that the policy calls small. Every hidden cell, primary or not,
@@ -163,8 +166,9 @@ def audit(
         if missing:
             keys = [system.keys[c] for c in sorted(missing)[:5]]
             raise ValueError(f"{len(missing)} primary cell(s) are not hidden, e.g. {keys}")
-    cells = np.array(sorted(hidden_set), dtype=np.int64)
-    attacker = Attacker(system, cells)
+    skip = {int(u) for u in unchecked} - primary_set
+    attacker = Attacker(system, np.array(sorted(hidden_set), dtype=np.int64))
+    cells = np.array(sorted(hidden_set - skip), dtype=np.int64)
     if exact:
         lower, upper, is_exact = attacker.bounds(cells)
     else:

@@ -239,7 +239,69 @@ def build_system(layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame])
             add(parent, children)
     for parent, children in _geography_sums(cells.select("cell_key"), units):
         add(parent, children)
+    for parent, children, rest in _filter_sums(keys, system.values):
+        kids = list(children)
+        if rest is not None:
+            kids.append(system.add_cell(*rest))
+        add(parent, [system.keys[k] for k in kids])
     return system
+
+
+LATENT = "~rest|"
+
+
+def is_latent(key: str) -> bool:
+    """True for cells the attacker can form but no table publishes (see `_filter_sums`)."""
+    return key.startswith(LATENT)
+
+
+def _filter_sums(
+    keys: list[str], values: np.ndarray
+) -> list[tuple[str, list[int], tuple[str, int] | None]]:
+    """Sums across tables that filter on a dimension: ``All = sum over its codes``.
+
+    A table filtered to gender F and one filtered to gender M, next to the unfiltered table,
+    let anyone subtract: the unfiltered cell is F + M + X even though no single table holds
+    that sum. For every released cell whose key fixes a dimension d, and whose key without d
+    is released too, this gives the constraint parent = sum of the released codes + a latent
+    cell for the codes not released (the attacker knows it exists and is >= 0; it is a real
+    count, protected like any hidden cell, and never published). Returns (parent key,
+    children indices, (latent key, value) or None).
+    """
+    from privacy.requests import dimension_codes
+
+    index = {k: i for i, k in enumerate(keys)}
+    groups: dict[tuple[str, str, str], dict[str, int]] = {}
+    for i, key in enumerate(keys):
+        if is_latent(key) or key.startswith("~"):
+            continue
+        head, sep, dims = key.rpartition("|")
+        if not sep or not dims:
+            continue
+        parts = [p for p in dims.split(";") if p]
+        for j, part in enumerate(parts):
+            name, _, code = part.partition("=")
+            rest = parts[:j] + parts[j + 1 :]
+            parent = f"{head}|{''.join(f'{r};' for r in rest)}"
+            if parent in index:
+                groups.setdefault((parent, name, head), {})[code] = i
+    out: list[tuple[str, list[int], tuple[str, int] | None]] = []
+    for (parent, name, _), present in sorted(groups.items()):
+        codes = [c for c, _ in dimension_codes(name)]
+        kids = [present[c] for c in codes if c in present]
+        if not kids:
+            continue
+        missing = [c for c in codes if c not in present]
+        remainder = int(values[index[parent]]) - int(values[kids].sum())
+        if remainder < 0:
+            raise RuntimeError(f"cells under {parent} add up to more than it holds")
+        latent = None
+        if missing:
+            latent = (f"{LATENT}{parent}|{name}={'+'.join(missing)}", remainder)
+        elif remainder:
+            raise RuntimeError(f"cells under {parent} do not add up to it")
+        out.append((parent, kids, latent))
+    return out
 
 
 def _geography_sums(
@@ -393,6 +455,9 @@ def _protect_once(
             must_hide[system.index[k]] = True
     primary = np.array([policy.is_small(int(v)) for v in system.values.tolist()], dtype=bool)
     primary[n_real:] = False
+    latent = np.array([is_latent(k) for k in keys], dtype=bool)
+    unchecked = (latent & ~primary) | np.isin(np.arange(n), slacks)
+    must_hide |= unchecked | latent
     clash = np.flatnonzero((must_hide | primary) & must_show)
     if len(clash):
         raise ReleaseRefusedError(
@@ -420,6 +485,7 @@ def _protect_once(
                 primary=frozenset(local[c] for c in cells if primary[c]),
                 must_hide=frozenset(local[c] for c in cells if must_hide[c]),
                 must_show=frozenset(i for i, c in enumerate(order) if must_show[c]),
+                unchecked=frozenset(local[c] for c in cells if unchecked[c]),
             )
         except ProtectionError as exc:
             raise ReleaseRefusedError(
@@ -430,7 +496,9 @@ def _protect_once(
     for i in range(n):
         if statuses[i] is None:
             statuses[i] = SHOWN
-    return dict(zip(keys[:n_real], statuses[:n_real], strict=True))
+    return {
+        k: st for k, st in zip(keys[:n_real], statuses[:n_real], strict=True) if not is_latent(k)
+    }
 
 
 def _free_parts(system: CellSystem, fixed_shown: np.ndarray) -> list[list[int]]:
@@ -755,9 +823,14 @@ def audit_year(db_path: str | os.PathLike[str] | None, school_year: str) -> Year
             con_values[key] = value
     hidden: list[int] = []
     primary: list[int] = []
+    unchecked: list[int] = []
     for i, key in enumerate(system.keys):
         status = status_of.get(key)
         true = int(system.values[i])
+        if is_latent(key):  # formed by the attacker, never published
+            hidden.append(i)
+            (primary if policy.is_small(true) else unchecked).append(i)
+            continue
         if status is None:
             problems.append(f"{key}: laid out but not recorded in any release")
             continue
@@ -774,7 +847,7 @@ def audit_year(db_path: str | os.PathLike[str] | None, school_year: str) -> Year
                 primary.append(i)
     bounds = rate_bounds(layouts, status_of, policy)
     _, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
-    report = audit(system, hidden + slacks, policy, primary=primary)
+    report = audit(system, hidden + slacks, policy, primary=primary, unchecked=unchecked + slacks)
     return YearAudit(
         school_year, snap.build_id, len(recorded), len(system), report, problems, system
     )

@@ -58,7 +58,7 @@ SHOWN = "shown"
 # the minimising pass's fixed amount of work (deterministic: no clock involved)
 _UNHIDE_MAX_TRIES = 400
 # ... and at most this many hidden cells re-attacked over all tries
-_UNHIDE_MAX_WORK = 4000
+_UNHIDE_MAX_WORK = 800
 _EXACT_MAX_COMPONENTS = 60
 _EXACT_MAX_ROUNDS = 40
 # a complement whose removal would need more cells re-attacked than this stays hidden
@@ -118,6 +118,7 @@ def protect(
     primary: Iterable[int] | None = None,
     must_hide: Iterable[int] = frozenset(),
     must_show: Iterable[int] = frozenset(),
+    unchecked: Iterable[int] = frozenset(),
     minimise: bool = True,
     minimise_seconds: float | None = None,
 ) -> Protection:
@@ -129,6 +130,9 @@ def protect(
         hidden and then shown would undo the earlier protection).
     must_show: cells shown by earlier releases; they stay shown. If that makes protection
         impossible a `ProtectionError` names the cells, and the new table must be refused.
+    unchecked: cells that are never published at all (hidden, like ``must_hide``) and whose
+        exact recovery is no disclosure: they are not attacked unless primary (e.g. the slack
+        of a public bound, or a latent remainder of 0 or 10+ that the attacker can form).
     minimise: try to show again complements that turn out unnecessary, then re-choose the
         complements of small components by exact integer programming (slower, hides less).
     minimise_seconds: an optional time budget for that pass; the result is protected whatever
@@ -156,7 +160,9 @@ def protect(
             f"{keys[:10]}",
             keys,
         )
-    engine = _Suppressor(system, policy, primary_set, hide_set, show_set)
+    unchecked_set = _cells(unchecked, n, "unchecked") - primary_set
+    engine = _Suppressor(system, policy, primary_set, hide_set | unchecked_set, show_set)
+    engine.unchecked[list(unchecked_set)] = True
     engine.local_rules(range(engine.nrows))
     engine.attack_until_safe()
     if minimise:
@@ -191,9 +197,16 @@ def protect(
     )
 
 
-def verify(system: CellSystem, protection: Protection, policy: Policy) -> list[str]:
+def verify(
+    system: CellSystem,
+    protection: Protection,
+    policy: Policy,
+    unchecked: Iterable[int] = frozenset(),
+) -> list[str]:
     """Re-attack a protection from scratch; return the violations as text (empty = safe)."""
-    report = audit(system, protection.hidden, policy, primary=protection.primary)
+    report = audit(
+        system, protection.hidden, policy, primary=protection.primary, unchecked=unchecked
+    )
     return [f"{v.key!r}: {v.reason}" for v in report.violations]
 
 
@@ -304,6 +317,7 @@ class _Suppressor:
         self.forbidden = np.zeros(self.n, dtype=bool)
         self.forbidden[list(must_show)] = True
         self.hidden = self.locked.copy()
+        self.unchecked = np.zeros(self.n, dtype=bool)
         self.hidden_per_row = self.abs_csr @ self.hidden.astype(np.int64)
         # per cell: how many of its equations hold no hidden cell (hiding it makes one lone)
         self.empty_rows_of = self.abs_csc.T @ (self.hidden_per_row == 0).astype(np.int64)
@@ -378,11 +392,14 @@ class _Suppressor:
         if count == 0:
             return None
         hidden_cells = cells[hid]
+        checked = hidden_cells[~self.unchecked[hidden_cells]]
         if count == 1:
+            if not len(checked):
+                return None
             target = int(hidden_cells[0])
             return target, self._room_needed(target)
         if not self.values[hidden_cells].any():
-            return int(hidden_cells[0]), 1
+            return (int(checked[0]), 1) if len(checked) else None
         parent = int(cells[coefs > 0][0])
         if self.hidden[parent]:
             return None
@@ -445,7 +462,7 @@ class _Suppressor:
 
     def attack_until_safe(self) -> None:
         """Attack every hidden cell; add complements for each violation until none is left."""
-        to_check = np.flatnonzero(self.hidden)
+        to_check = np.flatnonzero(self.hidden & ~self.unchecked)
         while len(to_check):
             self.stats["attack_rounds"] += 1
             attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
@@ -483,6 +500,7 @@ class _Suppressor:
             rows = np.unique(np.concatenate([self.rows_of(c) for c in added]))
             added += self.local_rules(rows.tolist())
             to_check = np.unique(np.concatenate([to_check[failing], np.array(added)]))
+            to_check = to_check[~self.unchecked[to_check]]
 
     def _complement_for(self, cell: int, deficit: float, attacker: Attacker) -> int | None:
         rows = self.rows_of(cell)

@@ -338,3 +338,35 @@ def test_public_gets_only_the_public_release(released_db) -> None:  # noqa: ANN0
     with pytest.raises(ReleaseRefusedError, match="not part of the public release"):
         release_table(released_db, request)
     assert len(releases(released_db)) == n
+
+
+def test_filtered_tables_are_tied_to_the_unfiltered_one(released_db) -> None:  # noqa: ANN001
+    """Two custom tables filtered to gender F and M, next to the public school x race table:
+    the attacker adds them up (the rest is gender X). The cell system must know that sum, with
+    a latent cell for the codes no table published (never recorded, protected if small)."""
+    from privacy.release import _filter_sums, is_latent
+
+    snap = _snapshot(released_db)
+    base = TableRequest("enrollment", YEAR, "school", ("race_ethnicity",))
+    female = TableRequest("enrollment", YEAR, "school", ("race_ethnicity",), (("gender", "F"),))
+    male = TableRequest("enrollment", YEAR, "school", ("race_ethnicity",), (("gender", "M"),))
+    layouts = [snap.layout(r) for r in (base, female, male)]
+    system = build_system(layouts, _units_for(snap, YEAR))
+    sums = {system.keys[p]: [system.keys[c] for c in kids] for p, kids in system.constraints}
+    parent = next(k for k in layouts[0].rows["cell_key"] if k.endswith("race_ethnicity=WH;"))
+    head = parent.rsplit("|", 1)[0]
+    tied = [kids for p, kids in sums.items() if p == parent and any("gender=F" in k for k in kids)]
+    assert len(tied) == 1
+    kids = tied[0]
+    assert f"{head}|gender=F;race_ethnicity=WH;" in kids
+    assert f"{head}|gender=M;race_ethnicity=WH;" in kids
+    latent = [k for k in kids if is_latent(k)]
+    assert len(latent) == 1 and latent[0].endswith("gender=X")
+    values = dict(zip(system.keys, system.values.tolist(), strict=True))
+    assert values[parent] == sum(values[k] for k in kids)
+    # every group is complete: all codes released means no latent cell, and the sum must hold
+    keys = ["m|S:1|", "m|S:1|gender=F;", "m|S:1|gender=M;", "m|S:1|gender=X;"]
+    ((p, children, rest),) = _filter_sums(keys, np.array([9, 4, 5, 0]))
+    assert (p, children, rest) == ("m|S:1|", [1, 2, 3], None)
+    with pytest.raises(RuntimeError, match="do not add up"):
+        _filter_sums(keys, np.array([9, 4, 4, 0]))
