@@ -11,17 +11,10 @@ import polars as pl
 import streamlit as st
 
 from dashboard import caching, charts, downloads, filters
+from dashboard.labels import ONE_UNIT_GEOGRAPHIES as GEOGRAPHIES
+from dashboard.labels import SUBGROUP_LABELS as SUBGROUPS
 from dashboard.tables import Column, pick, show_table, show_trend_table, with_year
 
-SUBGROUPS = {
-    "none": "All students",
-    "race_ethnicity": "Race/ethnicity",
-    "gender": "Gender",
-    "economically_disadvantaged": "Economically disadvantaged",
-    "english_learner": "English learner",
-    "disability": "Students with disabilities",
-}
-GEOGRAPHIES = {"state": "Statewide", "district": "A district", "school": "A school"}
 SUBJECTS = {"ELA": "English language arts", "MATH": "Mathematics", "SCI": "Science"}
 
 st.title("Assessment results")

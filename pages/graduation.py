@@ -6,17 +6,11 @@ import polars as pl
 import streamlit as st
 
 from dashboard import caching, charts, downloads, filters
-from dashboard.tables import Column, pick, show_table, show_trend_table, with_year
+from dashboard.labels import ONE_UNIT_GEOGRAPHIES as GEOGRAPHIES
+from dashboard.labels import SUBGROUP_LABELS as SUBGROUPS
+from dashboard.tables import Column, pick, show_table
+from dashboard.trends import show_graduation_trend
 
-SUBGROUPS = {
-    "none": "All students",
-    "race_ethnicity": "Race/ethnicity",
-    "gender": "Gender",
-    "economically_disadvantaged": "Economically disadvantaged",
-    "english_learner": "English learner",
-    "disability": "Students with disabilities",
-}
-GEOGRAPHIES = {"state": "Statewide", "district": "A district", "school": "A school"}
 DIPLOMA = "REGULAR_DIPLOMA"
 
 st.title("Graduation")
@@ -95,22 +89,4 @@ with st.spinner("Loading every year's protected release..."):
         )
         for y in caching.years()
     ]
-charts.show_chart(
-    pl.concat([with_year(t) for t in trend]),
-    charts.ChartSpec(
-        x="school_year",
-        value="rate",
-        title="Four-year graduation rate (regular diploma)",
-        x_title="Cohort's graduation year",
-        value_title="Percent of cohort",
-    ),
-    kind="trend",
-    key="gr_trend_chart",
-)
-show_trend_table(
-    trend,
-    [Column("rate_display", "Graduation rate"), Column("denominator_display", "Cohort")],
-    caption="Four-year graduation rate by cohort year",
-    key="gr_trend_table",
-)
-downloads.download_zip(trend, key="gr_trend_dl", name=f"graduation_{geo}")
+show_graduation_trend(trend, key="gr_trend", name=f"graduation_{geo}")

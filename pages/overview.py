@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import caching, charts, downloads, filters
 from dashboard.tables import Column, pick, show_table, show_trend_table, with_year
+from dashboard.trends import show_graduation_trend
 
 st.title("Maine public schools: statewide overview")
 st.caption(
@@ -139,22 +140,4 @@ with left:
     )
     downloads.download_zip(prof_trend, key="ov_prof_dl", name="assessment_state")
 with right:
-    charts.show_chart(
-        pl.concat([with_year(t) for t in grad_trend]),
-        charts.ChartSpec(
-            x="school_year",
-            value="rate",
-            title="Four-year graduation rate (regular diploma)",
-            x_title="Cohort's graduation year",
-            value_title="Percent of cohort",
-        ),
-        kind="trend",
-        key="ov_grad_chart",
-    )
-    show_trend_table(
-        grad_trend,
-        [Column("rate_display", "Graduation rate"), Column("denominator_display", "Cohort")],
-        caption="Four-year graduation rate by cohort year",
-        key="ov_grad_table",
-    )
-    downloads.download_zip(grad_trend, key="ov_grad_dl", name="graduation_state")
+    show_graduation_trend(grad_trend, key="ov_grad", name="graduation_state")
