@@ -20,7 +20,8 @@ SUBJECTS = {"ELA": "English language arts", "MATH": "Mathematics", "SCI": "Scien
 st.title("Assessment results")
 st.caption(
     "Share of tested students at each performance level; proficient = levels 3 and 4. "
-    "Subgroups are published statewide and by district."
+    "Subgroups are published statewide with every level and by district as percent "
+    "proficient (levels 1 to 4 of small groups are mostly below ten students)."
 )
 
 c1, c2, c3, c4 = filters.filter_row(4)
@@ -53,22 +54,31 @@ if unit_col:
     table = pick(table, note=units.get(unit, unit), **unit_codes)
 table = pick(table, note=SUBJECTS[subject], subject=subject)
 
-frame = table.chart_frame().filter(pl.col("performance_level").is_in(["1", "2", "3", "4"]))
-series = None if subgroup == "none" else f"{subgroup}_label"
-if series:
-    frame = frame.filter(pl.col(subgroup) != "All")
-charts.show_chart(
-    frame,
-    charts.ChartSpec(
+if table.request.proficiency_only:
+    # district subgroups: one bar per group, its percent proficient
+    frame = table.chart_frame().filter(pl.col("performance_level") == "P34")
+    spec = charts.ChartSpec(
+        x=f"{subgroup}_label",
+        value="rate",
+        title=f"{SUBJECTS[subject]}: percent proficient (levels 3 and 4) by "
+        f"{SUBGROUPS[subgroup].lower()}, {year}",
+        x_title=SUBGROUPS[subgroup],
+        value_title="Percent proficient",
+    )
+else:
+    frame = table.chart_frame().filter(pl.col("performance_level").is_in(["1", "2", "3", "4"]))
+    series = None if subgroup == "none" else f"{subgroup}_label"
+    if series:
+        frame = frame.filter(pl.col(subgroup) != "All")
+    spec = charts.ChartSpec(
         x="performance_level_label",
         value="rate",
         series=series,
         title=f"{SUBJECTS[subject]}: share of tested students by performance level, {year}",
         x_title="Performance level",
         value_title="Percent of tested students",
-    ),
-    key="as_chart",
-)
+    )
+charts.show_chart(frame, spec, key="as_chart")
 
 columns = [
     *([Column(f"{subgroup}_label", SUBGROUPS[subgroup])] if subgroup != "none" else []),

@@ -4,7 +4,10 @@ The catalogue is the same every year; `public_catalogue(year)` fills the year in
 All tables of one year are protected together as one cell system (see `privacy.release`), so
 the school total that heads a school's race, gender, grade and program tables is one cell.
 Assessment subgroup tables stop at district level: school x subgroup x subject x level is where
-nearly every cell is small, and the dashboard shows it from the district tables instead.
+nearly every cell is small, and the dashboard shows it from the district tables instead. The
+district subgroup tables carry proficiency only (proficient and tested, see
+`TableRequest.proficiency_only`): at scale 1, 30% of their level 1-4 cells are below ten, and
+publishing them hid nearly every cell of those tables as small or as a complement.
 """
 
 from __future__ import annotations
@@ -34,9 +37,16 @@ class CatalogueEntry:
     request: TableRequest
 
 
-def _entry(measure: str, year: str, geography: str, dims: tuple[str, ...] = ()) -> CatalogueEntry:
+def _entry(
+    measure: str,
+    year: str,
+    geography: str,
+    dims: tuple[str, ...] = (),
+    *,
+    proficiency_only: bool = False,
+) -> CatalogueEntry:
     name = "_".join([measure, geography, *dims])
-    request = TableRequest(measure, year, geography, dims)
+    request = TableRequest(measure, year, geography, dims, proficiency_only=proficiency_only)
     return CatalogueEntry(name, table_title(request).rsplit(", ", 1)[0], request)
 
 
@@ -51,7 +61,9 @@ def public_catalogue(school_year: str = "2024-25") -> list[CatalogueEntry]:
         out.append(_entry("assessment", school_year, geo))
         if geo in ASSESSMENT_SUBGROUP_GEOGRAPHIES:
             for dim in SUBGROUPS:
-                out.append(_entry("assessment", school_year, geo, (dim,)))
+                out.append(
+                    _entry("assessment", school_year, geo, (dim,), proficiency_only=geo != "state")
+                )
         out.append(_entry("graduation", school_year, geo))
         for dim in SUBGROUPS:
             out.append(_entry("graduation", school_year, geo, (dim,)))

@@ -75,7 +75,7 @@ def _fields(table: ProtectedTable) -> list[dict]:
             field["description"] = f"{col} code; 'All' = total over {col}"
             codes = [c for c, _ in dimension_codes(col)]
             if col == "performance_level":
-                codes.append("P34")
+                codes += ["P12", "P34"] if table.request.proficiency_only else ["P34"]
             field["constraints"] = {"enum": [*codes, ALL]}
         elif col.endswith("_label"):
             field["description"] = f"label of the {col[: -len('_label')]} code"

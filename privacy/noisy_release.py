@@ -104,7 +104,7 @@ def open_noisy_state(db_path: str | os.PathLike[str]) -> sqlite3.Connection:
 
 
 def _parse_key(key: str) -> tuple[str, int, tuple[str, ...], bool, str | None]:
-    """(population, level 0/1/2, dimension names, is P34, subject) of a cell key."""
+    """(population, level 0/1/2, dimension names, is a level roll-up P34/P12, subject) of a key."""
     head, geo, dims = key.split("|", 2)
     population = head.split(":", 1)[0]
     level = 0 if geo == "state" else 1 if geo.startswith("D:") else 2
@@ -116,8 +116,8 @@ def _parse_key(key: str) -> tuple[str, int, tuple[str, ...], bool, str | None]:
         names.append(name)
         if name == "subject":
             subject = code
-        if name == "performance_level" and code == "P34":
-            p34 = True
+        if name == "performance_level" and code in ("P34", "P12"):
+            p34 = True  # a roll-up of levels: a student is in it besides their own level
     return population, level, tuple(sorted(names)), p34, subject
 
 
@@ -125,7 +125,8 @@ def contribution_groups(keys: Sequence[str]) -> tuple[list[ContributionGroup], n
     """Split cells into groups in which one student counts at most `multiplicity` times.
 
     A group is one population at one geography level crossed by one set of dimensions (plus
-    the proficient roll-up P34, which a level-3/4 student is counted in besides their level).
+    the roll-ups P34 and P12, which a student is counted in besides their level; a student is
+    in one of the two).
     Each student has one record per population and year (one first enrollment, one cohort
     record), or one assessment per subject, so in a group a student is in exactly one cell per
     record: multiplicity 1, or the number of subjects present in the group's cells.

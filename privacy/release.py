@@ -3,7 +3,8 @@
 Every table leaves through here. For each school year there is one public release: the whole
 public catalogue laid out as ONE cell system (linked tables share cells; school -> district ->
 state sums; performance levels sum to the tested; program flag pairs sum to the total),
-protected once, recorded in the release registry and reused by every page and export. A
+protected once, level by level (`_protect_top_down`), recorded in the release registry and
+reused by every page and export. A
 custom table is protected together with everything already released for its year: cells shown
 before must stay shown, cells hidden before must stay hidden, so no combination of tables
 undoes a suppression; if that is impossible the request is refused.
@@ -12,8 +13,10 @@ undoes a suppression; if that is impossible the request is refused.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +42,7 @@ from privacy.registry import (
     release_cells,
     releases,
 )
-from privacy.requests import TableRequest
+from privacy.requests import GEOGRAPHIES, TableRequest
 from privacy.tables import (
     POPULATION_OF,
     SHOWN,
@@ -64,8 +67,18 @@ class Requester(Protocol):
     user_id: str
 
 
+log = logging.getLogger(__name__)
+
+
 class ReleaseRefusedError(ValueError):
-    """The table cannot be protected consistently with what is already released."""
+    """The table cannot be protected consistently with what is already released.
+
+    keys: the cells at fault, when known.
+    """
+
+    def __init__(self, message: str, keys: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.keys = list(keys)
 
 
 @dataclass
@@ -255,6 +268,22 @@ def is_latent(key: str) -> bool:
     return key.startswith(LATENT)
 
 
+_GEOGRAPHY_RANK = {"S": 0, "D": 1}
+
+
+def complement_rank(key: str) -> int:
+    """How reluctantly a cell is hidden as a complement: by geography, school 0 to state 2.
+
+    Cell keys read ``measure:year|geography|dims``; a small school cell is then covered by
+    other school cells, and a statewide figure is hidden only when nothing finer can do.
+    """
+    parts = key.split("|")
+    if len(parts) < 3:
+        return 0
+    geography = parts[1]
+    return 2 if geography == "state" else _GEOGRAPHY_RANK.get(geography[:1], 0)
+
+
 def _filter_sums(
     keys: list[str], values: np.ndarray
 ) -> list[tuple[str, list[int], tuple[str, int] | None]]:
@@ -393,6 +422,99 @@ def _protect(
         hidden_before = {k for k, st in statuses.items() if st != SHOWN}
 
 
+def _protect_top_down(
+    layouts: Sequence[TableLayout],
+    units: dict[str, pl.DataFrame],
+    policy: Policy,
+    *,
+    known: dict[str, str] | None = None,
+) -> _Protected:
+    """Protect `layouts` level by level: state tables, then districts, then schools.
+
+    Each level is protected with the statuses of the coarser levels fixed, as if they had been
+    released before: a small school cell is then covered by other school cells and never by a
+    statewide or district figure, and a district's problems never spread into its schools'
+    tables until the school level, where only what the district level hid must be covered.
+    The attacker of every level sees all tables protected so far, so the result is as safe as
+    a joint protection. Where a level cannot be protected under the coarser statuses, the
+    coarser cells that share an equation with the cells at fault are freed and the level is
+    protected again; then every coarser cell of the unit above them (their district, or the
+    state); when nothing more can be freed, the level is protected jointly with the coarser
+    ones (only `known` fixed).
+    """
+    known = dict(known or {})
+    statuses: dict[str, str] = dict(known)
+    district_of = _district_of_schools(units)
+    for depth, level in enumerate(GEOGRAPHIES):
+        if not any(lay.request.geography == level for lay in layouts):
+            continue
+        stage = [lay for lay in layouts if GEOGRAPHIES.index(lay.request.geography) <= depth]
+        fixed = dict(statuses)
+        freed: set[str] = set()
+        while True:
+            started = time.perf_counter()
+            try:
+                found = _protect(stage, units, policy, known=fixed).statuses
+                log.info("protected up to %s level in %.1f s", level, time.perf_counter() - started)
+                break
+            except ReleaseRefusedError as exc:
+                log.info("%s level refused with %d cells fixed: %s", level, len(fixed), exc)
+                near = _neighbours(stage, units, exc.keys) & (fixed.keys() - known.keys())
+                if near:  # first free only the coarser cells the cells at fault add up with
+                    fixed = {k: st for k, st in fixed.items() if k not in near}
+                    continue
+                units_at_fault = {
+                    _geography_of(k) if k in fixed and k not in known else _parent(k, district_of)
+                    for k in exc.keys
+                } - freed
+                if not exc.keys or not units_at_fault or fixed == known:
+                    if fixed == known:
+                        raise
+                    fixed = dict(known)
+                    continue
+                freed |= units_at_fault
+                fixed = {
+                    k: st for k, st in fixed.items() if k in known or _geography_of(k) not in freed
+                }
+        statuses.update(found)
+    return _Protected({k: statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()})
+
+
+def _neighbours(
+    layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame], keys: Sequence[str]
+) -> set[str]:
+    """Every cell that shares an equation with one of `keys`."""
+    system = build_system(layouts, units)
+    wanted = {system.index[k] for k in keys if k in system.index}
+    out: set[int] = set()
+    for parent, children in system.constraints:
+        cells = (parent, *children)
+        if wanted.intersection(cells):
+            out.update(cells)
+    return {system.keys[c] for c in out}
+
+
+def _geography_of(key: str) -> str:
+    """The geography part of a cell key: "state", "D:<district_id>" or "S:<school_id>"."""
+    parts = key.split("|")
+    return parts[1] if len(parts) > 2 else ""
+
+
+def _parent(key: str, district_of: dict[str, str]) -> str:
+    """The geography unit one level above a cell's: its district, or the state."""
+    geo = _geography_of(key)
+    if geo.startswith("S:") and geo[2:] in district_of:
+        return f"D:{district_of[geo[2:]]}"
+    return "state"
+
+
+def _district_of_schools(units: dict[str, pl.DataFrame]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for frame in units.values():
+        out.update(zip(frame["school_id"].to_list(), frame["district_id"].to_list(), strict=True))
+    return out
+
+
 def rate_bounds(
     layouts: Sequence[TableLayout], statuses: dict[str, str], policy: Policy
 ) -> dict[str, tuple[int, int | None]]:
@@ -486,10 +608,12 @@ def _protect_once(
                 must_hide=frozenset(local[c] for c in cells if must_hide[c]),
                 must_show=frozenset(i for i, c in enumerate(order) if must_show[c]),
                 unchecked=frozenset(local[c] for c in cells if unchecked[c]),
+                rank=[complement_rank(k) for k in sub.keys],
             )
         except ProtectionError as exc:
             raise ReleaseRefusedError(
-                f"the table cannot be protected consistently with what is already released: {exc}"
+                f"the table cannot be protected consistently with what is already released: {exc}",
+                [str(k) for k in exc.keys],
             ) from exc
         for c in cells:
             statuses[c] = result.status[local[c]]
@@ -607,7 +731,7 @@ def public_release(
                 statuses = {k: s for k, (_, s) in stored.items()}
                 break
             known = known_cells(snap.path, snap.build_id, school_year)
-            protected = _protect(
+            protected = _protect_top_down(
                 layouts, _units_for(snap, school_year), policy, known=known.statuses
             )
             rid = new_release_id(school_year, "public")

@@ -20,6 +20,8 @@ MEASURES: tuple[str, ...] = ("enrollment", "assessment", "graduation", "programs
 GEOGRAPHIES: tuple[str, ...] = ("state", "district", "school")
 ALL = "All"
 PROFICIENT = "P34"
+# levels 1 and 2; only in proficiency tables, where All = NOT_PROFICIENT + PROFICIENT
+NOT_PROFICIENT = "P12"
 FLAG_CODES: tuple[tuple[str, str], ...] = (("true", "Yes"), ("false", "No"))
 GRADUATED = "REGULAR_DIPLOMA"
 # Published graduation outcomes: graduates and everyone else in the cohort. The finer outcomes
@@ -78,6 +80,8 @@ def code_label(dimension: str, code: str) -> str:
         return ALL
     if dimension == "performance_level" and code == PROFICIENT:
         return "Proficient (levels 3 and 4)"
+    if dimension == "performance_level" and code == NOT_PROFICIENT:
+        return "Not proficient (levels 1 and 2)"
     return dict(dimension_codes(dimension)).get(code, code)
 
 
@@ -91,6 +95,10 @@ class TableRequest:
     - `dimensions`: columns to cross; every margin ("All") is part of the table. Assessment
       tables always carry subject and performance level, graduation tables the outcome.
     - `filters`: (name, code) pairs that fix a dimension, a district_id or a school_id.
+    - `proficiency_only`: assessment only; instead of the four performance levels, the rows
+      not proficient (levels 1 and 2), proficient (3 and 4) and the number tested, which is
+      their sum. Levels 1 to 4 of small groups are mostly below ten; the two halves of the
+      same groups mostly are not, so far fewer cells are hidden.
     """
 
     measure: str
@@ -98,6 +106,7 @@ class TableRequest:
     geography: str = "state"
     dimensions: tuple[str, ...] = ()
     filters: tuple[tuple[str, str], ...] = ()
+    proficiency_only: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dimensions", tuple(self.dimensions))
@@ -131,16 +140,16 @@ class TableRequest:
 
     def to_json(self) -> str:
         """Canonical JSON (the registry stores this; equal requests give equal text)."""
-        return json.dumps(
-            {
-                "measure": self.measure,
-                "school_year": self.school_year,
-                "geography": self.geography,
-                "dimensions": list(self.dimensions),
-                "filters": sorted([list(f) for f in self.filters]),
-            },
-            sort_keys=True,
-        )
+        raw = {
+            "measure": self.measure,
+            "school_year": self.school_year,
+            "geography": self.geography,
+            "dimensions": list(self.dimensions),
+            "filters": sorted([list(f) for f in self.filters]),
+        }
+        if self.proficiency_only:  # absent when false: older stored requests stay equal
+            raw["proficiency_only"] = True
+        return json.dumps(raw, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TableRequest:
@@ -151,6 +160,7 @@ class TableRequest:
             geography=raw["geography"],
             dimensions=tuple(raw["dimensions"]),
             filters=tuple(tuple(f) for f in raw["filters"]),
+            proficiency_only=bool(raw.get("proficiency_only", False)),
         )
 
 
@@ -164,6 +174,10 @@ def validate_shape(request: TableRequest) -> None:
         raise ValueError(f"school year {r.school_year!r} is not of the form YYYY-YY, e.g. 2024-25")
     if r.geography not in GEOGRAPHIES:
         raise ValueError(f"unknown geography {r.geography!r}; choose state, district or school")
+    if not isinstance(r.proficiency_only, bool):
+        raise ValueError(f"proficiency_only is true or false, not {r.proficiency_only!r}")
+    if r.proficiency_only and r.measure != "assessment":
+        raise ValueError("proficiency_only applies to assessment tables only")
     valid = VALID_DIMENSIONS[r.measure]
     if len(set(r.dimensions)) != len(r.dimensions):
         raise ValueError(f"a dimension is listed twice in {r.dimensions}")

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,6 +119,7 @@ def protect(
     must_hide: Iterable[int] = frozenset(),
     must_show: Iterable[int] = frozenset(),
     unchecked: Iterable[int] = frozenset(),
+    rank: Sequence[int] | np.ndarray | None = None,
     minimise: bool = True,
     minimise_seconds: float | None = None,
 ) -> Protection:
@@ -133,6 +134,11 @@ def protect(
     unchecked: cells that are never published at all (hidden, like ``must_hide``) and whose
         exact recovery is no disclosure: they are not attacked unless primary (e.g. the slack
         of a public bound, or a latent remainder of 0 or 10+ that the attacker can form).
+    rank: per cell, how reluctantly it is hidden as a complement (default: all 0). A
+        complement is taken from the lowest rank an equation offers, before any other
+        preference: a release ranks cells by geography (school 0, district 1, state 2) so that
+        a school's small cell is covered by other school cells, not by a statewide count.
+        Rank changes which cells are hidden, never whether the result is protected.
     minimise: try to show again complements that turn out unnecessary, then re-choose the
         complements of small components by exact integer programming (slower, hides less).
     minimise_seconds: an optional time budget for that pass; the result is protected whatever
@@ -162,7 +168,12 @@ def protect(
         )
     unchecked_set = _cells(unchecked, n, "unchecked") - primary_set
     engine = _Suppressor(system, policy, primary_set, hide_set | unchecked_set, show_set)
+    if rank is not None:
+        engine.rank = np.asarray(rank, dtype=np.int64)
+        if engine.rank.shape != (n,):
+            raise ValueError(f"rank has {engine.rank.shape} entries for {n} cells")
     engine.unchecked[list(unchecked_set)] = True
+    engine.pin_determined()
     engine.local_rules(range(engine.nrows))
     engine.attack_until_safe()
     if minimise:
@@ -220,6 +231,7 @@ def minimum_complements(
     deadline: float | None = None,
     incidence: sp.csr_matrix | None = None,
     max_rounds: int | None = None,
+    rank: np.ndarray | None = None,
 ) -> list[int] | None:
     """Fewest ``candidates`` to hide besides ``fixed_hidden`` so that ``primary`` cells pass.
 
@@ -229,6 +241,8 @@ def minimum_complements(
     less never widens an interval), and the cut "hide at least one candidate outside F" is
     added. Only the criterion of the small cells is used: a complement that the attacker
     recovers exactly could be shown instead at no cost, so a minimum never holds one.
+    rank: per cell, the complement preference of `protect` (a cell of rank r costs as much as
+        r + 1 cells of rank 0).
     Returns None when the deadline passes or ``max_rounds`` master problems are solved first,
     or when no pattern works.
     """
@@ -238,7 +252,8 @@ def minimum_complements(
         return []
     fixed = np.asarray(fixed_hidden, dtype=np.int64)
     values = system.values[candidates].astype(np.float64)
-    cost = 1.0 + values / (values.sum() + 1.0)  # fewest cells, then the smallest
+    weight = 1.0 if rank is None else 1.0 + np.asarray(rank, dtype=np.float64)[candidates]
+    cost = weight + values / (values.sum() + 1.0)  # fewest (lowest-rank) cells, then smallest
     need_upper = np.full(len(primary), float(policy.min_upper_bound))
     need_width = np.full(len(primary), float(policy.min_interval_width))
 
@@ -317,6 +332,7 @@ class _Suppressor:
         self.forbidden = np.zeros(self.n, dtype=bool)
         self.forbidden[list(must_show)] = True
         self.hidden = self.locked.copy()
+        self.rank = np.zeros(self.n, dtype=np.int64)
         self.unchecked = np.zeros(self.n, dtype=bool)
         self.hidden_per_row = self.abs_csr @ self.hidden.astype(np.int64)
         # per cell: how many of its equations hold no hidden cell (hiding it makes one lone)
@@ -353,6 +369,34 @@ class _Suppressor:
         ):
             cells, _ = self.row(r)
             self.empty_rows_of[cells] += 1 if now_empty else -1
+
+    def pin_determined(self) -> None:
+        """Forbid hiding cells that the cells which must stay shown determine exactly.
+
+        An equation whose other cells must all stay shown gives its last cell away, so hiding
+        that cell protects nothing; with it forbidden, complements are looked for elsewhere
+        (e.g. a one-school district whose district row was released before). A cell that must
+        be hidden and is determined so cannot be protected at all: `ProtectionError`.
+        """
+        bad: list[int] = []
+        while True:
+            open_per_row = self.abs_csr @ (~self.forbidden).astype(np.int64)
+            rows = np.flatnonzero(open_per_row == 1)
+            pinned = set()
+            for r in rows.tolist():
+                cells, _ = self.row(r)
+                pinned.add(int(cells[~self.forbidden[cells]][0]))
+            if not pinned:
+                break
+            bad += [c for c in sorted(pinned) if self.locked[c] and not self.unchecked[c]]
+            self.forbidden[sorted(pinned)] = True
+        if bad:
+            keys = [self.system.keys[c] for c in bad]
+            raise ProtectionError(
+                f"{len(bad)} cell(s) that must be hidden are given away by cells that must "
+                f"stay shown (earlier releases), e.g. {keys[:10]}",
+                keys,
+            )
 
     def hide_complement(self, c: int, target: int) -> None:
         self.set_hidden(c, True)
@@ -443,6 +487,7 @@ class _Suppressor:
                 np.where(adequate, v, -v),
                 ~adequate,
                 self.empty_rows_of[cand] - (self.hidden_per_row[r] == 0),
+                self.rank[cand],
                 v == 0,
             )
         )
@@ -483,7 +528,7 @@ class _Suppressor:
                     deficit = max(self.need_upper - hi, self.need_width - (hi - lo), 1.0)
                 else:
                     deficit = 1.0
-                c = self._complement_for(cell, deficit, attacker)
+                c = self._complement_for(cell, deficit)
                 if c is not None:
                     self.hide_complement(c, cell)
                     self.stats["attack"] += 1
@@ -502,27 +547,41 @@ class _Suppressor:
             to_check = np.unique(np.concatenate([to_check[failing], np.array(added)]))
             to_check = to_check[~self.unchecked[to_check]]
 
-    def _complement_for(self, cell: int, deficit: float, attacker: Attacker) -> int | None:
+    def _complement_for(self, cell: int, deficit: float) -> int | None:
         rows = self.rows_of(cell)
         rooms = [self._row_room(int(r), cell) for r in rows]
         for _, r in sorted(zip(rooms, rows.tolist(), strict=True)):
             c = self.choose(r, cell, deficit)
             if c is not None:
                 return c
-        # nothing beside the cell: widen to equations touching its component
-        labels = attacker.components()
-        comp = np.flatnonzero((labels == labels[cell]) & self.hidden)
-        best: tuple[tuple[bool, int], int] | None = None
-        for other in comp.tolist():
-            for r in self.rows_of(other).tolist():
-                c = self.choose(r, other, deficit)
-                if c is None:
-                    continue
-                # prefer a nonzero cell (it can make room both ways), then the smallest
-                score = (bool(self.values[c] == 0), int(self.values[c]))
-                if best is None or score < best[0]:
-                    best = (score, c)
-        return None if best is None else best[1]
+        # nothing beside the cell: widen ring by ring through the hidden cells tied to it
+        # (its component), and take the best candidate of the nearest ring that has one
+        seen = {cell}
+        ring = [cell]
+        while ring:
+            best: tuple[tuple[bool, int, int], int] | None = None
+            rows = np.unique(np.concatenate([self.rows_of(c) for c in ring]))
+            nxt: list[int] = []
+            for r in rows.tolist():
+                cells, _ = self.row(r)
+                for other in cells[self.hidden[cells]].tolist():
+                    if other not in seen:
+                        seen.add(other)
+                        nxt.append(other)
+            for other in nxt:
+                for r in self.rows_of(other).tolist():
+                    c = self.choose(r, other, deficit)
+                    if c is None:
+                        continue
+                    # prefer a nonzero cell (it can make room both ways), the lowest rank,
+                    # then the smallest
+                    score = (bool(self.values[c] == 0), int(self.rank[c]), int(self.values[c]))
+                    if best is None or score < best[0]:
+                        best = (score, c)
+            if best is not None:
+                return best[1]
+            ring = nxt
+        return None
 
     def _row_room(self, r: int, cell: int) -> float:
         cells, coefs = self.row(r)
@@ -608,7 +667,8 @@ class _Suppressor:
         """Re-choose the complements of each small component by exact integer programming.
 
         Candidates are the cells of the equations that touch the component; the complements
-        outside it stay as they are. Returns how many complements were saved.
+        outside it stay as they are. Returns how many components got cheaper complements
+        (fewer, or of lower rank: see `_cost`).
         """
         hidden_cells = np.flatnonzero(self.hidden)
         if not len(hidden_cells):
@@ -645,8 +705,9 @@ class _Suppressor:
                 deadline=None if math.isinf(deadline) else deadline,
                 incidence=self.incidence,
                 max_rounds=_EXACT_MAX_ROUNDS,
+                rank=self.rank,
             )
-            if best is None or len(best) >= len(current):
+            if best is None or self._cost(best) >= self._cost(current.tolist()):
                 continue
             for c in current.tolist():
                 self.set_hidden(c, False)
@@ -655,9 +716,14 @@ class _Suppressor:
             for c in best:
                 self.hide_complement(c, int(primary[0]) if len(primary) else c)
                 self.reason[c] = "complementary suppression (exact minimum for its group)"
-            saved += len(current) - len(best)
+            saved += 1
             self.stats["exact_saved"] = self.stats.get("exact_saved", 0) + len(current) - len(best)
         return saved
+
+    def _cost(self, cells: list[int]) -> tuple[int, int]:
+        """What hiding `cells` costs: cells weighted by rank, then their total count."""
+        idx = np.asarray(cells, dtype=np.int64)
+        return int((1 + self.rank[idx]).sum()), int(self.values[idx].sum())
 
     def _structurally_removable(self, c: int) -> bool:
         """Cheap necessary test: showing ``c`` must not leave a lone or all-zero equation."""

@@ -25,6 +25,7 @@ from privacy.requests import (
     ALL,
     GRADUATED,
     NO_MARGIN,
+    NOT_PROFICIENT,
     PROFICIENT,
     RATE_DIMENSION,
     TableRequest,
@@ -113,7 +114,9 @@ def geo_columns(geography: str) -> tuple[str, ...]:
     }[geography]
 
 
-def _margin_codes(dim: str) -> list[str]:
+def _margin_codes(dim: str, *, proficiency_only: bool = False) -> list[str]:
+    if dim == "performance_level" and proficiency_only:
+        return [NOT_PROFICIENT, PROFICIENT, ALL]
     codes = [c for c, _ in dimension_codes(dim)]
     if dim == "performance_level":
         codes.append(PROFICIENT)
@@ -186,7 +189,8 @@ def layout_table(request: TableRequest, facts: pl.DataFrame, units: pl.DataFrame
 
     grid = unit_frame
     for d in dims:
-        grid = grid.join(pl.DataFrame({d: _margin_codes(d)}), how="cross")
+        codes = _margin_codes(d, proficiency_only=request.proficiency_only)
+        grid = grid.join(pl.DataFrame({d: codes}), how="cross")
 
     parts = []
     for mask in range(1 << len(dims)):
@@ -197,14 +201,18 @@ def layout_table(request: TableRequest, facts: pl.DataFrame, units: pl.DataFrame
         agg = agg.with_columns([pl.lit(ALL).alias(d) for d in dims if d not in chosen])
         parts.append(agg.select("geo", *dims, "n"))
         if "performance_level" in chosen:
-            prof = (
-                facts.filter(pl.col("performance_level").is_in(["3", "4"]))
-                .group_by(["geo", *[c for c in chosen if c != "performance_level"]])
-                .agg(pl.col("n").sum())
-                .with_columns(performance_level=pl.lit(PROFICIENT))
-                .with_columns([pl.lit(ALL).alias(d) for d in dims if d not in chosen])
-            )
-            parts.append(prof.select("geo", *dims, "n"))
+            rollups = [(PROFICIENT, ["3", "4"])]
+            if request.proficiency_only:
+                rollups.append((NOT_PROFICIENT, ["1", "2"]))
+            for code, levels in rollups:
+                prof = (
+                    facts.filter(pl.col("performance_level").is_in(levels))
+                    .group_by(["geo", *[c for c in chosen if c != "performance_level"]])
+                    .agg(pl.col("n").sum())
+                    .with_columns(performance_level=pl.lit(code))
+                    .with_columns([pl.lit(ALL).alias(d) for d in dims if d not in chosen])
+                )
+                parts.append(prof.select("geo", *dims, "n"))
     counts = pl.concat(parts) if parts else pl.DataFrame()
     rows = grid.join(counts, on=["geo", *dims], how="left").with_columns(
         value=pl.col("n").fill_null(0).cast(pl.Int64)
@@ -252,7 +260,9 @@ def layout_table(request: TableRequest, facts: pl.DataFrame, units: pl.DataFrame
             continue
         others = ["geo", *[o for o in dims if o != d]]
         sums = [(ALL, _sum_codes(d))]
-        if d == "performance_level":
+        if d == "performance_level" and request.proficiency_only:
+            sums = [(ALL, [NOT_PROFICIENT, PROFICIENT])]
+        elif d == "performance_level":
             sums.append((PROFICIENT, ["3", "4"]))
         for parent_code, child_codes in sums:
             parents = rows.filter(pl.col(d) == parent_code).select(
@@ -282,8 +292,16 @@ def layout_table(request: TableRequest, facts: pl.DataFrame, units: pl.DataFrame
     return TableLayout(request, rows, tuple(constraints), dims)
 
 
+def _display_codes(dim: str) -> list[str]:
+    """Every code a table may carry for `dim`, in display order (both kinds of level rows)."""
+    codes = _margin_codes(dim)
+    if dim == "performance_level":
+        codes.insert(codes.index(PROFICIENT), NOT_PROFICIENT)
+    return codes
+
+
 def _order_map(dim: str) -> dict[str, int]:
-    return {c: i for i, c in enumerate(_margin_codes(dim))}
+    return {c: i for i, c in enumerate(_display_codes(dim))}
 
 
 def hide_required(layout: TableLayout, policy: Policy) -> set[str]:
@@ -431,7 +449,9 @@ def neutralise(value: object) -> str:
 
 def table_title(request: TableRequest) -> str:
     """A plain-language title from the request (filters included)."""
-    parts = [MEASURE_TITLES[request.measure]]
+    parts = [
+        MEASURE_TITLES[request.measure] + (" (proficiency)" if request.proficiency_only else "")
+    ]
     by = [DIMENSION_TITLES[d] for d in request.dimensions]
     parts.append(f"by {request.geography}" + (" and " + ", ".join(by) if by else ""))
     for name, value in request.filters:
@@ -528,7 +548,7 @@ def render_table(
     data = rows.select(geo_cols)
     label_cols = []
     for d in layout.dimensions:
-        mapping = {c: code_label(d, c) for c in _margin_codes(d)}
+        mapping = {c: code_label(d, c) for c in _display_codes(d)}
         label_cols.extend(
             [rows[d], rows[d].replace_strict(mapping, return_dtype=pl.String).alias(f"{d}_label")]
         )
@@ -588,7 +608,7 @@ def staff_table(
     frame = frame.sort([*geo[:1], *geo[2:3], *[f"_o_{d}" for d in dims]])
     labels = [
         frame[d]
-        .replace_strict({c: code_label(d, c) for c in _margin_codes(d)}, default=frame[d])
+        .replace_strict({c: code_label(d, c) for c in _display_codes(d)}, default=frame[d])
         .alias(f"{d}_label")
         for d in dims
     ]

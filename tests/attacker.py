@@ -6,7 +6,8 @@ who downloaded custom tables) holds - the tidy CSVs of `edudash export` (describ
 itself from the published structure:
 
 - a row whose dimension value is ``All`` is the sum of the rows with that dimension's codes
-  (same other keys); performance levels 3 + 4 make ``P34``;
+  (same other keys); performance levels 3 + 4 make ``P34`` and 1 + 2 make ``P12`` (a level
+  no table publishes is a free unknown, so tested = P12 + P34 still binds);
 - state rows are the sums of district rows, district rows the sums of their schools (the
   school -> district map is read from the school rows); a lower-level cell that no table
   publishes is a free non-negative unknown, so the relation still binds;
@@ -41,6 +42,7 @@ from scipy.sparse.csgraph import connected_components
 
 ALL = "All"
 P34 = "P34"
+ROLLUPS = {P34: ["3", "4"], "P12": ["1", "2"]}
 HIDDEN = "*"
 POPULATION_OF_MEASURE = {
     "enrollment": "enrollment",
@@ -187,7 +189,7 @@ def build_model(tables: Sequence[PublishedTable], *, min_cell: int = 10) -> Mode
     for t in counted:
         for d in t.dimensions:
             for row in t.rows:
-                if row[d] not in (ALL, P34):
+                if row[d] != ALL and row[d] not in ROLLUPS:
                     codes[d].add(row[d])
     no_margin = {
         d for t in counted for d in t.dimensions if not any(row[d] == ALL for row in t.rows)
@@ -264,8 +266,8 @@ def build_model(tables: Sequence[PublishedTable], *, min_cell: int = 10) -> Mode
             if d in no_margin:
                 continue
             rest = items[:pos] + items[pos + 1 :]
-            if v == P34:
-                parts = ["3", "4"]
+            if v in ROLLUPS:
+                parts = ROLLUPS[v]
                 parent = m.index[key]
             elif v in codes[d]:
                 parts = sorted(codes[d])

@@ -66,6 +66,8 @@ class Staff:
             "cannot be filtered",
         ),
         (dict(measure="enrollment", school_year=YEAR, filters=(("ssn", "1"),)), "cannot filter"),
+        (dict(measure="enrollment", school_year=YEAR, proficiency_only=True), "assessment"),
+        (dict(measure="assessment", school_year=YEAR, proficiency_only="yes"), "true or false"),
     ],
 )
 def test_bad_requests_are_refused(kwargs: dict, message: str) -> None:
@@ -127,6 +129,38 @@ def test_tables_are_tidy_with_all_margins(released_db) -> None:  # noqa: ANN001
     staff = rel.table("staff_state_role").data
     assert (staff["status"] == "shown").all() and "fte" in staff.columns
     assert not any("ssn" in c for c in staff.columns)
+
+
+def test_district_subgroup_assessment_is_proficiency_only(released_db) -> None:  # noqa: ANN001
+    rel = public_release(released_db, YEAR)
+    state = rel.table("assessment_state_gender").data
+    assert set(state["performance_level"]) == {"1", "2", "3", "4", "P34", "All"}
+    district = rel.table("assessment_district_gender")
+    assert district.request.proficiency_only
+    assert "proficiency" in district.title
+    assert set(district.data["performance_level"]) == {"P12", "P34", "All"}
+    # the attacker knows tested = not proficient + proficient: it is an equation of the table
+    layout = _snapshot(released_db).layout(district.request)
+    values = dict(zip(layout.rows["cell_key"], layout.rows["value"], strict=True))
+    level = "performance_level"
+    sums = [(p, c) for p, c in layout.constraints if level not in p and level in c[0]]
+    assert len(sums) == layout.rows.height // 3
+    for parent, children in sums:
+        assert [k.split("performance_level=")[1][:3] for k in children] == ["P12", "P34"]
+        assert values[parent] == sum(values[c] for c in children)
+    # the same cells as the full district table: one cell system, so the same shown values
+    full = rel.table("assessment_district").data
+    mine = district.data.filter(
+        (pl.col("gender") == "All") & (pl.col("performance_level") != "P12")
+    )
+    both = mine.join(full, on=["district_id", "subject", "performance_level"], suffix="_full")
+    assert both.height == mine.height
+    assert (both["status"] == both["status_full"]).all()
+    assert (both["count_display"] == both["count_display_full"]).all()
+    request = district.request
+    assert TableRequest.from_json(request.to_json()) == request
+    plain = TableRequest("assessment", YEAR, "district", ("gender",))
+    assert "proficiency_only" not in plain.to_json()
 
 
 def test_shown_values_respect_every_sum(released_db) -> None:  # noqa: ANN001
@@ -370,3 +404,73 @@ def test_filtered_tables_are_tied_to_the_unfiltered_one(released_db) -> None:  #
     assert (p, children, rest) == ("m|S:1|", [1, 2, 3], None)
     with pytest.raises(RuntimeError, match="do not add up"):
         _filter_sums(keys, np.array([9, 4, 4, 0]))
+
+
+def test_public_release_is_protected_top_down(built_db, monkeypatch) -> None:  # noqa: ANN001
+    """State tables first, then districts with the state fixed, then schools."""
+    import privacy.release as release_module
+    from privacy.catalogue import public_catalogue
+
+    snap = release_module._snapshot(built_db)
+    entries = [e for e in public_catalogue(YEAR) if e.request.measure != "staff"]
+    layouts = [snap.layout(e.request) for e in entries]
+    calls: list[tuple[set[str], dict[str, str], dict[str, str]]] = []
+    real = release_module._protect
+
+    def spy(stage, units, policy, *, known=None):  # noqa: ANN001, ANN202
+        result = real(stage, units, policy, known=known)
+        calls.append(({lay.request.geography for lay in stage}, dict(known), result.statuses))
+        return result
+
+    monkeypatch.setattr(release_module, "_protect", spy)
+    final = release_module._protect_top_down(
+        layouts, release_module._units_for(snap, YEAR), load_policy()
+    ).statuses
+    levels = [geos for geos, _, _ in calls]
+    assert levels[:2] == [{"state"}, {"state", "district"}]
+    assert levels[-1] == {"state", "district", "school"}
+    state_only = calls[0][2]
+    assert state_only and calls[0][1] == {}
+    # the district level is protected with every state cell fixed, and keeps them
+    assert calls[1][1] == state_only
+    assert {k: final[k] for k in state_only} == state_only
+    assert set(final) == {k for lay in layouts for k in lay.rows["cell_key"].to_list()}
+
+
+def test_top_down_frees_the_district_above_a_school_it_cannot_protect(monkeypatch) -> None:  # noqa: ANN001
+    """A school level refused under fixed district statuses retries with that district free."""
+    from types import SimpleNamespace
+
+    import privacy.release as release_module
+
+    def layout(geography: str, keys: list[str]) -> SimpleNamespace:
+        return SimpleNamespace(
+            request=SimpleNamespace(geography=geography), rows=pl.DataFrame({"cell_key": keys})
+        )
+
+    layouts = [
+        layout("state", ["e:y|state|"]),
+        layout("district", ["e:y|D:1|", "e:y|D:2|"]),
+        layout("school", ["e:y|S:10|", "e:y|S:20|"]),
+    ]
+    units = {"enrollment": pl.DataFrame({"school_id": ["10", "20"], "district_id": ["1", "2"]})}
+    calls: list[set[str]] = []
+
+    def fake(stage, units, policy, *, known=None):  # noqa: ANN001, ANN202
+        calls.append(set(known))
+        keys = [k for lay in stage for k in lay.rows["cell_key"].to_list()]
+        if len(calls) == 3:
+            raise release_module.ReleaseRefusedError("refused", ["e:y|S:10|"])
+        return release_module._Protected({k: known.get(k, "shown") for k in keys})
+
+    monkeypatch.setattr(release_module, "_protect", fake)
+    # what S:10 adds up with: its district cell (build_system is tested elsewhere)
+    monkeypatch.setattr(
+        release_module, "_neighbours", lambda stage, units, keys: {"e:y|S:10|", "e:y|D:1|"}
+    )
+    result = release_module._protect_top_down(layouts, units, load_policy())
+    assert calls[0] == set()
+    assert calls[1] == {"e:y|state|"}
+    assert calls[2] == {"e:y|state|", "e:y|D:1|", "e:y|D:2|"}
+    assert calls[3] == {"e:y|state|", "e:y|D:2|"}  # the district cell S:10 adds up to is free
+    assert len(calls) == 4 and len(result.statuses) == 5

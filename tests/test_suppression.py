@@ -312,6 +312,54 @@ def test_must_show_that_makes_protection_impossible_names_the_cells() -> None:
     assert ("b",) in excinfo.value.keys
 
 
+def test_a_cell_given_away_by_shown_cells_is_never_a_complement() -> None:
+    # a one-school district released before: the school's cells equal shown district cells
+    system = CellSystem()
+    _, (a, b, c) = system.add_sum(
+        (("S", "All"), 63), [(("S", "a"), 3), (("S", "b"), 20), (("S", "c"), 40)]
+    )
+    district_b = system.add_cell(("D", "b"), 20)
+    system.add_constraint(district_b, [b])
+    protection = protect(system, POLICY, must_show={district_b})
+    assert protection.status[a] == SUPPRESSED_SMALL
+    assert protection.status[b] == SHOWN  # hiding it would protect nothing: it equals D b
+    assert protection.status[c] == SUPPRESSED_COMPLEMENT
+    assert_protected(system, protection)
+
+
+def test_a_small_cell_given_away_by_shown_cells_is_refused_at_once() -> None:
+    system = CellSystem()
+    district = system.add_cell(("D", "a"), 4)
+    school = system.add_cell(("S", "a"), 4)
+    system.add_constraint(district, [school])
+    with pytest.raises(ProtectionError, match="given away") as excinfo:
+        protect(system, POLICY, primary={school}, must_show={district})
+    assert excinfo.value.keys == [("S", "a")]
+
+
+def test_rank_keeps_complements_at_the_finest_level() -> None:
+    # state = school A + school B + school C; A is small. Hiding B or C opens their own
+    # grade sums, the statewide cell opens nothing new: without ranks it is chosen.
+    def build() -> tuple[CellSystem, int, int]:
+        system = CellSystem()
+        state, (a, b, c) = system.add_sum(
+            (("state",), 63), [(("A",), 3), (("B",), 20), (("C",), 40)]
+        )
+        system.add_sum((("B",), 20), [(("B", "g1"), 10), (("B", "g2"), 10)])
+        system.add_sum((("C",), 40), [(("C", "g1"), 25), (("C", "g2"), 15)])
+        return system, state, a
+
+    system, state, a = build()
+    plain = protect(system, POLICY, minimise=False)
+    assert plain.status[state] == SUPPRESSED_COMPLEMENT
+    ranks = [2 if key == ("state",) else 0 for key in system.keys]
+    ranked = protect(system, POLICY, minimise=False, rank=ranks)
+    assert ranked.status[state] == SHOWN and ranked.status[a] == SUPPRESSED_SMALL
+    assert_protected(system, ranked)
+    with pytest.raises(ValueError, match="rank has"):
+        protect(system, POLICY, rank=[0, 1])
+
+
 def test_small_cell_that_was_shown_before_is_refused() -> None:
     system = CellSystem()
     system.add_sum((("T",), 20), [(("a",), 12), (("b",), 8)])
