@@ -20,7 +20,7 @@ from pathlib import Path
 from privacy.auditor import audit
 from privacy.catalogue import public_catalogue
 from privacy.policy import load_policy
-from privacy.release import _protect, _snapshot, _units_for, build_system
+from privacy.release import _protect_top_down, _snapshot, _units_for, build_system
 from privacy.requests import TableRequest
 from privacy.tables import hide_required
 from warehouse.build import build_warehouse
@@ -38,13 +38,13 @@ def _timed(fn: Callable[[], dict], repeat: int) -> tuple[float, dict]:
 
 
 def protect_and_audit(snap, requests: list[TableRequest], year: str) -> dict:  # noqa: ANN001
-    """Lay out, protect jointly and audit `requests` (no registry: a fresh release)."""
+    """Lay out, protect (top-down, as `public_release` does) and audit `requests` (no registry)."""
     policy = load_policy()
     snap.layouts.clear()
     layouts = [snap.layout(r) for r in requests]
     units = _units_for(snap, year)
     t0 = time.perf_counter()
-    protected = _protect(layouts, units, policy)
+    protected = _protect_top_down(layouts, units, policy)
     t1 = time.perf_counter()
     system = build_system(layouts, units)
     hidden = [i for i, k in enumerate(system.keys) if protected.statuses[k] != "shown"]

@@ -401,8 +401,13 @@ def _protect(
     policy: Policy,
     *,
     known: dict[str, str] | None = None,
+    earlier: Sequence[TableLayout] = (),
 ) -> _Protected:
     """Protect `layouts` jointly; cells released before (`known`: key -> status) keep it.
+
+    earlier: the layouts released before (among `layouts`), whose hidden cells in `known` were
+    proven safe against them; those cells are attacked again only where a new equation
+    reaches them (see `privacy.suppression.protect`'s `proven`).
 
     The rate displays of the result tell the public bounds on hidden counts (a coded range,
     or a "*" that could have been a range: see `rate_bounds`). Those bounds depend on which
@@ -411,15 +416,33 @@ def _protect(
     for a group size that ended up hidden only makes the attacker stronger (safe side).
     """
     known = known or {}
+    old_equations = _equation_keys(earlier, units, known, policy) if earlier else None
     bounds: dict[str, tuple[int, int | None]] = {}
     hidden_before: set[str] = set()
     while True:
-        statuses = _protect_once(layouts, units, policy, known, bounds, hidden_before)
+        statuses = _protect_once(
+            layouts, units, policy, known, bounds, hidden_before, old_equations
+        )
         found = rate_bounds(layouts, statuses, policy)
         if all(bounds.get(k) == b for k, b in found.items()):
             return _Protected(statuses)
         bounds.update(found)
         hidden_before = {k for k, st in statuses.items() if st != SHOWN}
+
+
+def _equation_keys(
+    layouts: Sequence[TableLayout],
+    units: dict[str, pl.DataFrame],
+    statuses: dict[str, str],
+    policy: Policy,
+) -> set[tuple[str, tuple[str, ...]]]:
+    """Every equation of a released cell system (with its public bounds), by cell keys."""
+    system = build_system(layouts, units)
+    found = rate_bounds(layouts, statuses, policy)
+    system.add_bounds({system.index[k]: b for k, b in found.items()})
+    return {
+        (system.keys[p], tuple(sorted(system.keys[c] for c in ch))) for p, ch in system.constraints
+    }
 
 
 def _protect_top_down(
@@ -549,6 +572,7 @@ def _protect_once(
     known: dict[str, str],
     bounds: dict[str, tuple[int, int | None]],
     hidden_before: set[str],
+    old_equations: set[tuple[str, tuple[str, ...]]] | None = None,
 ) -> dict[str, str]:
     """One protection of `layouts` with the public `bounds` modelled (see `_protect`).
 
@@ -600,6 +624,17 @@ def _protect_once(
                 )
             continue
         sub, local, order = _subsystem(system, cells, incidence)
+        proven: frozenset[int] = frozenset()
+        fresh: list[int] = []
+        if old_equations is not None:
+            proven = frozenset(
+                local[c] for c in cells if status_before[c] not in (None, SHOWN) and must_hide[c]
+            )
+            fresh = [
+                r
+                for r, (p, ch) in enumerate(sub.constraints)
+                if (sub.keys[p], tuple(sorted(sub.keys[c] for c in ch))) not in old_equations
+            ]
         try:
             result = protect(
                 sub,
@@ -609,6 +644,8 @@ def _protect_once(
                 must_show=frozenset(i for i, c in enumerate(order) if must_show[c]),
                 unchecked=frozenset(local[c] for c in cells if unchecked[c]),
                 rank=[complement_rank(k) for k in sub.keys],
+                proven=proven,
+                fresh_rows=fresh,
             )
         except ProtectionError as exc:
             raise ReleaseRefusedError(
@@ -705,7 +742,9 @@ def public_release(
 
     Every table of the public catalogue is protected jointly with every other; the first call
     for a warehouse build records the release in the registry, later calls (any process) read
-    the statuses back, and within a process the result is cached.
+    the statuses back, and within a process the result is cached. If the catalogue changed
+    since the year was released (a newer edudash), the current catalogue is released anew,
+    protected together with every table released before: cells shown stay shown.
     noise: None for exact counts with suppression; a `privacy.noise.NoiseSpec` for the noisy
     release of the catalogue (see `privacy.noisy_release`: stored, charged to the year's budget).
     """
@@ -723,19 +762,34 @@ def public_release(
         entries = public_catalogue(school_year)
         counted = [e for e in entries if e.request.measure != "staff"]
         layouts = [snap.layout(e.request) for e in counted]
+        catalogue_json = _public_request_json(entries)
         for _ in range(_MAX_ATTEMPTS):
-            existing = releases(snap.path, snap.build_id, school_year, kind="public")
+            existing = [
+                r
+                for r in releases(snap.path, snap.build_id, school_year, kind="public")
+                if r.request == catalogue_json
+            ]
             if existing:
                 rid = existing[0].release_id
                 stored = release_cells(snap.path, [rid])
                 statuses = {k: s for k, (_, s) in stored.items()}
                 break
             known = known_cells(snap.path, snap.build_id, school_year)
+            # tables released before (an older catalogue, custom tables) stay known to the
+            # public: protect the catalogue together with them
+            mine = {e.request.to_json() for e in counted}
+            earlier = [
+                lay
+                for lay in _released_layouts(snap, school_year)
+                if lay.request.to_json() not in mine
+            ]
             protected = _protect_top_down(
-                layouts, _units_for(snap, school_year), policy, known=known.statuses
+                [*layouts, *earlier], _units_for(snap, school_year), policy, known=known.statuses
             )
             rid = new_release_id(school_year, "public")
-            statuses = protected.statuses
+            statuses = {
+                k: protected.statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()
+            }
             values = _values(layouts)
             try:
                 record_release(
@@ -744,7 +798,7 @@ def public_release(
                     build_id=snap.build_id,
                     school_year=school_year,
                     kind="public",
-                    request=_public_request_json(entries),
+                    request=catalogue_json,
                     created_by="system",
                     cells=((k, values[k] if s == SHOWN else None, s) for k, s in statuses.items()),
                     expect_last_seq=known.last_seq,
@@ -867,8 +921,14 @@ def release_table(
         if all(k in known.statuses for k in keys):
             statuses = known.statuses
         else:
-            layouts = _released_layouts(snap, year) + [layout]
-            protected = _protect(layouts, _units_for(snap, year), policy, known=known.statuses)
+            earlier = _released_layouts(snap, year)
+            protected = _protect(
+                [*earlier, layout],
+                _units_for(snap, year),
+                policy,
+                known=known.statuses,
+                earlier=earlier,
+            )
             statuses = protected.statuses
         rid = new_release_id(year, "custom")
         values = dict(zip(keys, layout.rows["value"].to_list(), strict=True))

@@ -120,6 +120,8 @@ def protect(
     must_show: Iterable[int] = frozenset(),
     unchecked: Iterable[int] = frozenset(),
     rank: Sequence[int] | np.ndarray | None = None,
+    proven: Iterable[int] = frozenset(),
+    fresh_rows: Iterable[int] = frozenset(),
     minimise: bool = True,
     minimise_seconds: float | None = None,
 ) -> Protection:
@@ -139,6 +141,12 @@ def protect(
         preference: a release ranks cells by geography (school 0, district 1, state 2) so that
         a school's small cell is covered by other school cells, not by a statewide count.
         Rank changes which cells are hidden, never whether the result is protected.
+    proven: cells of ``must_hide`` that an earlier run proved safe against every constraint
+        except ``fresh_rows`` (indices into ``system.constraints``: the equations new since),
+        with every other cell's status then as it is now. Such a cell is attacked again only
+        if a fresh equation holds a hidden cell tied to it: otherwise the attacker's view of
+        it is unchanged, and hiding more only widens it. A custom table re-attacks only what
+        it touches.
     minimise: try to show again complements that turn out unnecessary, then re-choose the
         complements of small components by exact integer programming (slower, hides less).
     minimise_seconds: an optional time budget for that pass; the result is protected whatever
@@ -173,6 +181,11 @@ def protect(
         if engine.rank.shape != (n,):
             raise ValueError(f"rank has {engine.rank.shape} entries for {n} cells")
     engine.unchecked[list(unchecked_set)] = True
+    proven_set = _cells(proven, n, "proven")
+    if not proven_set <= hide_set:
+        raise ValueError("proven cells must be among must_hide")
+    engine.proven[list(proven_set)] = True
+    engine.fresh_rows = np.array(sorted(_cells(fresh_rows, len(system.constraints), "fresh_rows")))
     engine.pin_determined()
     engine.local_rules(range(engine.nrows))
     engine.attack_until_safe()
@@ -333,6 +346,9 @@ class _Suppressor:
         self.forbidden[list(must_show)] = True
         self.hidden = self.locked.copy()
         self.rank = np.zeros(self.n, dtype=np.int64)
+        self.proven = np.zeros(self.n, dtype=bool)
+        self.fresh_rows = np.zeros(0, dtype=np.int64)
+        self.settled: np.ndarray | None = None
         self.unchecked = np.zeros(self.n, dtype=bool)
         self.hidden_per_row = self.abs_csr @ self.hidden.astype(np.int64)
         # per cell: how many of its equations hold no hidden cell (hiding it makes one lone)
@@ -507,7 +523,10 @@ class _Suppressor:
 
     def attack_until_safe(self) -> None:
         """Attack every hidden cell; add complements for each violation until none is left."""
-        to_check = np.flatnonzero(self.hidden & ~self.unchecked)
+        if self.settled is None:
+            self.settled = self._settled()
+            self.stats["settled"] = int(self.settled.sum())
+        to_check = np.flatnonzero(self.hidden & ~self.unchecked & ~self.settled)
         while len(to_check):
             self.stats["attack_rounds"] += 1
             attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
@@ -546,6 +565,28 @@ class _Suppressor:
             added += self.local_rules(rows.tolist())
             to_check = np.unique(np.concatenate([to_check[failing], np.array(added)]))
             to_check = to_check[~self.unchecked[to_check]]
+
+    def _settled(self) -> np.ndarray:
+        """Proven cells whose component holds no hidden cell of a fresh equation.
+
+        Computed once, on the first hidden pattern: later complements are new cells, which sit
+        in fresh equations only, so they never join a settled component; showing a complement
+        again only returns towards the pattern the proof was made on.
+        """
+        settled = self.proven.copy()
+        if not settled.any():
+            return settled
+        if len(self.fresh_rows):
+            lo, hi = self.csr.indptr[self.fresh_rows], self.csr.indptr[self.fresh_rows + 1]
+            cells = np.unique(
+                np.concatenate([self.csr.indices[a:b] for a, b in zip(lo, hi, strict=True)])
+            )
+            cells = cells[self.hidden[cells]]
+            if len(cells):
+                labels = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
+                labels = labels.components()
+                settled &= ~np.isin(labels, labels[cells])
+        return settled
 
     def _complement_for(self, cell: int, deficit: float) -> int | None:
         rows = self.rows_of(cell)

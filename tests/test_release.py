@@ -474,3 +474,29 @@ def test_top_down_frees_the_district_above_a_school_it_cannot_protect(monkeypatc
     assert calls[2] == {"e:y|state|", "e:y|D:1|", "e:y|D:2|"}
     assert calls[3] == {"e:y|state|", "e:y|D:2|"}  # the district cell S:10 adds up to is free
     assert len(calls) == 4 and len(result.statuses) == 5
+
+
+def test_a_changed_catalogue_is_released_anew_with_the_old_release_known(
+    fresh_db,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """An upgrade that changes the catalogue: the old public release stays binding."""
+    import privacy.release as release_module
+
+    full = release_module.public_catalogue(YEAR)
+    older = [e for e in full if e.request.geography != "school"]  # an older, smaller catalogue
+    monkeypatch.setattr(release_module, "public_catalogue", lambda year: older)
+    old = public_release(fresh_db, YEAR)
+    old_statuses = dict(release_module._snapshot(fresh_db).public_statuses[YEAR])
+    monkeypatch.setattr(release_module, "public_catalogue", lambda year: full)
+    release_module._snapshot(fresh_db).public.clear()  # a fresh process after the upgrade
+    new = public_release(fresh_db, YEAR)
+    assert new.release_id != old.release_id
+    assert len(releases(fresh_db, kind="public", school_year=YEAR)) == 2
+    assert set(new.tables) == {e.name for e in full}
+    new_statuses = release_module._snapshot(fresh_db).public_statuses[YEAR]
+    for key, status in old_statuses.items():
+        assert (new_statuses[key] == "shown") == (status == "shown"), key
+    assert public_release(fresh_db, YEAR).release_id == new.release_id
+    audit = audit_year(fresh_db, YEAR)
+    assert audit.ok, audit.problems[:3]

@@ -360,6 +360,51 @@ def test_rank_keeps_complements_at_the_finest_level() -> None:
         protect(system, POLICY, rank=[0, 1])
 
 
+def _second_release(link_to_hidden: bool):  # noqa: ANN202
+    """Tables A and B released; then a new table splitting one cell of A (hidden or shown)."""
+    a = np.array([[3, 20, 15, 40], [12, 4, 30, 22], [25, 18, 2, 35]])
+    b = np.array([[5, 30, 44], [21, 2, 19]])
+    first = CellSystem()
+    add_table(first, "A", a)
+    add_table(first, "B", b)
+    release1 = protect(first, POLICY)
+    second = CellSystem(
+        keys=list(first.keys), values=first.values.copy(), constraints=list(first.constraints)
+    )
+    hidden_a = [c for c in sorted(release1.hidden) if first.keys[c][0] == "A"]
+    shown_a = [c for c in range(len(first)) if first.keys[c][0] == "A" and c not in release1.hidden]
+    split = hidden_a[0] if link_to_hidden else max(shown_a, key=lambda c: first.values[c])
+    v = int(first.values[split])
+    fresh = len(second.constraints)
+    second.add_sum((first.keys[split], v), [(("new", "x"), v // 2), (("new", "y"), v - v // 2)])
+    old_hidden = set(release1.hidden)
+    shown = {c for c in range(len(first)) if c not in old_hidden}
+    return second, release1, old_hidden, shown, fresh
+
+
+@pytest.mark.parametrize("link_to_hidden", [False, True])
+def test_a_new_table_re_attacks_only_what_it_reaches(link_to_hidden: bool) -> None:
+    system, release1, old_hidden, shown, fresh = _second_release(link_to_hidden)
+    result = protect(
+        system,
+        POLICY,
+        must_hide=old_hidden,
+        must_show=shown,
+        proven=old_hidden,
+        fresh_rows=[fresh],
+    )
+    assert_protected(system, result)
+    in_b = {c for c in old_hidden if system.keys[c][0] == "B"}
+    if link_to_hidden:
+        # the new equation holds a hidden cell of A: A's hidden cells are attacked again
+        assert in_b and result.stats["settled"] == len(in_b)
+    else:
+        # it splits a shown cell: nothing released before is reached
+        assert result.stats["settled"] == len(old_hidden)
+    with pytest.raises(ValueError, match="among must_hide"):
+        protect(system, POLICY, proven=old_hidden, fresh_rows=[fresh])
+
+
 def test_small_cell_that_was_shown_before_is_refused() -> None:
     system = CellSystem()
     system.add_sum((("T",), 20), [(("a",), 12), (("b",), 8)])
