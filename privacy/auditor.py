@@ -233,7 +233,7 @@ class Attacker:
 
     Internal engine shared by `audit` and `privacy.suppression.protect`. `fix` / `unfix` show
     or re-hide a hidden cell cheaply (used to try un-hiding complements); ``supports[cell]``
-    lists, after `bounds`, the cells whose values differ from the truth in the points that
+    lists (possibly repeated), after `bounds`, the cells whose values differ from the truth in the points that
     realise that cell's bounds: showing any other cell cannot change its bounds.
     """
 
@@ -644,7 +644,8 @@ class Attacker:
         upper[undecided_fail] = outer_hi[undecided_fail]
         lower[undecided_fail] = outer_lo[undecided_fail]
         for i in range(k):
-            self.supports[int(cells[i])] = np.union1d(sup_hi[i], sup_lo[i])
+            # cells may repeat: a union of large witness supports is costly and not needed
+            self.supports[int(cells[i])] = np.concatenate((sup_hi[i], sup_lo[i]))
         return lower, upper, exact
 
     def _lp_batch(

@@ -317,6 +317,36 @@ def _cells(cells: Iterable[int], n: int, what: str) -> set[int]:
     return out
 
 
+class _Dependents:
+    """For each cell, the hidden cells whose proving points move it (support -> cells).
+
+    Built once as a sparse matrix from every support (a set per cell would cost millions of
+    insertions when the attacker's points are large); later changes are kept beside it.
+    """
+
+    def __init__(self, supports: dict[int, np.ndarray], n: int) -> None:
+        cells = np.fromiter(supports.keys(), dtype=np.int64, count=len(supports))
+        parts = [np.asarray(v, dtype=np.int64) for v in supports.values()]
+        lengths = np.array([len(p) for p in parts], dtype=np.int64)
+        rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        cols = np.repeat(cells, lengths)
+        self.base = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
+        self.added: dict[int, set[int]] = {}
+        self.removed: dict[int, set[int]] = {}
+
+    def of(self, s: int) -> set[int]:
+        found = set(self.base.indices[self.base.indptr[s] : self.base.indptr[s + 1]].tolist())
+        return (found - self.removed.get(s, set())) | self.added.get(s, set())
+
+    def add(self, s: int, cell: int) -> None:
+        self.removed.get(s, set()).discard(cell)
+        self.added.setdefault(s, set()).add(cell)
+
+    def discard(self, s: int, cell: int) -> None:
+        self.added.get(s, set()).discard(cell)
+        self.removed.setdefault(s, set()).add(cell)
+
+
 class _Suppressor:
     """The state of one protection run: hidden cells, per-equation counts, the attacker."""
 
@@ -647,10 +677,7 @@ class _Suppressor:
             return 0
         attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
         attacker.supports.update(self.supports)
-        dependents: dict[int, set[int]] = {}
-        for cell, support in self.supports.items():
-            for s in support.tolist():
-                dependents.setdefault(s, set()).add(cell)
+        dependents = _Dependents(self.supports, self.n)
         order = candidates[np.argsort(-self.values[candidates], kind="stable")]
         removed = 0
         tries = 0
@@ -662,7 +689,7 @@ class _Suppressor:
                 continue
             tries += 1
             affected = np.array(
-                sorted(d for d in dependents.get(c, ()) if d != c and self.hidden[d]),
+                sorted(d for d in dependents.of(c) if d != c and self.hidden[d]),
                 dtype=np.int64,
             )
             if len(affected) > _UNHIDE_MAX_AFFECTED:
@@ -686,9 +713,9 @@ class _Suppressor:
                         continue
                     if support is not None:
                         for s in support.tolist():
-                            dependents.get(s, set()).discard(a)
+                            dependents.discard(s, a)
                     for s in attacker.supports[a].tolist():
-                        dependents.setdefault(s, set()).add(a)
+                        dependents.add(s, a)
             else:
                 safe = True
             if safe:
