@@ -256,7 +256,7 @@ def _release_custom(db: Path, requests: list) -> list[PublishedTable]:
 
 @pytest.mark.skipif(
     os.environ.get("EDUDASH_SLOW_TESTS") != "1",
-    reason="slow (about 9 minutes: each custom table re-protects the whole year, issue 3); "
+    reason="slow (about 5 minutes: seven custom tables, each protected with the whole year); "
     "passes; run with EDUDASH_SLOW_TESTS=1",
 )
 def test_public_plus_custom_tables_resist_differencing(released_copy: Path, tmp_path: Path) -> None:
