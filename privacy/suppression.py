@@ -65,6 +65,8 @@ _EXACT_MAX_ROUNDS = 40
 _UNHIDE_MAX_AFFECTED = 150
 # components this small get their complements re-chosen by exact integer programming
 _EXACT_MAX_CANDIDATES = 40
+# the search for a complement away from a cell gives up past this many hidden cells
+_RING_MAX_CELLS = 2000
 _EXACT_MAX_PRIMARY = 16
 SUPPRESSED_SMALL = "suppressed_small"
 SUPPRESSED_COMPLEMENT = "suppressed_complement"
@@ -626,10 +628,14 @@ class _Suppressor:
             if c is not None:
                 return c
         # nothing beside the cell: widen ring by ring through the hidden cells tied to it
-        # (its component), and take the best candidate of the nearest ring that has one
+        # (its component), and take the best candidate of the nearest ring that has one;
+        # past _RING_MAX_CELLS, where cells are fixed shown, it counts as unprotectable
         seen = {cell}
         ring = [cell]
-        while ring:
+        # with cells fixed shown by earlier releases a refusal has a way out (the caller frees
+        # them or refuses the table); without, the search goes on through the component
+        limit = _RING_MAX_CELLS if self.forbidden.any() else math.inf
+        while ring and len(seen) <= limit:
             best: tuple[tuple[bool, int, int], int] | None = None
             rows = np.unique(np.concatenate([self.rows_of(c) for c in ring]))
             nxt: list[int] = []
