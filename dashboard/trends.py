@@ -11,14 +11,32 @@ from dashboard.tables import Column, show_trend_table, with_year
 from privacy import ProtectedTable
 
 
-def show_graduation_trend(trend: Sequence[ProtectedTable], *, key: str, name: str) -> None:
-    """The four-year graduation rate by cohort year: chart, table and CSV download.
+def show_trend(
+    trend: Sequence[ProtectedTable],
+    spec: charts.ChartSpec,
+    columns: Sequence[Column],
+    *,
+    caption: str,
+    key: str,
+    name: str,
+) -> None:
+    """One value over the years: chart, table and a zip of the yearly CSVs.
 
-    trend: one protected graduation table per year (from the privacy layer); hidden and coded
-    rates stay hidden or coded in all three.
+    trend: one protected table per year (from the privacy layer, already picked down to the
+    rows to draw); hidden and coded values stay hidden or coded in all three. Widget keys are
+    `<key>_chart`, `<key>_table` and `<key>_dl`.
     """
     charts.show_chart(
-        pl.concat([with_year(t) for t in trend]),
+        pl.concat([with_year(t) for t in trend]), spec, kind="trend", key=f"{key}_chart"
+    )
+    show_trend_table(trend, list(columns), caption=caption, key=f"{key}_table")
+    downloads.download_zip(trend, key=f"{key}_dl", name=name)
+
+
+def show_graduation_trend(trend: Sequence[ProtectedTable], *, key: str, name: str) -> None:
+    """The four-year graduation rate by cohort year (see `show_trend`)."""
+    show_trend(
+        trend,
         charts.ChartSpec(
             x="school_year",
             value="rate",
@@ -26,13 +44,8 @@ def show_graduation_trend(trend: Sequence[ProtectedTable], *, key: str, name: st
             x_title="Cohort's graduation year",
             value_title="Percent of cohort",
         ),
-        kind="trend",
-        key=f"{key}_chart",
-    )
-    show_trend_table(
-        trend,
         [Column("rate_display", "Graduation rate"), Column("denominator_display", "Cohort")],
         caption="Four-year graduation rate by cohort year",
-        key=f"{key}_table",
+        key=key,
+        name=name,
     )
-    downloads.download_zip(trend, key=f"{key}_dl", name=name)

@@ -13,7 +13,8 @@ import streamlit as st
 from dashboard import caching, charts, downloads, filters
 from dashboard.labels import ONE_UNIT_GEOGRAPHIES as GEOGRAPHIES
 from dashboard.labels import SUBGROUP_LABELS as SUBGROUPS
-from dashboard.tables import Column, pick, show_table, show_trend_table, with_year
+from dashboard.tables import Column, pick, show_table
+from dashboard.trends import show_trend
 
 SUBJECTS = {"ELA": "English language arts", "MATH": "Mathematics", "SCI": "Science"}
 
@@ -98,8 +99,8 @@ with st.spinner("Loading every year's protected release..."):
         trend.append(
             pick(t, note="proficient", performance_level="P34", subject=subject, **unit_codes)
         )
-charts.show_chart(
-    pl.concat([with_year(t) for t in trend]),
+show_trend(
+    trend,
     charts.ChartSpec(
         x="school_year",
         value="rate",
@@ -107,13 +108,8 @@ charts.show_chart(
         x_title="School year",
         value_title="Percent proficient",
     ),
-    kind="trend",
-    key="as_trend_chart",
-)
-show_trend_table(
-    trend,
     [Column("rate_display", "Proficient"), Column("denominator_display", "Tested")],
     caption=f"{SUBJECTS[subject]} percent proficient by school year",
-    key="as_trend_table",
+    key="as_trend",
+    name=f"assessment_{geo}",
 )
-downloads.download_zip(trend, key="as_trend_dl", name=f"assessment_{geo}")

@@ -5,12 +5,11 @@ Every number comes from the jointly protected public release of its school year.
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
 from dashboard import caching, charts, downloads, filters
-from dashboard.tables import Column, pick, show_table, show_trend_table, with_year
-from dashboard.trends import show_graduation_trend
+from dashboard.tables import Column, pick, show_table
+from dashboard.trends import show_graduation_trend, show_trend
 
 st.title("Maine public schools: statewide overview")
 st.caption(
@@ -44,22 +43,20 @@ cols[3].metric(
 st.header("Enrollment over time")
 with st.spinner("Loading every year's protected release..."):
     trend = [pick(caching.public_table(y, "enrollment_state_grade"), grade="All") for y in years]
-frame = pl.concat([with_year(t) for t in trend])
-spec = charts.ChartSpec(
-    x="school_year",
-    value="count",
-    title="Students enrolled statewide",
-    x_title="School year",
-    value_title="Students",
-)
-charts.show_chart(frame, spec, kind="trend", key="ov_trend_chart")
-show_trend_table(
+show_trend(
     trend,
+    charts.ChartSpec(
+        x="school_year",
+        value="count",
+        title="Students enrolled statewide",
+        x_title="School year",
+        value_title="Students",
+    ),
     [Column("count_display", "Students")],
     caption="Students enrolled statewide by school year",
-    key="ov_trend_table",
+    key="ov_trend",
+    name="enrollment_state_grade",
 )
-downloads.download_zip(trend, key="ov_trend_dl", name="enrollment_state_grade")
 
 st.header(f"Who Maine's students are, {year}")
 left, right = st.columns(2)
@@ -115,8 +112,8 @@ with st.spinner("Loading every year's protected release..."):
     ]
 left, right = st.columns(2)
 with left:
-    charts.show_chart(
-        pl.concat([with_year(t) for t in prof_trend]),
+    show_trend(
+        prof_trend,
         charts.ChartSpec(
             x="school_year",
             value="rate",
@@ -125,19 +122,14 @@ with left:
             x_title="School year",
             value_title="Percent proficient",
         ),
-        kind="trend",
-        key="ov_prof_chart",
-    )
-    show_trend_table(
-        prof_trend,
         [
             Column("subject_label", "Subject"),
             Column("rate_display", "Proficient"),
             Column("denominator_display", "Tested"),
         ],
         caption="Percent of tested students proficient, by subject and year",
-        key="ov_prof_table",
+        key="ov_prof",
+        name="assessment_state",
     )
-    downloads.download_zip(prof_trend, key="ov_prof_dl", name="assessment_state")
 with right:
     show_graduation_trend(grad_trend, key="ov_grad", name="graduation_state")

@@ -6,13 +6,13 @@ from the public release's `programs_<geography>_<program>` table.
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
 import privacy
 from dashboard import caching, charts, downloads, filters
 from dashboard.labels import PROGRAM_LABELS
-from dashboard.tables import Column, pick, show_table, show_trend_table, with_year
+from dashboard.tables import Column, pick, show_table
+from dashboard.trends import show_trend
 from privacy.tables import DIMENSION_TITLES
 
 PROGRAMS = {
@@ -105,8 +105,8 @@ if geo == "state":
             )
             for y in caching.years()
         ]
-    charts.show_chart(
-        pl.concat([with_year(t) for t in trend]),
+    show_trend(
+        trend,
         charts.ChartSpec(
             x="school_year",
             value="rate",
@@ -114,13 +114,8 @@ if geo == "state":
             x_title="School year",
             value_title="Percent of enrolled students",
         ),
-        kind="trend",
-        key="pr_trend_chart",
-    )
-    show_trend_table(
-        trend,
         [Column("count_display", "Participants"), Column("rate_display", "Participation rate")],
         caption=f"{PROGRAMS[program]} participation statewide by school year",
-        key="pr_trend_table",
+        key="pr_trend",
+        name=f"programs_state_{program}",
     )
-    downloads.download_zip(trend, key="pr_trend_dl", name=f"programs_state_{program}")

@@ -23,7 +23,7 @@ from privacy.percent_coding import coded_displays
 from privacy.policy import Policy, load_policy
 from privacy.registry import new_release_id, record_release
 from privacy.release import PublicRelease, public_release, release_years
-from privacy.requests import ALL, TableRequest, dimension_codes
+from privacy.requests import ALL, NOT_PROFICIENT, PROFICIENT, TableRequest, dimension_codes
 from privacy.tables import ProtectedTable
 from warehouse.connection import resolve_db_path
 
@@ -74,8 +74,10 @@ def _fields(table: ProtectedTable) -> list[dict]:
         if col in table.dimensions:
             field["description"] = f"{col} code; 'All' = total over {col}"
             codes = [c for c, _ in dimension_codes(col)]
-            if col == "performance_level":
-                codes += ["P12", "P34"] if table.request.proficiency_only else ["P34"]
+            if col == "performance_level" and table.request.proficiency_only:
+                codes = [NOT_PROFICIENT, PROFICIENT]
+            elif col == "performance_level":
+                codes.append(PROFICIENT)
             field["constraints"] = {"enum": [*codes, ALL]}
         elif col.endswith("_label"):
             field["description"] = f"label of the {col[: -len('_label')]} code"

@@ -52,7 +52,13 @@ from privacy.release import (
     _units_for,
     build_system,
 )
-from privacy.requests import RATE_DIMENSION, TableRequest, dimension_codes
+from privacy.requests import (
+    NOT_PROFICIENT,
+    PROFICIENT,
+    RATE_DIMENSION,
+    TableRequest,
+    dimension_codes,
+)
 from privacy.state import open_state, write_transaction
 from privacy.tables import (
     COUNTING_RULES,
@@ -116,7 +122,7 @@ def _parse_key(key: str) -> tuple[str, int, tuple[str, ...], bool, str | None]:
         names.append(name)
         if name == "subject":
             subject = code
-        if name == "performance_level" and code in ("P34", "P12"):
+        if name == "performance_level" and code in (PROFICIENT, NOT_PROFICIENT):
             p34 = True  # a roll-up of levels: a student is in it besides their own level
     return population, level, tuple(sorted(names)), p34, subject
 

@@ -274,13 +274,10 @@ _GEOGRAPHY_RANK = {"S": 0, "D": 1}
 def complement_rank(key: str) -> int:
     """How reluctantly a cell is hidden as a complement: by geography, school 0 to state 2.
 
-    Cell keys read ``measure:year|geography|dims``; a small school cell is then covered by
-    other school cells, and a statewide figure is hidden only when nothing finer can do.
+    A small school cell is then covered by other school cells, and a statewide figure is
+    hidden only when nothing finer can do.
     """
-    parts = key.split("|")
-    if len(parts) < 3:
-        return 0
-    geography = parts[1]
+    geography = _geography_of(key)
     return 2 if geography == "state" else _GEOGRAPHY_RANK.get(geography[:1], 0)
 
 
@@ -440,9 +437,14 @@ def _equation_keys(
     system = build_system(layouts, units)
     found = rate_bounds(layouts, statuses, policy)
     system.add_bounds({system.index[k]: b for k, b in found.items()})
-    return {
-        (system.keys[p], tuple(sorted(system.keys[c] for c in ch))) for p, ch in system.constraints
-    }
+    return {_equation_key(system, p, ch) for p, ch in system.constraints}
+
+
+def _equation_key(
+    system: CellSystem, parent: int, children: list[int]
+) -> tuple[str, tuple[str, ...]]:
+    """An equation named by its cell keys, the same in any cell system that holds it."""
+    return system.keys[parent], tuple(sorted(system.keys[c] for c in children))
 
 
 def _protect_top_down(
@@ -633,7 +635,7 @@ def _protect_once(
             fresh = [
                 r
                 for r, (p, ch) in enumerate(sub.constraints)
-                if (sub.keys[p], tuple(sorted(sub.keys[c] for c in ch))) not in old_equations
+                if _equation_key(sub, p, ch) not in old_equations
             ]
         try:
             result = protect(

@@ -160,7 +160,7 @@ class TableRequest:
             geography=raw["geography"],
             dimensions=tuple(raw["dimensions"]),
             filters=tuple(tuple(f) for f in raw["filters"]),
-            proficiency_only=bool(raw.get("proficiency_only", False)),
+            proficiency_only=raw.get("proficiency_only", False),
         )
 
 
