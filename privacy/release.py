@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -407,24 +407,96 @@ def _protect(
     reaches them (see `privacy.suppression.protect`'s `proven`).
 
     The rate displays of the result tell the public bounds on hidden counts (a coded range,
-    or a "*" that could have been a range: see `rate_bounds`). Those bounds depend on which
-    group sizes end up shown, so protection runs again with them modelled until no new bound
-    appears; every run keeps what the previous one hid, so this ends, and a bound modelled
-    for a group size that ended up hidden only makes the attacker stronger (safe side).
+    or a "*" that could have been a range: see `rate_bounds`). Which bounds are read depends
+    on which counts end up hidden over shown group sizes, so every bound that could be read
+    is modelled from the start (`_possible_rate_bounds`): a bound on a count that ends up
+    shown adds nothing, and one over a group size that ends up hidden only makes the
+    attacker stronger (safe side). Where such a bound leaves a small cell no room, the
+    protection is refused; the group sizes behind the bounds near it are then hidden too
+    (`_bounding_groups`) and protection runs again. If a bound ever appears that was not
+    modelled, protection runs again with it, keeping what the previous run hid.
     """
     known = known or {}
     old_equations = _equation_keys(earlier, units, known, policy) if earlier else None
-    bounds: dict[str, tuple[int, int | None]] = {}
+    # every bound a rate display could tell, modelled from the start: a bound for a count that
+    # ends up shown says nothing new, and one whose group size ends up hidden only makes the
+    # attacker stronger; the loop below then usually ends after one protection
+    bounds = _possible_rate_bounds(layouts, known, policy)
     hidden_before: set[str] = set()
+    opened: set[str] = set()  # group sizes hidden so that their rates bound nothing
     while True:
-        statuses = _protect_once(
-            layouts, units, policy, known, bounds, hidden_before, old_equations
-        )
+        try:
+            statuses = _protect_once(
+                layouts, units, policy, known, bounds, hidden_before | opened, old_equations
+            )
+        except ReleaseRefusedError as exc:
+            more = _bounding_groups(layouts, units, exc.keys, bounds, known) - opened
+            if not more:
+                raise
+            log.info("hiding %d group size(s) whose rates pinned refused cells", len(more))
+            opened |= more
+            denominator = _denominator_keys(layouts)
+            bounds = {k: b for k, b in bounds.items() if denominator.get(k) not in opened}
+            continue
         found = rate_bounds(layouts, statuses, policy)
         if all(bounds.get(k) == b for k, b in found.items()):
             return _Protected(statuses)
         bounds.update(found)
         hidden_before = {k for k, st in statuses.items() if st != SHOWN}
+
+
+def _possible_rate_bounds(
+    layouts: Sequence[TableLayout], known: dict[str, str], policy: Policy
+) -> dict[str, tuple[int, int | None]]:
+    """The bounds `rate_bounds` would read for each count if it were hidden and its group shown.
+
+    Left out where that cannot happen: counts shown before, group sizes hidden before.
+    """
+    return _bounds_where(
+        layouts,
+        policy,
+        lambda key, dkey: known.get(key) != SHOWN and known.get(dkey, SHOWN) == SHOWN,
+    )
+
+
+def _denominator_keys(layouts: Sequence[TableLayout]) -> dict[str, str]:
+    """Cell key -> the key of the group size its rate is computed on."""
+    out: dict[str, str] = {}
+    for lay in layouts:
+        rows = lay.rows.filter(pl.col("denominator_key").is_not_null())
+        out.update(zip(rows["cell_key"].to_list(), rows["denominator_key"].to_list(), strict=True))
+    return out
+
+
+def _bounding_groups(
+    layouts: Sequence[TableLayout],
+    units: dict[str, pl.DataFrame],
+    keys: Sequence[str],
+    bounds: dict[str, tuple[int, int | None]],
+    known: dict[str, str],
+) -> set[str]:
+    """Shown group sizes whose rate displays bound cells near the refused ``keys``.
+
+    A hidden count's rate display ("*", or a coded range) tells the public bounds on it once
+    its group size is shown (`rate_bounds`). Such a bound beside a small cell can leave the
+    small cell no room: a "*" over 126 students says at least 13, which in a row of 18 caps
+    its neighbours at 5. Protection takes the bounds as given, so it cannot see that hiding
+    the group size would lift them; the caller hides these group sizes and retries. Group
+    sizes released before (``known``) cannot be hidden and are left out. Looks at the
+    refused cells' equation neighbours, then at theirs.
+    """
+    denominator = _denominator_keys(layouts)
+    near = set(keys)
+    for _ in range(2):
+        near = _neighbours(layouts, units, sorted(near))
+        found = {
+            denominator[k]
+            for k in near
+            if k in bounds and k in denominator and denominator[k] not in known
+        }
+        if found:
+            return found
+    return set()
 
 
 def _equation_keys(
@@ -549,6 +621,17 @@ def rate_bounds(
     a "*" says the rate is not near 0% or 100% (see `privacy.percent_coding.public_bounds`).
     hi is None when it says nothing beyond the group size.
     """
+    return _bounds_where(
+        layouts,
+        policy,
+        lambda key, dkey: statuses.get(key, SHOWN) != SHOWN and statuses.get(dkey) == SHOWN,
+    )
+
+
+def _bounds_where(
+    layouts: Sequence[TableLayout], policy: Policy, applies: Callable[[str, str], bool]
+) -> dict[str, tuple[int, int | None]]:
+    """`public_bounds` of each count whose (key, group size key) ``applies``, if informative."""
     out: dict[str, tuple[int, int | None]] = {}
     for lay in layouts:
         rows = lay.rows.filter(pl.col("denominator").is_not_null())
@@ -559,7 +642,7 @@ def rate_bounds(
             rows["denominator"].to_list(),
             strict=True,
         ):
-            if statuses.get(key, SHOWN) == SHOWN or statuses.get(dkey) != SHOWN:
+            if not applies(key, dkey):
                 continue
             lo, hi = public_bounds(int(num), int(den), policy)
             if lo > 0 or hi < den:
@@ -610,6 +693,14 @@ def _protect_once(
     if len(clash):
         raise ReleaseRefusedError(
             f"cell {keys[int(clash[0])]} was shown before but must be hidden now; refusing"
+        )
+    starved = _starved(system, must_show, primary, policy)
+    if len(starved):
+        raise ReleaseRefusedError(
+            f"{len(starved)} small cell(s) cannot be protected even if every other cell were "
+            f"hidden (cells released before and public bounds pin them), e.g. "
+            f"{[keys[c] for c in starved[:5]]}",
+            [keys[c] for c in starved.tolist()],
         )
     statuses: list[str | None] = list(status_before)
     parts = _free_parts(system, must_show)
@@ -662,6 +753,25 @@ def _protect_once(
     return {
         k: st for k, st in zip(keys[:n_real], statuses[:n_real], strict=True) if not is_latent(k)
     }
+
+
+def _starved(
+    system: CellSystem, must_show: np.ndarray, primary: np.ndarray, policy: Policy
+) -> np.ndarray:
+    """Small cells that fail the criterion even with every cell not ``must_show`` hidden.
+
+    Outer bounds by propagating the equations (`Attacker.outer_bounds`: cheap, and wider
+    than the attacker's exact ones), so a cell found here is certainly unprotectable: a
+    refusal now, before any protection work, lets the caller hide the group sizes whose
+    rate bounds pin it (`_bounding_groups`) or free earlier cells.
+    """
+    from privacy.auditor import Attacker
+
+    attacker = Attacker(system, np.flatnonzero(~must_show))
+    lo, hi = attacker.outer_bounds()
+    return np.flatnonzero(
+        primary & ((hi < policy.min_upper_bound) | (hi - lo < policy.min_interval_width))
+    )
 
 
 def _free_parts(system: CellSystem, fixed_shown: np.ndarray) -> list[list[int]]:

@@ -311,6 +311,15 @@ def minimum_complements(
     return None
 
 
+def _span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Concatenate ``arange(a, b)`` for each (a, b), vectorised."""
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(total)
+
+
 def _cells(cells: Iterable[int], n: int, what: str) -> set[int]:
     out = {int(c) for c in cells}
     bad = [c for c in out if not 0 <= c < n]
@@ -645,6 +654,16 @@ class _Suppressor:
                     if other not in seen:
                         seen.add(other)
                         nxt.append(other)
+            if not nxt:
+                break
+            # a nonzero cell beside the ring can always make room: take the best one directly
+            # (lowest rank, then smallest), as `choose` row by row would; zeros need the row
+            # by row check below
+            around = self._cells_of_rows(np.concatenate([self.rows_of(c) for c in nxt]))
+            around = around[~self.hidden[around] & ~self.forbidden[around]]
+            around = around[self.values[around] > 0]
+            if len(around):
+                return int(around[np.lexsort((self.values[around], self.rank[around]))[0]])
             for other in nxt:
                 for r in self.rows_of(other).tolist():
                     c = self.choose(r, other, deficit)
@@ -659,6 +678,11 @@ class _Suppressor:
                 return best[1]
             ring = nxt
         return None
+
+    def _cells_of_rows(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.unique(rows)
+        lo, hi = self.csr.indptr[rows], self.csr.indptr[rows + 1]
+        return np.unique(self.csr.indices[_span(lo, hi)])
 
     def _row_room(self, r: int, cell: int) -> float:
         cells, coefs = self.row(r)

@@ -500,3 +500,46 @@ def test_a_changed_catalogue_is_released_anew_with_the_old_release_known(
     assert public_release(fresh_db, YEAR).release_id == new.release_id
     audit = audit_year(fresh_db, YEAR)
     assert audit.ok, audit.problems[:3]
+
+
+def test_a_group_size_whose_rate_pins_a_neighbour_is_hidden_too() -> None:
+    """A "*" rate over a shown group size can bound its hidden count and starve a small cell.
+
+    One district's graduation by race (scale-1 district 2212): 18 did not graduate, of whom
+    1, 2 and 2 are small. The white non-graduates (13 of 126) are the natural complement, but
+    their "*" rate tells the public they are at least 13 ("<=10%" would have shown otherwise),
+    so in a row of at most 18 the small cells could be at most 5. The release must hide the
+    group size as well, and the result must hold against the attacker with the rate bounds.
+    """
+    from privacy.auditor import audit
+    from privacy.release import _protect, rate_bounds
+    from privacy.tables import layout_table
+
+    rows = []
+    for race, grad, not_grad in [
+        ("AM", 2, 1), ("BL", 21, 2), ("HI", 16, 2), ("WH", 113, 13), ("MU", 10, 0), ("AS", 9, 0)
+    ]:  # fmt: skip
+        rows.append(("10", "1", race, "REGULAR_DIPLOMA", grad))
+        if not_grad:
+            rows.append(("10", "1", race, "NOT_GRADUATED", not_grad))
+    facts = pl.DataFrame(
+        rows, schema=["school_id", "district_id", "race_ethnicity", "outcome", "n"], orient="row"
+    )
+    units = pl.DataFrame(
+        {"district_id": ["1"], "district_name": ["D"], "school_id": ["10"], "school_name": ["S"]}
+    )
+    request = TableRequest("graduation", YEAR, "district", ("race_ethnicity",))
+    lay = layout_table(request, facts, units)
+    policy = load_policy()
+    statuses = _protect([lay], {"graduation": units}, policy).statuses
+    key = f"graduation:{YEAR}|D:1|"
+    assert statuses[f"{key}race_ethnicity=WH;"] != "shown"
+    system = build_system([lay], {"graduation": units})
+    hidden = [i for i, k in enumerate(system.keys) if statuses[k] != "shown"]
+    primary = [i for i in hidden if policy.is_small(int(system.values[i]))]
+    bounds = rate_bounds([lay], statuses, policy)
+    _, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
+    report = audit(system, hidden + slacks, policy, primary=primary, unchecked=slacks)
+    assert report.ok, report.violations
+    am = report.intervals[system.index[f"{key}outcome=NOT_GRADUATED;race_ethnicity=AM;"]]
+    assert am.upper >= policy.min_upper_bound
