@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -58,6 +60,7 @@ from warehouse import aggregates
 from warehouse.connection import connect_readonly, file_identity, resolve_db_path
 
 _MAX_ATTEMPTS = 4
+_PARALLEL_MIN_CELLS = 2000  # parts this large are worth a process of their own
 STAFF_RELEASE_ID = "open-records"
 
 
@@ -399,8 +402,11 @@ def _protect(
     *,
     known: dict[str, str] | None = None,
     earlier: Sequence[TableLayout] = (),
+    workers: int = 1,
 ) -> _Protected:
     """Protect `layouts` jointly; cells released before (`known`: key -> status) keep it.
+
+    workers: processes for independent parts of the cell system (see `_run_parts`).
 
     earlier: the layouts released before (among `layouts`), whose hidden cells in `known` were
     proven safe against them; those cells are attacked again only where a new equation
@@ -427,7 +433,14 @@ def _protect(
     while True:
         try:
             statuses = _protect_once(
-                layouts, units, policy, known, bounds, hidden_before | opened, old_equations
+                layouts,
+                units,
+                policy,
+                known,
+                bounds,
+                hidden_before | opened,
+                old_equations,
+                workers=workers,
             )
         except ReleaseRefusedError as exc:
             more = _bounding_groups(layouts, units, exc.keys, bounds, known) - opened
@@ -525,6 +538,7 @@ def _protect_top_down(
     policy: Policy,
     *,
     known: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> _Protected:
     """Protect `layouts` level by level: state tables, then districts, then schools.
 
@@ -551,7 +565,7 @@ def _protect_top_down(
         while True:
             started = time.perf_counter()
             try:
-                found = _protect(stage, units, policy, known=fixed).statuses
+                found = _protect(stage, units, policy, known=fixed, workers=workers).statuses
                 log.info("protected up to %s level in %.1f s", level, time.perf_counter() - started)
                 break
             except ReleaseRefusedError as exc:
@@ -658,6 +672,8 @@ def _protect_once(
     bounds: dict[str, tuple[int, int | None]],
     hidden_before: set[str],
     old_equations: set[tuple[str, tuple[str, ...]]] | None = None,
+    *,
+    workers: int = 1,
 ) -> dict[str, str]:
     """One protection of `layouts` with the public `bounds` modelled (see `_protect`).
 
@@ -666,7 +682,7 @@ def _protect_once(
     Each part that holds a new cell is protected on its own (with the shown constants of its
     equations); parts made only of earlier cells keep their statuses untouched.
     """
-    from privacy.suppression import ProtectionError, protect
+    from privacy.suppression import ProtectionError
 
     system = build_system(layouts, units)
     n_real = len(system)
@@ -704,6 +720,7 @@ def _protect_once(
         )
     statuses: list[str | None] = list(status_before)
     parts = _free_parts(system, must_show)
+    jobs: list[tuple[list[int], dict[int, int], CellSystem, dict]] = []
     incidence = system.incidence().tocsc() if system.constraints else None
     for cells in parts:
         if all(status_before[c] is not None for c in cells):
@@ -728,31 +745,65 @@ def _protect_once(
                 for r, (p, ch) in enumerate(sub.constraints)
                 if _equation_key(sub, p, ch) not in old_equations
             ]
-        try:
-            result = protect(
-                sub,
-                policy,
-                primary=frozenset(local[c] for c in cells if primary[c]),
-                must_hide=frozenset(local[c] for c in cells if must_hide[c]),
-                must_show=frozenset(i for i, c in enumerate(order) if must_show[c]),
-                unchecked=frozenset(local[c] for c in cells if unchecked[c]),
-                rank=[complement_rank(k) for k in sub.keys],
-                proven=proven,
-                fresh_rows=fresh,
-            )
-        except ProtectionError as exc:
-            raise ReleaseRefusedError(
-                f"the table cannot be protected consistently with what is already released: {exc}",
-                [str(k) for k in exc.keys],
-            ) from exc
+        kwargs = {
+            "primary": frozenset(local[c] for c in cells if primary[c]),
+            "must_hide": frozenset(local[c] for c in cells if must_hide[c]),
+            "must_show": frozenset(i for i, c in enumerate(order) if must_show[c]),
+            "unchecked": frozenset(local[c] for c in cells if unchecked[c]),
+            "rank": [complement_rank(k) for k in sub.keys],
+            "proven": proven,
+            "fresh_rows": fresh,
+        }
+        jobs.append((cells, local, sub, kwargs))
+    try:
+        results = _run_parts([(sub, policy, kw) for _, _, sub, kw in jobs], workers)
+    except ProtectionError as exc:
+        raise ReleaseRefusedError(
+            f"the table cannot be protected consistently with what is already released: {exc}",
+            [str(k) for k in exc.keys],
+        ) from exc
+    for (cells, local, _, _), status in zip(jobs, results, strict=True):
         for c in cells:
-            statuses[c] = result.status[local[c]]
+            statuses[c] = status[local[c]]
     for i in range(n):
         if statuses[i] is None:
             statuses[i] = SHOWN
     return {
         k: st for k, st in zip(keys[:n_real], statuses[:n_real], strict=True) if not is_latent(k)
     }
+
+
+def _run_parts(parts: list[tuple[CellSystem, Policy, dict]], workers: int) -> list[list[str]]:
+    """`protect` each independent part; the statuses of each, in order.
+
+    With ``workers`` > 1 and at least two parts of `_PARALLEL_MIN_CELLS` cells, the large
+    parts run in that many processes (spawned: safe beside DuckDB's and Polars' threads).
+    Each part's result does not depend on where it ran.
+    """
+    from privacy.suppression import protect
+
+    large = [i for i, (sub, _, _) in enumerate(parts) if len(sub) >= _PARALLEL_MIN_CELLS]
+    out: list[list[str] | None] = [None] * len(parts)
+    if workers > 1 and len(large) > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, len(large)), mp_context=context) as pool:
+            futures = {i: pool.submit(_protect_part, parts[i]) for i in large}
+            for i, (sub, policy, kwargs) in enumerate(parts):
+                if i not in futures:
+                    out[i] = protect(sub, policy, **kwargs).status
+            for i, future in futures.items():
+                out[i] = future.result()
+    else:
+        for i, (sub, policy, kwargs) in enumerate(parts):
+            out[i] = protect(sub, policy, **kwargs).status
+    return [status for status in out if status is not None]
+
+
+def _protect_part(part: tuple[CellSystem, Policy, dict]) -> list[str]:
+    from privacy.suppression import protect
+
+    sub, policy, kwargs = part
+    return protect(sub, policy, **kwargs).status
 
 
 def _starved(
@@ -848,7 +899,11 @@ def _requests_of(release_request: str) -> list[TableRequest]:
 
 
 def public_release(
-    db_path: str | os.PathLike[str] | None, school_year: str, noise: NoiseSpec | None = None
+    db_path: str | os.PathLike[str] | None,
+    school_year: str,
+    noise: NoiseSpec | None = None,
+    *,
+    workers: int = 1,
 ) -> PublicRelease:
     """The public release of `school_year`: built and recorded once, then reused.
 
@@ -859,6 +914,8 @@ def public_release(
     protected together with every table released before: cells shown stay shown.
     noise: None for exact counts with suppression; a `privacy.noise.NoiseSpec` for the noisy
     release of the catalogue (see `privacy.noisy_release`: stored, charged to the year's budget).
+    workers: processes to protect independent parts in (the command line uses every core;
+        the result is the same with any number).
     """
     if noise is not None:
         from privacy.noisy_release import noisy_public_release
@@ -896,7 +953,11 @@ def public_release(
                 if lay.request.to_json() not in mine
             ]
             protected = _protect_top_down(
-                [*layouts, *earlier], _units_for(snap, school_year), policy, known=known.statuses
+                [*layouts, *earlier],
+                _units_for(snap, school_year),
+                policy,
+                known=known.statuses,
+                workers=workers,
             )
             rid = new_release_id(school_year, "public")
             statuses = {

@@ -82,6 +82,9 @@ class ProtectionError(ValueError):
         super().__init__(message)
         self.keys = keys
 
+    def __reduce__(self) -> tuple:  # raised in a worker process, re-raised in the caller
+        return (type(self), (str(self), self.keys))
+
 
 @dataclass
 class Protection:

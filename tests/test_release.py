@@ -417,8 +417,8 @@ def test_public_release_is_protected_top_down(built_db, monkeypatch) -> None:  #
     calls: list[tuple[set[str], dict[str, str], dict[str, str]]] = []
     real = release_module._protect
 
-    def spy(stage, units, policy, *, known=None):  # noqa: ANN001, ANN202
-        result = real(stage, units, policy, known=known)
+    def spy(stage, units, policy, *, known=None, workers=1):  # noqa: ANN001, ANN202
+        result = real(stage, units, policy, known=known, workers=workers)
         calls.append(({lay.request.geography for lay in stage}, dict(known), result.statuses))
         return result
 
@@ -456,7 +456,7 @@ def test_top_down_frees_the_district_above_a_school_it_cannot_protect(monkeypatc
     units = {"enrollment": pl.DataFrame({"school_id": ["10", "20"], "district_id": ["1", "2"]})}
     calls: list[set[str]] = []
 
-    def fake(stage, units, policy, *, known=None):  # noqa: ANN001, ANN202
+    def fake(stage, units, policy, *, known=None, workers=1):  # noqa: ANN001, ANN202
         calls.append(set(known))
         keys = [k for lay in stage for k in lay.rows["cell_key"].to_list()]
         if len(calls) == 3:
@@ -543,3 +543,44 @@ def test_a_group_size_whose_rate_pins_a_neighbour_is_hidden_too() -> None:
     assert report.ok, report.violations
     am = report.intervals[system.index[f"{key}outcome=NOT_GRADUATED;race_ethnicity=AM;"]]
     assert am.upper >= policy.min_upper_bound
+
+
+def test_independent_parts_protect_the_same_in_worker_processes(monkeypatch) -> None:  # noqa: ANN001
+    """Parts run in spawned processes give the statuses of a run in-process; refusals carry over."""
+    import privacy.release as release_module
+    from privacy.cells import CellSystem
+    from privacy.suppression import ProtectionError
+
+    def grid(tag: str, values: list[list[int]]) -> CellSystem:
+        keys, vals, constraints = [], [], []
+        for i, row in enumerate(values):
+            for j, v in enumerate(row):
+                keys.append(f"{tag}{i}{j}")
+                vals.append(v)
+        cols = len(values[0])
+        for i, row in enumerate(values):
+            keys.append(f"{tag}r{i}")
+            vals.append(sum(row))
+            constraints.append((len(keys) - 1, [i * cols + j for j in range(cols)]))
+        for j in range(cols):
+            keys.append(f"{tag}c{j}")
+            vals.append(sum(row[j] for row in values))
+            constraints.append((len(keys) - 1, [i * cols + j for i in range(len(values))]))
+        return CellSystem(keys=keys, values=np.array(vals), constraints=constraints)
+
+    policy = load_policy()
+    parts = [
+        (grid("a", [[3, 20, 15], [25, 30, 12], [14, 2, 40]]), policy, {}),
+        (grid("b", [[50, 4, 33], [18, 22, 11], [6, 19, 27]]), policy, {}),
+    ]
+    monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", 0)
+    alone = release_module._run_parts(parts, workers=1)
+    assert release_module._run_parts(parts, workers=2) == alone
+    assert any(s != "shown" for s in alone[0]) and any(s != "shown" for s in alone[1])
+    # the small cell's whole row and column are shown: no protection exists
+    a = parts[0][0]
+    fixed = frozenset(i for i, k in enumerate(a.keys) if k in {"a01", "a02", "ar0"})
+    refused = [(a, policy, {"must_show": fixed}), parts[1]]
+    with pytest.raises(ProtectionError) as err:
+        release_module._run_parts(refused, workers=2)
+    assert "a00" in err.value.keys

@@ -35,7 +35,7 @@ def prepare_public_releases(path: Path) -> None:
     for year in release_years(path):
         started = time.perf_counter()
         print(f"  protecting the public release of {year} ...", end="", flush=True)
-        public_release(path, year)
+        public_release(path, year, workers=os.cpu_count() or 1)
         print(f" {time.perf_counter() - started:.0f} s", flush=True)
 
 
