@@ -642,50 +642,57 @@ class _Suppressor:
         # nothing beside the cell: widen ring by ring through the hidden cells tied to it
         # (its component), and take the best candidate of the nearest ring that has one;
         # past _RING_MAX_CELLS, where cells are fixed shown, it counts as unprotectable
-        seen = {cell}
-        ring = [cell]
+        seen = np.zeros(self.n, dtype=bool)
+        seen[cell] = True
+        ring = np.array([cell], dtype=np.int64)
         # with cells fixed shown by earlier releases a refusal has a way out (the caller frees
         # them or refuses the table); without, the search goes on through the component
         limit = _RING_MAX_CELLS if self.forbidden.any() else math.inf
-        while ring and len(seen) <= limit:
-            best: tuple[tuple[bool, int, int], int] | None = None
-            rows = np.unique(np.concatenate([self.rows_of(c) for c in ring]))
-            nxt: list[int] = []
-            for r in rows.tolist():
-                cells, _ = self.row(r)
-                for other in cells[self.hidden[cells]].tolist():
-                    if other not in seen:
-                        seen.add(other)
-                        nxt.append(other)
-            if not nxt:
-                break
-            # a nonzero cell beside the ring can always make room: take the best one directly
-            # (lowest rank, then smallest), as `choose` row by row would; zeros need the row
-            # by row check below
-            around = self._cells_of_rows(np.concatenate([self.rows_of(c) for c in nxt]))
-            around = around[~self.hidden[around] & ~self.forbidden[around]]
-            around = around[self.values[around] > 0]
-            if len(around):
-                return int(around[np.lexsort((self.values[around], self.rank[around]))[0]])
-            for other in nxt:
-                for r in self.rows_of(other).tolist():
-                    c = self.choose(r, other, deficit)
-                    if c is None:
-                        continue
-                    # prefer a nonzero cell (it can make room both ways), the lowest rank,
-                    # then the smallest
-                    score = (bool(self.values[c] == 0), int(self.rank[c]), int(self.values[c]))
-                    if best is None or score < best[0]:
-                        best = (score, c)
-            if best is not None:
-                return best[1]
-            ring = nxt
+        reached = 1
+        while len(ring) and reached <= limit:
+            beside = self._cells_of_rows(self._rows_of_cells(ring))
+            ring = beside[self.hidden[beside] & ~seen[beside]]
+            seen[ring] = True
+            reached += len(ring)
+            c = self._ring_candidate(ring) if len(ring) else None
+            if c is not None:
+                return c
         return None
 
+    def _rows_of_cells(self, cells: np.ndarray) -> np.ndarray:
+        lo, hi = self.csc.indptr[cells], self.csc.indptr[cells + 1]
+        return np.unique(self.csc.indices[_span(lo, hi)])
+
     def _cells_of_rows(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.unique(rows)
         lo, hi = self.csr.indptr[rows], self.csr.indptr[rows + 1]
         return np.unique(self.csr.indices[_span(lo, hi)])
+
+    def _ring_candidate(self, ring: np.ndarray) -> int | None:
+        """The best complement in the equations of the hidden ``ring`` cells, or None.
+
+        A nonzero cell can always make room, so the lowest rank then the smallest nonzero
+        cell is taken; failing that a zero cell on the other side of an equation from a ring
+        cell (it can go up to make room), lowest rank first.
+        """
+        rows = self._rows_of_cells(ring)
+        lo, hi = self.csr.indptr[rows], self.csr.indptr[rows + 1]
+        spans = _span(lo, hi)
+        cells, coefs = self.csr.indices[spans], self.csr.data[spans]
+        open_ = ~self.hidden[cells] & ~self.forbidden[cells]
+        nonzero = cells[open_ & (self.values[cells] > 0)]
+        if len(nonzero):
+            return int(nonzero[np.lexsort((self.values[nonzero], self.rank[nonzero]))[0]])
+        row_of = np.repeat(rows, hi - lo)
+        in_ring = np.isin(cells, ring)
+        ring_parent = np.zeros(self.nrows, dtype=bool)
+        ring_child = np.zeros(self.nrows, dtype=bool)
+        ring_parent[row_of[in_ring & (coefs > 0)]] = True
+        ring_child[row_of[in_ring & (coefs < 0)]] = True
+        opposite = np.where(coefs > 0, ring_child[row_of], ring_parent[row_of])
+        zeros = cells[open_ & opposite]
+        if len(zeros):
+            return int(zeros[np.argmin(self.rank[zeros], kind="stable")])
+        return None
 
     def _row_room(self, r: int, cell: int) -> float:
         cells, coefs = self.row(r)
