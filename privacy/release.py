@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -777,8 +778,9 @@ def _run_parts(parts: list[tuple[CellSystem, Policy, dict]], workers: int) -> li
     """`protect` each independent part; the statuses of each, in order.
 
     With ``workers`` > 1 and at least two parts of `_PARALLEL_MIN_CELLS` cells, the large
-    parts run in that many processes (spawned: safe beside DuckDB's and Polars' threads).
-    Each part's result does not depend on where it ran.
+    parts run in that many processes (spawned: safe beside DuckDB's and Polars' threads; a
+    script calling this needs Python's ``if __name__ == "__main__":`` guard, or the parts
+    are protected here after all). Each part's result does not depend on where it ran.
     """
     from privacy.suppression import protect
 
@@ -786,15 +788,20 @@ def _run_parts(parts: list[tuple[CellSystem, Policy, dict]], workers: int) -> li
     out: list[list[str] | None] = [None] * len(parts)
     if workers > 1 and len(large) > 1:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(large)), mp_context=context) as pool:
-            futures = {i: pool.submit(_protect_part, parts[i]) for i in large}
-            for i, (sub, policy, kwargs) in enumerate(parts):
-                if i not in futures:
-                    out[i] = protect(sub, policy, **kwargs).status
-            for i, future in futures.items():
-                out[i] = future.result()
-    else:
-        for i, (sub, policy, kwargs) in enumerate(parts):
+        try:
+            with ProcessPoolExecutor(min(workers, len(large)), mp_context=context) as pool:
+                futures = {i: pool.submit(_protect_part, parts[i]) for i in large}
+                for i, (sub, policy, kwargs) in enumerate(parts):
+                    if i not in futures:
+                        out[i] = protect(sub, policy, **kwargs).status
+                for i, future in futures.items():
+                    out[i] = future.result()
+        except BrokenProcessPool as exc:
+            # e.g. a script without the `if __name__ == "__main__":` guard that spawned
+            # processes need: finish here, in this process
+            log.warning("worker processes failed (%s); protecting in this process", exc)
+    for i, (sub, policy, kwargs) in enumerate(parts):
+        if out[i] is None:
             out[i] = protect(sub, policy, **kwargs).status
     return [status for status in out if status is not None]
 

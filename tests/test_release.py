@@ -547,6 +547,8 @@ def test_a_group_size_whose_rate_pins_a_neighbour_is_hidden_too() -> None:
 
 def test_independent_parts_protect_the_same_in_worker_processes(monkeypatch) -> None:  # noqa: ANN001
     """Parts run in spawned processes give the statuses of a run in-process; refusals carry over."""
+    from concurrent.futures.process import BrokenProcessPool
+
     import privacy.release as release_module
     from privacy.cells import CellSystem
     from privacy.suppression import ProtectionError
@@ -577,6 +579,21 @@ def test_independent_parts_protect_the_same_in_worker_processes(monkeypatch) -> 
     alone = release_module._run_parts(parts, workers=1)
     assert release_module._run_parts(parts, workers=2) == alone
     assert any(s != "shown" for s in alone[0]) and any(s != "shown" for s in alone[1])
+
+    class BrokenPool:  # what a script without the __main__ guard gets from spawned workers
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            pass
+
+        def __enter__(self) -> None:
+            raise BrokenProcessPool("a child process died")
+
+        def __exit__(self, *args) -> None:  # noqa: ANN002
+            return None
+
+    monkeypatch.setattr(release_module, "ProcessPoolExecutor", BrokenPool)
+    assert release_module._run_parts(parts, workers=2) == alone
+    monkeypatch.undo()
+    monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", 0)
     # the small cell's whole row and column are shown: no protection exists
     a = parts[0][0]
     fixed = frozenset(i for i, k in enumerate(a.keys) if k in {"a01", "a02", "ar0"})
