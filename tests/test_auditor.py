@@ -301,3 +301,51 @@ def test_aggregate_phase_finds_shared_points_on_a_heavily_hidden_table(monkeypat
             truly = hi >= need_upper[i] and hi - lo >= need_width[i]
             assert (upper[i] >= need_upper[i] and upper[i] - lower[i] >= need_width[i]) == truly
     assert any(points)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(random_release())
+def test_warm_whole_component_solves_equal_the_brute_force_program(monkeypatch, release) -> None:  # noqa: ANN001
+    """Every whole-component LP re-solved warm (one model per component), also after a fix."""
+    import privacy.auditor as auditor
+
+    monkeypatch.setattr(auditor, "_WARM_MIN_PAIRS", 1)
+    system, hidden = release
+    cells = np.array(sorted(hidden))
+    attacker = Attacker(system, cells)
+    lower, upper, _ = attacker.bounds(cells)
+    got = {c: (lower[i], upper[i]) for i, c in enumerate(cells.tolist())}
+    assert got == oracle(system, hidden)
+    if len(cells) > 1:  # show one cell: the kept models must hold it at its value now
+        attacker.fix(int(cells[0]))
+        rest = cells[1:]
+        lower, upper, _ = attacker.bounds(rest)
+        got = {c: (lower[i], upper[i]) for i, c in enumerate(rest.tolist())}
+        assert got == oracle(system, set(rest.tolist()))
+
+
+def test_whole_component_lps_are_solved_warm(monkeypatch) -> None:  # noqa: ANN001
+    import privacy.auditor as auditor
+
+    monkeypatch.setattr(auditor, "_WARM_MIN_PAIRS", 1)
+    solves: list[int] = []
+    real = auditor._WarmLP.solve
+
+    def counted(self, *args):  # noqa: ANN001, ANN002, ANN202
+        solves.append(len(self.members))
+        return real(self, *args)
+
+    monkeypatch.setattr(auditor._WarmLP, "solve", counted)
+    rng = np.random.default_rng(5)
+    system = CellSystem()
+    add_table(system, "t", rng.choice([0, 1, 2, 4, 7, 15, 40], size=(6, 5)))
+    hidden = {i for i in range(len(system)) if 1 <= system.values[i] < 10}
+    hidden |= {system.cell(("t", r, 4)) for r in range(6)}
+    report = audit(system, hidden, POLICY, exact=True)
+    assert solves  # the component is small: its jobs start whole
+    expected = oracle(system, hidden)
+    assert {c: (iv.lower, iv.upper) for c, iv in report.intervals.items()} == expected
