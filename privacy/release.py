@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -782,24 +782,35 @@ def _run_parts(parts: list[tuple[CellSystem, Policy, dict]], workers: int) -> li
     script calling this needs Python's ``if __name__ == "__main__":`` guard, or the parts
     are protected here after all). Each part's result does not depend on where it ran.
     """
-    from privacy.suppression import protect
+    from privacy.suppression import ProtectionError, protect
 
     large = [i for i, (sub, _, _) in enumerate(parts) if len(sub) >= _PARALLEL_MIN_CELLS]
     out: list[list[str] | None] = [None] * len(parts)
     if workers > 1 and len(large) > 1:
         context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(min(workers, len(large)), mp_context=context)
         try:
-            with ProcessPoolExecutor(min(workers, len(large)), mp_context=context) as pool:
-                futures = {i: pool.submit(_protect_part, parts[i]) for i in large}
-                for i, (sub, policy, kwargs) in enumerate(parts):
-                    if i not in futures:
-                        out[i] = protect(sub, policy, **kwargs).status
-                for i, future in futures.items():
-                    out[i] = future.result()
+            futures = {i: pool.submit(_protect_part, parts[i]) for i in large}
+            for i, (sub, policy, kwargs) in enumerate(parts):
+                if i not in futures:
+                    out[i] = protect(sub, policy, **kwargs).status
+            done, _ = wait(futures.values(), return_when=FIRST_EXCEPTION)
+            for future in done:
+                if future.exception() is not None:
+                    raise future.exception()
+            for i, future in futures.items():
+                out[i] = future.result()
+        except ProtectionError:
+            # one part is refused, so the whole protection is: stop the others at once
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            raise
         except BrokenProcessPool as exc:
             # e.g. a script without the `if __name__ == "__main__":` guard that spawned
             # processes need: finish here, in this process
             log.warning("worker processes failed (%s); protecting in this process", exc)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     for i, (sub, policy, kwargs) in enumerate(parts):
         if out[i] is None:
             out[i] = protect(sub, policy, **kwargs).status

@@ -584,10 +584,10 @@ def test_independent_parts_protect_the_same_in_worker_processes(monkeypatch) -> 
         def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
             pass
 
-        def __enter__(self) -> None:
+        def submit(self, *args) -> None:  # noqa: ANN002
             raise BrokenProcessPool("a child process died")
 
-        def __exit__(self, *args) -> None:  # noqa: ANN002
+        def shutdown(self, **kwargs) -> None:  # noqa: ANN003
             return None
 
     monkeypatch.setattr(release_module, "ProcessPoolExecutor", BrokenPool)
