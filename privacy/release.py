@@ -453,8 +453,10 @@ def _protect(
             bounds = {k: b for k, b in bounds.items() if denominator.get(k) not in opened}
             continue
         found = rate_bounds(layouts, statuses, policy)
-        if all(bounds.get(k) == b for k, b in found.items()):
+        new = [k for k, b in found.items() if bounds.get(k) != b]
+        if not new:
             return _Protected(statuses)
+        log.info("%d rate bound(s) not modelled, e.g. %s: protecting again", len(new), new[:3])
         bounds.update(found)
         hidden_before = {k for k, st in statuses.items() if st != SHOWN}
 
@@ -782,7 +784,7 @@ def _run_parts(parts: list[tuple[CellSystem, Policy, dict]], workers: int) -> li
     script calling this needs Python's ``if __name__ == "__main__":`` guard, or the parts
     are protected here after all). Each part's result does not depend on where it ran.
     """
-    from privacy.suppression import ProtectionError, protect
+    from privacy.suppression import protect
 
     large = [i for i, (sub, _, _) in enumerate(parts) if len(sub) >= _PARALLEL_MIN_CELLS]
     out: list[list[str] | None] = [None] * len(parts)
@@ -800,15 +802,15 @@ def _run_parts(parts: list[tuple[CellSystem, Policy, dict]], workers: int) -> li
                     raise future.exception()
             for i, future in futures.items():
                 out[i] = future.result()
-        except ProtectionError:
-            # one part is refused, so the whole protection is: stop the others at once
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
-            raise
         except BrokenProcessPool as exc:
             # e.g. a script without the `if __name__ == "__main__":` guard that spawned
             # processes need: finish here, in this process
             log.warning("worker processes failed (%s); protecting in this process", exc)
+        except BaseException:
+            # one part is refused (or failed), so the whole protection is: stop the others
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     for i, (sub, policy, kwargs) in enumerate(parts):

@@ -691,7 +691,7 @@ class _Suppressor:
         opposite = np.where(coefs > 0, ring_child[row_of], ring_parent[row_of])
         zeros = cells[open_ & opposite]
         if len(zeros):
-            return int(zeros[np.argmin(self.rank[zeros], kind="stable")])
+            return int(zeros[np.argmin(self.rank[zeros])])
         return None
 
     def _row_room(self, r: int, cell: int) -> float:

@@ -442,3 +442,24 @@ def test_unhiding_removes_unnecessary_complements() -> None:
     assert len(lean.hidden) <= len(fat.hidden)
     assert_protected(system, lean)
     assert_protected(system, fat)
+
+
+def test_a_complement_far_from_the_cell_may_be_a_zero_that_can_grow() -> None:
+    """Nothing beside the cell: the search goes through its hidden neighbour to a zero cell.
+
+    t (3, small) sits only in P = t + h with P fixed shown and h hidden, so a complement must
+    come from h's other equation h = z + w (w fixed shown): only the zero z is open there, and
+    it is on the other side from h, so it can grow to make room.
+    """
+    from privacy.suppression import _Suppressor
+
+    system = CellSystem(
+        keys=["t", "h", "P", "z", "w"],
+        values=np.array([3, 5, 8, 0, 5]),
+        constraints=[(2, [0, 1]), (1, [3, 4])],
+    )
+    engine = _Suppressor(system, Policy(), primary={0}, must_hide={1}, must_show={2, 4})
+    assert engine._complement_for(0, 1.0) == 3
+    # with z fixed shown too, nothing is left: None (the caller refuses the table)
+    engine = _Suppressor(system, Policy(), primary={0}, must_hide={1}, must_show={2, 3, 4})
+    assert engine._complement_for(0, 1.0) is None
