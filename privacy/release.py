@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from privacy import suppression
 from privacy.auditor import AuditReport, audit
 from privacy.catalogue import CatalogueEntry, public_catalogue
 from privacy.cells import CellSystem
@@ -46,6 +47,7 @@ from privacy.registry import (
     releases,
 )
 from privacy.requests import GEOGRAPHIES, TableRequest
+from privacy.suppression import ProtectionError
 from privacy.tables import (
     POPULATION_OF,
     SHOWN,
@@ -78,11 +80,19 @@ class ReleaseRefusedError(ValueError):
     """The table cannot be protected consistently with what is already released.
 
     keys: the cells at fault, when known.
+    settled: the statuses of the independent parts that were protected (key -> status, one
+        dict per part), which a retry that changes nothing in them may keep.
     """
 
-    def __init__(self, message: str, keys: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        keys: Sequence[str] = (),
+        settled: Sequence[dict[str, str]] = (),
+    ) -> None:
         super().__init__(message)
         self.keys = list(keys)
+        self.settled = list(settled)
 
 
 @dataclass
@@ -431,13 +441,14 @@ def _protect(
     bounds = _possible_rate_bounds(layouts, known, policy)
     hidden_before: set[str] = set()
     opened: set[str] = set()  # group sizes hidden so that their rates bound nothing
+    kept: dict[str, str] = {}  # parts protected in a refused run that the retry leaves alone
     while True:
         try:
             statuses = _protect_once(
                 layouts,
                 units,
                 policy,
-                known,
+                {**kept, **known},
                 bounds,
                 hidden_before | opened,
                 old_equations,
@@ -449,6 +460,10 @@ def _protect(
                 raise
             log.info("hiding %d group size(s) whose rates pinned refused cells", len(more))
             opened |= more
+            # a part that holds no group size hidden now is independent of the change
+            kept = {
+                k: st for part in exc.settled if not opened & part.keys() for k, st in part.items()
+            }
             denominator = _denominator_keys(layouts)
             bounds = {k: b for k, b in bounds.items() if denominator.get(k) not in opened}
             continue
@@ -685,7 +700,6 @@ def _protect_once(
     Each part that holds a new cell is protected on its own (with the shown constants of its
     equations); parts made only of earlier cells keep their statuses untouched.
     """
-    from privacy.suppression import ProtectionError
 
     system = build_system(layouts, units)
     n_real = len(system)
@@ -758,13 +772,19 @@ def _protect_once(
             "fresh_rows": fresh,
         }
         jobs.append((cells, local, sub, kwargs))
-    try:
-        results = _run_parts([(sub, policy, kw) for _, _, sub, kw in jobs], workers)
-    except ProtectionError as exc:
+    results, errors = _run_parts([(sub, policy, kw) for _, _, sub, kw in jobs], workers)
+    if errors:
+        settled = [
+            {keys[c]: status[local[c]] for c in cells if c < n_real}
+            for (cells, local, _, _), status in zip(jobs, results, strict=True)
+            if status is not None
+        ]
         raise ReleaseRefusedError(
-            f"the table cannot be protected consistently with what is already released: {exc}",
-            [str(k) for k in exc.keys],
-        ) from exc
+            "the table cannot be protected consistently with what is already released: "
+            + "; ".join(str(e) for e in errors),
+            [str(k) for e in errors for k in e.keys],
+            settled,
+        ) from errors[0]
     for (cells, local, _, _), status in zip(jobs, results, strict=True):
         for c in cells:
             statuses[c] = status[local[c]]
@@ -776,30 +796,27 @@ def _protect_once(
     }
 
 
-def _run_parts(parts: list[tuple[CellSystem, Policy, dict]], workers: int) -> list[list[str]]:
-    """`protect` each independent part; the statuses of each, in order.
+def _run_parts(
+    parts: list[tuple[CellSystem, Policy, dict]], workers: int
+) -> tuple[list[list[str] | None], list[ProtectionError]]:
+    """`protect` each independent part: (statuses per part, None where refused; refusals).
 
-    With ``workers`` > 1 and at least two parts of `_PARALLEL_MIN_CELLS` cells, the large
-    parts run in that many processes (spawned: safe beside DuckDB's and Polars' threads; a
-    script calling this needs Python's ``if __name__ == "__main__":`` guard, or the parts
-    are protected here after all). Each part's result does not depend on where it ran.
+    Every part runs, so that a refusal in one still leaves the others' results to keep. With
+    ``workers`` > 1 and at least two parts of `_PARALLEL_MIN_CELLS` cells, the large parts run
+    in that many processes (spawned: safe beside DuckDB's and Polars' threads; a script calling
+    this needs Python's ``if __name__ == "__main__":`` guard, or the parts are protected here
+    after all). Each part's result does not depend on where it ran.
     """
-    from privacy.suppression import protect
-
     large = [i for i, (sub, _, _) in enumerate(parts) if len(sub) >= _PARALLEL_MIN_CELLS]
-    out: list[list[str] | None] = [None] * len(parts)
+    out: list[list[str] | ProtectionError | None] = [None] * len(parts)
     if workers > 1 and len(large) > 1:
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(min(workers, len(large)), mp_context=context)
         try:
             futures = {i: pool.submit(_protect_part, parts[i]) for i in large}
-            for i, (sub, policy, kwargs) in enumerate(parts):
+            for i, part in enumerate(parts):
                 if i not in futures:
-                    out[i] = protect(sub, policy, **kwargs).status
-            done, _ = wait(futures.values(), return_when=FIRST_EXCEPTION)
-            for future in done:
-                if future.exception() is not None:
-                    raise future.exception()
+                    out[i] = _protect_part(part)
             for i, future in futures.items():
                 out[i] = future.result()
         except BrokenProcessPool as exc:
@@ -807,23 +824,25 @@ def _run_parts(parts: list[tuple[CellSystem, Policy, dict]], workers: int) -> li
             # processes need: finish here, in this process
             log.warning("worker processes failed (%s); protecting in this process", exc)
         except BaseException:
-            # one part is refused (or failed), so the whole protection is: stop the others
             for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    for i, (sub, policy, kwargs) in enumerate(parts):
+    for i, part in enumerate(parts):
         if out[i] is None:
-            out[i] = protect(sub, policy, **kwargs).status
-    return [status for status in out if status is not None]
+            out[i] = _protect_part(part)
+    errors = [r for r in out if isinstance(r, ProtectionError)]
+    return [r if not isinstance(r, ProtectionError) else None for r in out], errors
 
 
-def _protect_part(part: tuple[CellSystem, Policy, dict]) -> list[str]:
-    from privacy.suppression import protect
-
+def _protect_part(part: tuple[CellSystem, Policy, dict]) -> list[str] | ProtectionError:
+    """One part's statuses, or its refusal (returned, so that the other parts go on)."""
     sub, policy, kwargs = part
-    return protect(sub, policy, **kwargs).status
+    try:
+        return suppression.protect(sub, policy, **kwargs).status
+    except ProtectionError as exc:
+        return exc
 
 
 def _starved(

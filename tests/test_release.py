@@ -578,6 +578,8 @@ def test_independent_parts_protect_the_same_in_worker_processes(monkeypatch) -> 
     monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", 0)
     alone = release_module._run_parts(parts, workers=1)
     assert release_module._run_parts(parts, workers=2) == alone
+    assert alone[1] == []
+    alone = alone[0]
     assert any(s != "shown" for s in alone[0]) and any(s != "shown" for s in alone[1])
 
     class BrokenPool:  # what a script without the __main__ guard gets from spawned workers
@@ -591,13 +593,39 @@ def test_independent_parts_protect_the_same_in_worker_processes(monkeypatch) -> 
             return None
 
     monkeypatch.setattr(release_module, "ProcessPoolExecutor", BrokenPool)
-    assert release_module._run_parts(parts, workers=2) == alone
+    assert release_module._run_parts(parts, workers=2) == (alone, [])
     monkeypatch.undo()
     monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", 0)
     # the small cell's whole row and column are shown: no protection exists
     a = parts[0][0]
     fixed = frozenset(i for i, k in enumerate(a.keys) if k in {"a01", "a02", "ar0"})
     refused = [(a, policy, {"must_show": fixed}), parts[1]]
-    with pytest.raises(ProtectionError) as err:
-        release_module._run_parts(refused, workers=2)
-    assert "a00" in err.value.keys
+    results, errors = release_module._run_parts(refused, workers=2)
+    assert results[0] is None and results[1] == alone[1]  # the other part is kept
+    assert len(errors) == 1 and isinstance(errors[0], ProtectionError)
+    assert "a00" in errors[0].keys
+
+
+def test_a_group_size_retry_keeps_the_parts_it_does_not_touch(monkeypatch) -> None:  # noqa: ANN001
+    """After a refusal, parts already protected are kept unless a group size hidden now is in them."""
+    import privacy.release as release_module
+
+    calls: list[dict[str, str]] = []
+
+    def once(layouts, units, policy, known, bounds, hidden, old=None, *, workers=1):  # noqa: ANN001, ANN202
+        calls.append(dict(known))
+        if len(calls) == 1:
+            settled = [{"a": "shown", "b": "suppressed_small"}, {"g": "shown", "h": "shown"}]
+            raise release_module.ReleaseRefusedError("refused", ["x"], settled)
+        assert hidden == {"g"}
+        return {"a": known["a"], "b": known["b"], "g": "suppressed_complement", "x": "shown"}
+
+    monkeypatch.setattr(release_module, "_protect_once", once)
+    monkeypatch.setattr(release_module, "_possible_rate_bounds", lambda *args: {})
+    monkeypatch.setattr(release_module, "_bounding_groups", lambda *args: {"g"})
+    monkeypatch.setattr(release_module, "rate_bounds", lambda *args: {})
+    result = release_module._protect([], {}, load_policy(), known={"k": "shown"})
+    assert calls[0] == {"k": "shown"}
+    # the part holding the group size now hidden is protected again; the other is kept
+    assert calls[1] == {"k": "shown", "a": "shown", "b": "suppressed_small"}
+    assert result.statuses["g"] == "suppressed_complement"
