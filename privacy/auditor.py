@@ -979,6 +979,20 @@ def _solve_lp(c: np.ndarray, a: sp.csc_matrix, b: np.ndarray) -> tuple[np.ndarra
             raise RuntimeError(f"local LP failed ({res.status}): {res.message}")
         duals = res.eqlin.marginals if m else np.zeros(0)
         return res.x, np.asarray(duals, dtype=np.float64)
+    solver = _highs_solver(c, a, b, strategy=1)  # dual simplex: a vertex, as highs-ds
+    solver.run()
+    status = solver.getModelStatus()
+    if status != _highs.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"local LP failed: {solver.modelStatusToString(status)}")
+    solution = solver.getSolution()
+    return np.asarray(solution.col_value), np.asarray(solution.row_dual)
+
+
+def _highs_solver(
+    c: np.ndarray, a: sp.csc_matrix, b: np.ndarray, *, strategy: int
+) -> _highs._Highs:
+    """A HiGHS solver loaded with min c x s.t. a x = b, x >= 0 (simplex ``strategy``)."""
+    m, n = a.shape
     lp = _highs.HighsLp()
     lp.num_col_ = n
     lp.num_row_ = m
@@ -995,14 +1009,9 @@ def _solve_lp(c: np.ndarray, a: sp.csc_matrix, b: np.ndarray) -> tuple[np.ndarra
     lp.row_upper_ = b.astype(np.float64)
     solver = _highs._Highs()
     solver.setOptionValue("output_flag", False)
-    solver.setOptionValue("simplex_strategy", 1)  # dual simplex: a vertex, as linprog highs-ds
+    solver.setOptionValue("simplex_strategy", strategy)
     solver.passModel(lp)
-    solver.run()
-    status = solver.getModelStatus()
-    if status != _highs.HighsModelStatus.kOptimal:
-        raise RuntimeError(f"local LP failed: {solver.modelStatusToString(status)}")
-    solution = solver.getSolution()
-    return np.asarray(solution.col_value), np.asarray(solution.row_dual)
+    return solver
 
 
 def _warm_lp_available() -> bool:
@@ -1015,25 +1024,8 @@ class _WarmLP:
     def __init__(self, members: np.ndarray, a: sp.csr_matrix, b: np.ndarray) -> None:
         self.members = members
         n = len(members)
-        a = a.tocsc()
-        lp = _highs.HighsLp()
-        lp.num_col_ = n
-        lp.num_row_ = a.shape[0]
-        lp.a_matrix_.num_col_ = n
-        lp.a_matrix_.num_row_ = a.shape[0]
-        lp.a_matrix_.format_ = _highs.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = a.indices.astype(np.int32)
-        lp.a_matrix_.value_ = a.data.astype(np.float64)
-        lp.col_cost_ = np.zeros(n)
-        lp.col_lower_ = np.zeros(n)
-        lp.col_upper_ = np.full(n, np.inf)
-        lp.row_lower_ = b.astype(np.float64)
-        lp.row_upper_ = b.astype(np.float64)
-        self.solver = _highs._Highs()
-        self.solver.setOptionValue("output_flag", False)
-        self.solver.setOptionValue("simplex_strategy", 4)  # primal: warm after a cost change
-        self.solver.passModel(lp)
+        # primal simplex: warm after a cost change
+        self.solver = _highs_solver(np.zeros(n), a.tocsc(), b, strategy=4)
         self.free = np.ones(n, dtype=bool)
         self.costed = -1
 
