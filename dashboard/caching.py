@@ -17,7 +17,7 @@ import privacy
 from dashboard.db import noise_setting, warehouse_identity, warehouse_path
 from privacy.access import User
 from privacy.audit_log import record_event
-from privacy.release import release_years
+from privacy.release import published_years, release_years
 
 
 def identity() -> tuple[str, int, int, int]:
@@ -118,8 +118,17 @@ def _years(ident: tuple[str, int, int, int]) -> list[str]:
 
 
 def years() -> list[str]:
-    """The school years of the warehouse, oldest first."""
-    return _years(identity())
+    """The school years whose public release is ready, oldest first.
+
+    Without noise, the years whose suppressed release is recorded (`privacy.release.
+    published_years`): protecting a Maine-sized year takes many minutes, so pages never start
+    it; `edudash serve` protects the missing years before it serves.
+    """
+    if _noise_key():
+        # a noisy release is drawn in seconds: every year of the warehouse is offered
+        return _years(identity())
+    # not cached: a year released while the app runs appears at once (one registry query)
+    return published_years(identity()[0])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

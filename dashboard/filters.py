@@ -131,6 +131,9 @@ def year_select(*, key: str = "year", container: Any = None, label: str = "Schoo
 
     options = list(reversed(years()))
     if not options:
-        st.error("The warehouse holds no school years.")
+        st.error(
+            "No school year's public release is ready yet: `edudash serve` protects each "
+            "year's release before it serves the dashboard."
+        )
         st.stop()
     return select(label, options, key=key, default=options[0], container=container)

@@ -727,7 +727,20 @@ def _protect_once(
         raise ReleaseRefusedError(
             f"cell {keys[int(clash[0])]} was shown before but must be hidden now; refusing"
         )
-    starved = _starved(system, must_show, primary, policy)
+    lo, hi = _outer_bounds(system, must_show)
+    # a cell the public already knows exactly (a zero under a shown zero: no Asian students,
+    # so none who are economically disadvantaged) tells nothing new when shown, and a hidden
+    # one could never be protected; one hidden before stays hidden (its status is kept)
+    given = (hi - lo < 0.5) & ~must_show & ~primary & ~latent
+    given[n_real:] = False
+    given &= np.array([s is None for s in status_before], dtype=bool)
+    if given.any():
+        log.info("%d cell(s) already known exactly from earlier releases: shown", given.sum())
+        must_show |= given
+        must_hide &= ~given
+    starved = np.flatnonzero(
+        primary & ((hi < policy.min_upper_bound) | (hi - lo < policy.min_interval_width))
+    )
     if len(starved):
         raise ReleaseRefusedError(
             f"{len(starved)} small cell(s) cannot be protected even if every other cell were "
@@ -845,23 +858,17 @@ def _protect_part(part: tuple[CellSystem, Policy, dict]) -> list[str] | Protecti
         return exc
 
 
-def _starved(
-    system: CellSystem, must_show: np.ndarray, primary: np.ndarray, policy: Policy
-) -> np.ndarray:
-    """Small cells that fail the criterion even with every cell not ``must_show`` hidden.
+def _outer_bounds(system: CellSystem, must_show: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outer bounds of every cell with every cell not ``must_show`` hidden.
 
-    Outer bounds by propagating the equations (`Attacker.outer_bounds`: cheap, and wider
-    than the attacker's exact ones), so a cell found here is certainly unprotectable: a
-    refusal now, before any protection work, lets the caller hide the group sizes whose
-    rate bounds pin it (`_bounding_groups`) or free earlier cells.
+    By propagating the equations (`Attacker.outer_bounds`: cheap, and wider than the
+    attacker's exact ones), so a small cell they pin is certainly unprotectable (a refusal
+    now, before any protection work, lets the caller hide the group sizes whose rate bounds
+    pin it, see `_bounding_groups`), and a cell they fix is certainly known to the public.
     """
     from privacy.auditor import Attacker
 
-    attacker = Attacker(system, np.flatnonzero(~must_show))
-    lo, hi = attacker.outer_bounds()
-    return np.flatnonzero(
-        primary & ((hi < policy.min_upper_bound) | (hi - lo < policy.min_interval_width))
-    )
+    return Attacker(system, np.flatnonzero(~must_show)).outer_bounds()
 
 
 def _free_parts(system: CellSystem, fixed_shown: np.ndarray) -> list[list[int]]:
@@ -1252,3 +1259,21 @@ def audit_year(db_path: str | os.PathLike[str] | None, school_year: str) -> Year
 def release_years(db_path: str | os.PathLike[str] | None) -> list[str]:
     """The school years of the warehouse (the years a public release can be built for)."""
     return list(_snapshot(db_path).years)
+
+
+def published_years(db_path: str | os.PathLike[str] | None) -> list[str]:
+    """The school years whose public release (current catalogue, this build) is recorded.
+
+    What the dashboard offers: reading a recorded release back takes a moment, while
+    protecting a Maine-sized year takes many minutes, which no click should start
+    (`edudash serve` protects the missing years before it serves).
+    """
+    snap = _snapshot(db_path)
+    recorded = {
+        (r.school_year, r.request) for r in releases(snap.path, snap.build_id, kind="public")
+    }
+    return [
+        year
+        for year in snap.years
+        if (year, _public_request_json(public_catalogue(year))) in recorded
+    ]

@@ -57,6 +57,7 @@ from privacy.policy import Policy
 SHOWN = "shown"
 # the minimising pass's fixed amount of work (deterministic: no clock involved)
 _UNHIDE_MAX_TRIES = 400
+_NO_CELLS = np.zeros(0, dtype=np.int64)
 # ... and at most this many hidden cells re-attacked over all tries
 _UNHIDE_MAX_WORK = 800
 _EXACT_MAX_COMPONENTS = 60
@@ -196,11 +197,13 @@ def protect(
     engine.attack_until_safe()
     if minimise:
         deadline = math.inf if minimise_seconds is None else time.perf_counter() + minimise_seconds
-        changed = engine.unhide_unnecessary(deadline)
-        changed += engine.reoptimise_small_components(deadline)
-        if changed:
-            # every change was proven safe; attack the final pattern once more anyway
-            engine.attack_until_safe()
+        engine.unhide_unnecessary(deadline)
+        stale = engine.reoptimise_small_components(deadline)
+        if len(stale):
+            # each complement shown again was proven unnecessary by re-attacking the cells
+            # whose proving points moved it; the components re-chosen exactly are attacked
+            # again here (their cells' proving points may have moved a complement now shown)
+            engine.attack_until_safe(stale)
     hidden = set(np.flatnonzero(engine.hidden).tolist())
     status, reason = [], []
     for i in range(n):
@@ -565,12 +568,21 @@ class _Suppressor:
         need_upper, need_width = self._needs(cells)
         return (upper >= need_upper) & (upper - lower >= need_width)
 
-    def attack_until_safe(self) -> None:
-        """Attack every hidden cell; add complements for each violation until none is left."""
+    def attack_until_safe(self, cells: np.ndarray | None = None) -> None:
+        """Attack hidden cells; add complements for each violation until none is left.
+
+        cells: the hidden cells whose proof is not known to hold (default: every hidden cell
+        not settled by an earlier release's proof, see `_settled`).
+        """
         if self.settled is None:
             self.settled = self._settled()
             self.stats["settled"] = int(self.settled.sum())
-        to_check = np.flatnonzero(self.hidden & ~self.unchecked & ~self.settled)
+        candidates = self.hidden & ~self.unchecked & ~self.settled
+        if cells is not None:
+            chosen = np.zeros(self.n, dtype=bool)
+            chosen[cells] = True
+            candidates &= chosen
+        to_check = np.flatnonzero(candidates)
         while len(to_check):
             self.stats["attack_rounds"] += 1
             attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
@@ -630,7 +642,29 @@ class _Suppressor:
                 labels = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
                 labels = labels.components()
                 settled &= ~np.isin(labels, labels[cells])
+                settled |= self._proven_apart(cells)
         return settled
+
+    def _proven_apart(self, touched: np.ndarray) -> np.ndarray:
+        """Proven cells that still pass with every hidden cell of a fresh equation held fixed.
+
+        touched: the hidden cells of the fresh equations. A point that moves none of them
+        satisfies every fresh equation as the truth does, and every other one as before, so
+        it proves bounds against the new release too (and against any larger hidden
+        pattern). Holding those cells fixed also splits the large components that they tie
+        together, so these attacks are cheap; a cell that fails here is attacked in full.
+        """
+        apart = self.hidden.copy()
+        apart[touched] = False
+        cells = np.flatnonzero(self.proven & apart & ~self.unchecked)
+        found = np.zeros(self.n, dtype=bool)
+        if not len(cells):
+            return found
+        attacker = Attacker(self.system, np.flatnonzero(apart), self.incidence)
+        need_upper, need_width = self._needs(cells)
+        lower, upper, _ = attacker.bounds(cells, need_upper=need_upper, need_width=need_width)
+        found[cells[self._passes(cells, lower, upper)]] = True
+        return found
 
     def _complement_for(self, cell: int, deficit: float) -> int | None:
         rows = self.rows_of(cell)
@@ -775,14 +809,15 @@ class _Suppressor:
         """Re-choose the complements of each small component by exact integer programming.
 
         Candidates are the cells of the equations that touch the component; the complements
-        outside it stay as they are. Returns how many components got cheaper complements
-        (fewer, or of lower rank: see `_cost`).
+        outside it stay as they are. Returns the hidden cells of the components that got
+        cheaper complements (fewer, or of lower rank: see `_cost`): their proving points may
+        have moved a complement now shown, so they must be attacked again.
         """
         hidden_cells = np.flatnonzero(self.hidden)
+        stale: list[np.ndarray] = []
         if not len(hidden_cells):
-            return 0
+            return _NO_CELLS
         labels = Attacker(self.system, hidden_cells, self.incidence).components()
-        saved = 0
         tried = 0
         for label in np.unique(labels[hidden_cells]).tolist():
             if time.perf_counter() > deadline or tried >= _EXACT_MAX_COMPONENTS:
@@ -824,9 +859,9 @@ class _Suppressor:
             for c in best:
                 self.hide_complement(c, int(primary[0]) if len(primary) else c)
                 self.reason[c] = "complementary suppression (exact minimum for its group)"
-            saved += 1
+            stale.append(np.union1d(comp, np.asarray(best, dtype=np.int64)))
             self.stats["exact_saved"] = self.stats.get("exact_saved", 0) + len(current) - len(best)
-        return saved
+        return np.unique(np.concatenate(stale)) if stale else _NO_CELLS
 
     def _cost(self, cells: list[int]) -> tuple[int, int]:
         """What hiding `cells` costs: cells weighted by rank, then their total count."""

@@ -369,3 +369,26 @@ def test_server_noise_setting_reaches_the_page_with_its_margin_of_error(
     second = run_page("pages/enrollment.py")
     assert [f.to_csv() for f in table_frames(second)] == [f.to_csv() for f in frames]
     assert budget_status(db, year).spent == spent  # the stored answer, not a new draw
+
+
+def test_pages_offer_only_years_whose_public_release_is_recorded(
+    fresh_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A click never starts protecting a year: a year without a recorded release is not offered."""
+    from privacy.release import published_years, release_years
+
+    monkeypatch.setenv("EDUDASH_DB", str(fresh_db))
+    assert published_years(fresh_db) == []
+    at = run_page("pages/overview.py")
+    assert not at.exception
+    assert any("No school year's public release is ready" in e.value for e in at.error)
+    assert not registry_releases(fresh_db), "a page view protected a year"
+
+    year = release_years(fresh_db)[-2]
+    with dashboard_helpers.fast_protection():
+        privacy.public_release(fresh_db, year)
+    assert published_years(fresh_db) == [year]
+    at = run_page("pages/overview.py")
+    assert not at.exception and not at.error
+    assert at.selectbox(key="year").options == [year]
+    assert [r.school_year for r in registry_releases(fresh_db)] == [year]

@@ -74,17 +74,22 @@ def test_serve_builds_a_missing_warehouse_then_starts_streamlit(
     monkeypatch.setattr(serve.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
     assert cli.main(["serve", "--db", str(db), "--port", "8765", "--scale", "0.02"]) == 0
     assert db.is_file() and prepared == [db]
-    # A second start finds the warehouse and neither rebuilds nor re-protects it.
+    # A second start finds the warehouse: no rebuild; the years not yet released are
+    # protected before serving (`--released-only` serves at once with those recorded).
     before = db.stat().st_mtime_ns
     assert cli.main(["serve", "--db", str(db), "--port", "8765"]) == 0
-    assert db.stat().st_mtime_ns == before and prepared == [db]
+    assert db.stat().st_mtime_ns == before and prepared == [db, db]
+    assert cli.main(["serve", "--db", str(db), "--port", "8765", "--released-only"]) == 0
+    assert db.stat().st_mtime_ns == before and prepared == [db, db]
     calls.pop()
-    (cmd, env), = calls
+    calls.pop()
+    ((cmd, env),) = calls
     assert cmd[1:4] == ["-m", "streamlit", "run"] and "8765" in cmd
     assert env["EDUDASH_DB"] == str(db.resolve())
 
 
 def test_module_entry_point_runs() -> None:
-    result = subprocess.run([sys.executable, "-m", "edudash", "--help"], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "edudash", "--help"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0 and "build" in result.stdout

@@ -629,3 +629,73 @@ def test_a_group_size_retry_keeps_the_parts_it_does_not_touch(monkeypatch) -> No
     # the part holding the group size now hidden is protected again; the other is kept
     assert calls[1] == {"k": "shown", "a": "shown", "b": "suppressed_small"}
     assert result.statuses["g"] == "suppressed_complement"
+
+
+def test_a_cell_the_public_already_knows_is_shown_not_refused() -> None:
+    """A zero under a shown zero is known before the custom table is released.
+
+    One school (scale-1 school 6298): no Asian or American Indian students, so none who are
+    economically disadvantaged either. Their 0% share of the 89 disadvantaged students would be
+    coded and its count hidden, but a hidden count the public already knows exactly can never
+    be protected: the custom table was refused. Such a cell is shown (it tells nothing new), and
+    the whole release, old and new, holds against the attacker.
+    """
+    from privacy.auditor import audit
+    from privacy.release import _protect
+    from privacy.tables import layout_table
+
+    rows = []
+    for race, disadvantaged, other in [
+        ("WH", 85, 100), ("BL", 1, 3), ("HI", 1, 2), ("PI", 0, 1), ("MU", 2, 1)
+    ]:  # fmt: skip
+        rows.append(("10", "1", race, "true", disadvantaged))
+        rows.append(("10", "1", race, "false", other))
+    facts = pl.DataFrame(
+        rows,
+        schema=["school_id", "district_id", "race_ethnicity", "economically_disadvantaged", "n"],
+        orient="row",
+    )
+    units = pl.DataFrame(
+        {"district_id": ["1"], "district_name": ["D"], "school_id": ["10"], "school_name": ["S"]}
+    )
+    policy = load_policy()
+    public = [
+        layout_table(TableRequest(measure, YEAR, "school", (dim,)), facts, units)
+        for measure, dim in [
+            ("enrollment", "race_ethnicity"),
+            ("programs", "economically_disadvantaged"),
+        ]
+    ]
+    key = f"enrollment:{YEAR}|S:10|"
+    # the scale-1 public statuses (its other tables hid the school's total and the 89)
+    known = _protect(
+        public, {"enrollment": units}, policy, known={key: "suppressed_complement"}
+    ).statuses
+    assert known[f"{key}race_ethnicity=AS;"] == "shown"
+    assert known[f"{key}economically_disadvantaged=true;"] != "shown"
+    custom = layout_table(
+        TableRequest(
+            "enrollment",
+            YEAR,
+            "school",
+            ("race_ethnicity",),
+            filters=(("economically_disadvantaged", "true"),),
+        ),
+        facts,
+        units,
+    )
+    statuses = _protect(
+        [*public, custom], {"enrollment": units}, policy, known=known, earlier=public
+    ).statuses
+    for race in ("AS", "AM"):
+        assert statuses[f"{key}economically_disadvantaged=true;race_ethnicity={race};"] == "shown"
+    assert all(statuses[k] == st for k, st in known.items()), "an earlier status changed"
+    system = build_system([*public, custom], {"enrollment": units})
+    hidden = [i for i, k in enumerate(system.keys) if statuses.get(k, "latent") != "shown"]
+    primary = [i for i in hidden if policy.is_small(int(system.values[i]))]
+    assert {system.keys[i] for i in primary} >= {
+        f"{key}economically_disadvantaged=true;race_ethnicity={r};" for r in ("BL", "HI", "MU")
+    }
+    latent = [i for i in hidden if system.keys[i] not in statuses]
+    report = audit(system, hidden, policy, primary=primary, unchecked=latent)
+    assert report.ok, report.violations
