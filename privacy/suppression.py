@@ -337,8 +337,9 @@ def _cells(cells: Iterable[int], n: int, what: str) -> set[int]:
 class _Dependents:
     """For each cell, the hidden cells whose proving points move it (support -> cells).
 
-    Built once as a sparse matrix from every support (a set per cell would cost millions of
-    insertions when the attacker's points are large); later changes are kept beside it.
+    Built once as compressed arrays from every support (a set per cell would cost millions of
+    insertions when the attacker's points are large); a cell proven again later keeps its new
+    support beside them (`update`), and their entries for that cell are ignored.
     """
 
     def __init__(self, supports: dict[int, np.ndarray], n: int) -> None:
@@ -347,21 +348,26 @@ class _Dependents:
         lengths = np.array([len(p) for p in parts], dtype=np.int64)
         rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         cols = np.repeat(cells, lengths)
-        self.base = sp.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
-        self.added: dict[int, set[int]] = {}
-        self.removed: dict[int, set[int]] = {}
+        # support cell -> dependents, as CSR arrays (duplicates are harmless: `of` is a set)
+        self.indices = cols[np.argsort(rows, kind="stable")]
+        self.indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n))))
+        self.changed: dict[int, np.ndarray] = {}  # cell -> its current support, sorted
 
     def of(self, s: int) -> set[int]:
-        found = set(self.base.indices[self.base.indptr[s] : self.base.indptr[s + 1]].tolist())
-        return (found - self.removed.get(s, set())) | self.added.get(s, set())
+        found = {
+            a
+            for a in self.indices[self.indptr[s] : self.indptr[s + 1]].tolist()
+            if a not in self.changed
+        }
+        for a, support in self.changed.items():
+            i = np.searchsorted(support, s)
+            if i < len(support) and support[i] == s:
+                found.add(a)
+        return found
 
-    def add(self, s: int, cell: int) -> None:
-        self.removed.get(s, set()).discard(cell)
-        self.added.setdefault(s, set()).add(cell)
-
-    def discard(self, s: int, cell: int) -> None:
-        self.added.get(s, set()).discard(cell)
-        self.removed.setdefault(s, set()).add(cell)
+    def update(self, cell: int, support: np.ndarray) -> None:
+        """`cell` is proven again by points that move `support` (its old ones no longer count)."""
+        self.changed[cell] = np.unique(support)
 
 
 class _Suppressor:
@@ -785,11 +791,7 @@ class _Suppressor:
                         if support is not None:
                             attacker.supports[a] = support
                         continue
-                    if support is not None:
-                        for s in support.tolist():
-                            dependents.discard(s, a)
-                    for s in attacker.supports[a].tolist():
-                        dependents.add(s, a)
+                    dependents.update(a, attacker.supports[a])
             else:
                 safe = True
             if safe:
