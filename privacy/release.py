@@ -12,6 +12,7 @@ undoes a suppression; if that is impossible the request is refused.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import multiprocessing
@@ -186,6 +187,12 @@ _SNAPSHOT_LOCK = threading.Lock()
 
 def _snapshot(db_path: str | os.PathLike[str] | None) -> _Snapshot:
     path = resolve_db_path(db_path).resolve()
+    if path.is_file():
+        # the file as it is now (a rebuild swaps in a new file: a new identity)
+        with _SNAPSHOT_LOCK:
+            snap = _SNAPSHOTS.get((str(path), file_identity(path)))
+        if snap is not None:
+            return snap
     con = connect_readonly(path)
     try:
         ident = file_identity(path)
@@ -929,6 +936,12 @@ def _subsystem(
 # -- public release ------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=32)
+def _catalogue_json(school_year: str) -> str:
+    """The registry request of `school_year`'s public catalogue (what a release records)."""
+    return _public_request_json(public_catalogue(school_year))
+
+
 def _public_request_json(entries: Sequence[CatalogueEntry]) -> str:
     return json.dumps(
         {"tables": {e.name: json.loads(e.request.to_json()) for e in entries}}, sort_keys=True
@@ -1272,8 +1285,4 @@ def published_years(db_path: str | os.PathLike[str] | None) -> list[str]:
     recorded = {
         (r.school_year, r.request) for r in releases(snap.path, snap.build_id, kind="public")
     }
-    return [
-        year
-        for year in snap.years
-        if (year, _public_request_json(public_catalogue(year))) in recorded
-    ]
+    return [year for year in snap.years if (year, _catalogue_json(year)) in recorded]
