@@ -21,6 +21,7 @@ rate as "*" as well.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -50,6 +51,7 @@ class CodedRate:
     hide_counts: bool = False
 
 
+@functools.lru_cache(maxsize=65536, typed=True)
 def code_rate(numerator: int, denominator: int, policy: Policy) -> CodedRate:
     """Code ``numerator / denominator`` for publication under ``policy``.
 
@@ -128,6 +130,7 @@ def coded_displays(policy: Policy) -> list[tuple[str, float]]:
     return out
 
 
+@functools.lru_cache(maxsize=65536, typed=True)
 def public_bounds(numerator: int, denominator: int, policy: Policy) -> tuple[int, int]:
     """What the public learns about a hidden ``numerator`` from its rate's display.
 

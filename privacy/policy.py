@@ -25,6 +25,7 @@ What an attacker who sees every released table can and cannot learn under this p
 
 from __future__ import annotations
 
+import functools
 import math
 import tomllib
 from dataclasses import dataclass
@@ -101,6 +102,7 @@ class Policy:
             return not self.show_zero_counts
         return 0 < count < self.min_cell
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 (policies are few, frozen and hashable)
     def coding_edge(self, group_size: int) -> float | None:
         """The edge (percent) at which rates of a group of ``group_size`` are coded, or None.
 

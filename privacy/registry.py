@@ -97,12 +97,32 @@ def _last_seq(con: sqlite3.Connection, build_id: str, school_year: str) -> int:
     return int(row[0])
 
 
-def known_cells(db_path: str | os.PathLike[str], build_id: str, school_year: str) -> KnownCells:
+def last_seq(db_path: str | os.PathLike[str], build_id: str, school_year: str) -> int:
+    """The sequence number of the year's newest release under this build (0 if none).
+
+    It changes whenever a release of the year is recorded, so it versions `known_cells`.
+    """
+    con = open_registry(db_path)
+    try:
+        return _last_seq(con, build_id, school_year)
+    finally:
+        con.close()
+
+
+def known_cells(
+    db_path: str | os.PathLike[str],
+    build_id: str,
+    school_year: str,
+    since: KnownCells | None = None,
+) -> KnownCells:
     """Status of every cell released so far for the year under this build (one snapshot).
 
     A cell released in several tables has one status (the registry refuses to record a
     contradiction), so the last status read wins only among equal ones.
+    since: an earlier answer for the same build and year; only the releases recorded after
+    it are read (statuses never change once recorded).
     """
+    after = since.last_seq if since is not None else 0
     con = open_registry(db_path)
     try:
         con.execute("BEGIN")
@@ -111,14 +131,16 @@ def known_cells(db_path: str | os.PathLike[str], build_id: str, school_year: str
             rows = con.execute(
                 "SELECT c.cell_key, c.status FROM released_cells c "
                 "JOIN releases r ON r.release_id = c.release_id "
-                "WHERE r.build_id = ? AND r.school_year = ? AND r.seq <= ?",
-                (build_id, school_year, seq),
+                "WHERE r.build_id = ? AND r.school_year = ? AND r.seq > ? AND r.seq <= ?",
+                (build_id, school_year, after, seq),
             ).fetchall()
         finally:
             con.execute("COMMIT")
     finally:
         con.close()
-    return KnownCells({k: s for k, s in rows}, seq)
+    statuses = dict(since.statuses) if since is not None else {}
+    statuses.update((k, s) for k, s in rows)
+    return KnownCells(statuses, seq)
 
 
 def record_release(

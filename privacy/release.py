@@ -40,8 +40,10 @@ from privacy.percent_coding import public_bounds
 from privacy.policy import Policy, load_policy
 from privacy.registry import (
     HIDDEN_STATUSES,
+    KnownCells,
     RegistryConflictError,
     known_cells,
+    last_seq,
     new_release_id,
     record_release,
     release_cells,
@@ -136,7 +138,25 @@ class _Snapshot:
     layouts: dict[str, TableLayout] = field(default_factory=dict)
     public: dict[str, PublicRelease] = field(default_factory=dict)
     public_statuses: dict[str, dict[str, str]] = field(default_factory=dict)
+    # per year: the registry's cells as of its last sequence number; per (year, population):
+    # the equations of what was released as of a sequence number (see `_old_equations`)
+    known: dict[str, KnownCells] = field(default_factory=dict)
+    equations: dict[tuple[str, str], tuple[int, set[tuple[str, tuple[str, ...]]]]] = field(
+        default_factory=dict
+    )
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def known_cells(self, year: str) -> KnownCells:
+        """Every cell released so far for `year` (re-read only when a release was recorded)."""
+        seq = last_seq(self.path, self.build_id, year)
+        with self.lock:
+            cached = self.known.get(year)
+            if cached is not None and cached.last_seq == seq:
+                return cached
+        fresh = known_cells(self.path, self.build_id, year, since=cached)
+        with self.lock:
+            self.known[year] = fresh
+        return fresh
 
     def fact(self, population: str, year: str) -> pl.DataFrame:
         with self.lock:
@@ -420,6 +440,7 @@ def _protect(
     *,
     known: dict[str, str] | None = None,
     earlier: Sequence[TableLayout] = (),
+    old_equations: set[tuple[str, tuple[str, ...]]] | None = None,
     workers: int = 1,
 ) -> _Protected:
     """Protect `layouts` jointly; cells released before (`known`: key -> status) keep it.
@@ -429,6 +450,7 @@ def _protect(
     earlier: the layouts released before (among `layouts`), whose hidden cells in `known` were
     proven safe against them; those cells are attacked again only where a new equation
     reaches them (see `privacy.suppression.protect`'s `proven`).
+    old_equations: the equations of `earlier` (`_equation_keys`), if the caller has them.
 
     The rate displays of the result tell the public bounds on hidden counts (a coded range,
     or a "*" that could have been a range: see `rate_bounds`). Which bounds are read depends
@@ -441,7 +463,8 @@ def _protect(
     modelled, protection runs again with it, keeping what the previous run hid.
     """
     known = known or {}
-    old_equations = _equation_keys(earlier, units, known, policy) if earlier else None
+    if old_equations is None and earlier:
+        old_equations = _equation_keys(earlier, units, known, policy)
     # every bound a rate display could tell, modelled from the start: a bound for a count that
     # ends up shown says nothing new, and one whose group size ends up hidden only makes the
     # attacker stronger; the loop below then usually ends after one protection
@@ -1148,18 +1171,22 @@ def release_table(
                 f"{missing[0]}); a signed-in user can request it as a custom table"
             )
         return _render(snap, request, public_statuses, policy, public.release_id)
+    population = POPULATION_OF[request.measure]
     for _ in range(_MAX_ATTEMPTS):
-        known = known_cells(snap.path, snap.build_id, year)
+        known = snap.known_cells(year)
         if all(k in known.statuses for k in keys):
             statuses = known.statuses
         else:
-            earlier = _released_layouts(snap, year)
+            earlier = _released_layouts(snap, year, population)
+            units = _units_for(snap, year)
+            old_equations = _old_equations(snap, year, population, known, earlier, policy)
             protected = _protect(
                 [*earlier, layout],
-                _units_for(snap, year),
+                units,
                 policy,
                 known=known.statuses,
                 earlier=earlier,
+                old_equations=old_equations,
             )
             statuses = protected.statuses
         rid = new_release_id(year, "custom")
@@ -1182,13 +1209,52 @@ def release_table(
     raise RuntimeError("the release registry kept changing; try again")
 
 
-def _released_layouts(snap: _Snapshot, year: str) -> list[TableLayout]:
-    """Layouts of every table already released for `year` under the current build."""
+_STALE_EQUATIONS = 10  # releases after which the cached equations are computed again
+
+
+def _old_equations(
+    snap: _Snapshot,
+    year: str,
+    population: str,
+    known: KnownCells,
+    earlier: Sequence[TableLayout],
+    policy: Policy,
+) -> set[tuple[str, tuple[str, ...]]] | None:
+    """The equations of `earlier` (None if nothing was released), cached per population.
+
+    Equations only change by growing (a filter sum gains codes, a table is added), so a set
+    computed a few releases ago holds none that the current system lacks: the equations since
+    count as fresh, and the cells they reach are attacked again (slower, never unsafe).
+    """
+    if not earlier:
+        return None
+    with snap.lock:
+        cached = snap.equations.get((year, population))
+    if cached is not None and 0 <= known.last_seq - cached[0] <= _STALE_EQUATIONS:
+        return cached[1]
+    found = _equation_keys(earlier, _units_for(snap, year), known.statuses, policy)
+    with snap.lock:
+        snap.equations[(year, population)] = (known.last_seq, found)
+    return found
+
+
+def _released_layouts(
+    snap: _Snapshot, year: str, population: str | None = None
+) -> list[TableLayout]:
+    """Layouts of every table already released for `year` under the current build.
+
+    population: only the tables counting that population (e.g. "enrollment", which the
+    programs tables count too). Cells of different populations share no equation and no
+    rate, so a table is protected with its own population's releases alone.
+    """
     out: dict[str, TableLayout] = {}
     for rel in releases(snap.path, snap.build_id, year):
         for req in _requests_of(rel.request):
-            if req.measure != "staff":
-                out.setdefault(req.to_json(), snap.layout(req))
+            if req.measure == "staff":
+                continue
+            if population is not None and POPULATION_OF[req.measure] != population:
+                continue
+            out.setdefault(req.to_json(), snap.layout(req))
     return list(out.values())
 
 

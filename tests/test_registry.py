@@ -9,6 +9,7 @@ import pytest
 from privacy.registry import (
     RegistryConflictError,
     known_cells,
+    last_seq,
     open_registry,
     record_release,
     release_cells,
@@ -53,6 +54,20 @@ def test_record_and_read_back(db: Path) -> None:
     assert known.shown() == {"a"} and known.hidden() == {"b"}
     assert release_cells(db, ["r1"]) == {"a": (12, "shown"), "b": (None, "suppressed_small")}
     assert [r.release_id for r in releases(db, BUILD, YEAR)] == ["r1"]
+
+
+def test_known_cells_since_an_earlier_answer_reads_only_what_came_after(db: Path) -> None:
+    assert last_seq(db, BUILD, YEAR) == 0
+    _record(db, "r1", [("a", 12, "shown"), ("b", None, "suppressed_small")])
+    first = known_cells(db, BUILD, YEAR)
+    _record(db, "r2", [("a", 12, "shown"), ("c", None, "suppressed_complement")])
+    _record(db, "r3", [("d", 30, "shown")], build_id="build-b")  # another build: not read
+    assert last_seq(db, BUILD, YEAR) == first.last_seq + 1
+    later = known_cells(db, BUILD, YEAR, since=first)
+    assert later == known_cells(db, BUILD, YEAR)
+    assert later.statuses == {"a": "shown", "b": "suppressed_small", "c": "suppressed_complement"}
+    assert first.statuses == {"a": "shown", "b": "suppressed_small"}, "the earlier answer changed"
+    assert known_cells(db, BUILD, YEAR, since=later) == later
 
 
 def test_hidden_values_are_never_stored(db: Path) -> None:
