@@ -340,16 +340,7 @@ def _filter_sums(
     index = {k: i for i, k in enumerate(keys)}
     groups: dict[tuple[str, str, str], dict[str, int]] = {}
     for i, key in enumerate(keys):
-        if is_latent(key) or key.startswith("~"):
-            continue
-        head, sep, dims = key.rpartition("|")
-        if not sep or not dims:
-            continue
-        parts = [p for p in dims.split(";") if p]
-        for j, part in enumerate(parts):
-            name, _, code = part.partition("=")
-            rest = parts[:j] + parts[j + 1 :]
-            parent = f"{head}|{''.join(f'{r};' for r in rest)}"
+        for parent, name, head, code in _key_parents(key):
             if parent in index:
                 groups.setdefault((parent, name, head), {})[code] = i
     out: list[tuple[str, list[int], tuple[str, int] | None]] = []
@@ -369,6 +360,23 @@ def _filter_sums(
             raise RuntimeError(f"cells under {parent} do not add up to it")
         out.append((parent, kids, latent))
     return out
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def _key_parents(key: str) -> tuple[tuple[str, str, str, str], ...]:
+    """(parent key, dimension, head, code) for each dimension a cell key fixes."""
+    if is_latent(key) or key.startswith("~"):
+        return ()
+    head, sep, dims = key.rpartition("|")
+    if not sep or not dims:
+        return ()
+    parts = [p for p in dims.split(";") if p]
+    out = []
+    for j, part in enumerate(parts):
+        name, _, code = part.partition("=")
+        rest = parts[:j] + parts[j + 1 :]
+        out.append((f"{head}|{''.join(f'{r};' for r in rest)}", name, head, code))
+    return tuple(out)
 
 
 def _geography_sums(
@@ -782,8 +790,16 @@ def _protect_once(
     parts = _free_parts(system, must_show)
     jobs: list[tuple[list[int], dict[int, int], CellSystem, dict]] = []
     incidence = system.incidence().tocsc() if system.constraints else None
+    # cells of equations new since the earlier releases (None: no earlier releases)
+    reached = _reached_by_fresh(system, old_equations)
+    settled = (
+        np.array([s is not None for s in status_before], dtype=bool) | unchecked
+    )  # statuses kept, or never published (latent cells, bound slacks)
     for cells in parts:
         if all(status_before[c] is not None for c in cells):
+            continue
+        if reached is not None and not reached[cells].any() and settled[cells].all():
+            # no new cell and no new equation: an earlier release proved this part as it is
             continue
         if incidence is None or all(incidence.indptr[c] == incidence.indptr[c + 1] for c in cells):
             for c in cells:
@@ -837,6 +853,23 @@ def _protect_once(
     return {
         k: st for k, st in zip(keys[:n_real], statuses[:n_real], strict=True) if not is_latent(k)
     }
+
+
+def _reached_by_fresh(
+    system: CellSystem, old_equations: set[tuple[str, tuple[str, ...]]] | None
+) -> np.ndarray | None:
+    """Per cell: does an equation not in `old_equations` hold it? (None without them.)"""
+    if old_equations is None:
+        return None
+    reached = np.zeros(len(system), dtype=bool)
+    fresh = [
+        r
+        for r, (p, ch) in enumerate(system.constraints)
+        if _equation_key(system, p, ch) not in old_equations
+    ]
+    if fresh:
+        reached[system.incidence()[fresh].indices] = True
+    return reached
 
 
 def _run_parts(

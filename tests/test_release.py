@@ -699,3 +699,27 @@ def test_a_cell_the_public_already_knows_is_shown_not_refused() -> None:
     latent = [i for i in hidden if system.keys[i] not in statuses]
     report = audit(system, hidden, policy, primary=primary, unchecked=latent)
     assert report.ok, report.violations
+
+
+def test_a_custom_table_protects_only_what_its_equations_reach(released_db, monkeypatch) -> None:  # noqa: ANN001
+    """Parts of the year's cell system that no new cell or equation reaches keep their proof.
+
+    Each part handed to the suppression engine holds an equation the earlier releases lack;
+    the others (every school's and district's public cells, for a statewide table) are not
+    protected again.
+    """
+    import privacy.suppression as suppression
+
+    calls: list[tuple[int, int]] = []
+    original = suppression.protect
+
+    def spy(system, policy, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        calls.append((len(system), len(kwargs.get("fresh_rows", ()))))
+        return original(system, policy, **kwargs)
+
+    monkeypatch.setattr(suppression, "protect", spy)
+    request = TableRequest("enrollment", YEAR, "state", ("english_learner", "homeless"))
+    table = release_table(released_db, request, Staff("parts"))
+    assert table.data.height
+    assert calls, "the new table was not protected"
+    assert all(fresh for _, fresh in calls), calls
