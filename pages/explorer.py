@@ -96,7 +96,8 @@ if built != request.to_json():
     st.stop()
 
 try:
-    with st.spinner("Protecting the table together with everything already released..."):
+    slow = " (a table over every school can take a minute or two)" if geo == "school" else ""
+    with st.spinner(f"Protecting the table together with everything already released{slow}..."):
         table = caching.custom_table(request, user)
 except (privacy.ReleaseRefusedError, ValueError) as exc:
     st.error(f"Refused: {exc}")
