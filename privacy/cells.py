@@ -18,6 +18,7 @@ auditor work on this structure only; what a key means is opaque to them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -102,6 +103,31 @@ class CellSystem:
             )
         self.constraints.append((int(parent), kids))
 
+    def add_constraints(self, constraints: Sequence[tuple[int, Sequence[int]]]) -> None:
+        """`add_constraint` for many at once (the same checks, done together)."""
+        if not constraints:
+            return
+        lengths = np.fromiter((len(ch) for _, ch in constraints), dtype=np.int64)
+        if not lengths.all():
+            bad = constraints[int(np.argmin(lengths))][0]
+            raise ValueError(f"constraint on {self._key(bad)!r} has no children")
+        flat = np.fromiter(
+            itertools.chain.from_iterable((p, *ch) for p, ch in constraints),
+            dtype=np.int64,
+            count=int(lengths.sum()) + len(constraints),
+        )
+        if flat.min() < 0 or flat.max() >= len(self.keys):
+            raise ValueError("constraint refers to unknown cell index")
+        # a repeated cell within one constraint (parent among its children included)
+        row = np.repeat(np.arange(len(constraints), dtype=np.int64), lengths + 1)
+        if len(np.unique(row * len(self.keys) + flat)) != len(flat):
+            for parent, children in constraints:
+                if len({parent, *children}) != len(children) + 1:
+                    raise ValueError(
+                        f"constraint on {self._key(parent)!r} repeats a cell or contains its parent"
+                    )
+        self.constraints.extend((int(p), [int(c) for c in ch]) for p, ch in constraints)
+
     def add_sum(
         self, parent: tuple[Hashable, int], children: Sequence[tuple[Hashable, int]]
     ) -> tuple[int, list[int]]:
@@ -164,19 +190,30 @@ class CellSystem:
             )
 
     def incidence(self) -> sp.csr_matrix:
-        """Constraints x cells matrix: +1 for the parent, -1 for each child (rows sum to 0)."""
-        rows, cols, data = [], [], []
-        for r, (parent, children) in enumerate(self.constraints):
-            rows.append(r)
-            cols.append(parent)
-            data.append(1)
-            rows.extend([r] * len(children))
-            cols.extend(children)
-            data.extend([-1] * len(children))
-        return sp.csr_matrix(
-            (np.asarray(data, dtype=np.int64), (rows, cols)),
-            shape=(len(self.constraints), len(self.keys)),
+        """Constraints x cells matrix: +1 for the parent, -1 for each child (rows sum to 0).
+
+        Built once per shape (cells and constraints are only ever added); treat it as
+        read-only.
+        """
+        shape = (len(self.constraints), len(self.keys))
+        cached = getattr(self, "_incidence", None)
+        if cached is not None and cached.shape == shape:
+            return cached
+        lengths = np.fromiter(
+            (len(ch) + 1 for _, ch in self.constraints), dtype=np.int64, count=shape[0]
         )
+        cols = np.fromiter(
+            itertools.chain.from_iterable((p, *ch) for p, ch in self.constraints),
+            dtype=np.int64,
+            count=int(lengths.sum()),
+        )
+        indptr = np.concatenate(([0], np.cumsum(lengths)))
+        data = np.full(len(cols), -1, dtype=np.int64)
+        data[indptr[:-1]] = 1
+        matrix = sp.csr_matrix((data, cols, indptr), shape=shape)
+        matrix.sum_duplicates()  # sorts the indices of each row
+        self._incidence = matrix
+        return matrix
 
     def _key(self, i: int) -> Hashable:
         return self.keys[i] if 0 <= int(i) < len(self.keys) else i

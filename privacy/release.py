@@ -280,13 +280,14 @@ def build_system(layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame])
     system = CellSystem(keys=keys, values=np.asarray(cells["value"].to_numpy(), dtype=np.int64))
     index = system.index
     seen: set[tuple[int, tuple[int, ...]]] = set()
+    pending: list[tuple[int, tuple[int, ...]]] = []
 
     def add(parent: str, children: Iterable[str]) -> None:
         p = index[parent]
         kids = tuple(sorted(index[c] for c in children))
         if (p, kids) not in seen:
             seen.add((p, kids))
-            system.add_constraint(p, list(kids))
+            pending.append((p, kids))
 
     for lay in layouts:
         for parent, children in lay.constraints:
@@ -298,6 +299,7 @@ def build_system(layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame])
         if rest is not None:
             kids.append(system.add_cell(*rest))
         add(parent, [system.keys[k] for k in kids])
+    system.add_constraints(pending)
     return system
 
 

@@ -1,0 +1,46 @@
+"""CellSystem: bulk constraints check like single ones; the incidence matrix follows growth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from privacy.cells import CellSystem
+
+
+def _system() -> CellSystem:
+    return CellSystem(keys=["t", "a", "b", "c"], values=[3, 1, 2, 0])
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ([(0, [1, 2]), (0, [])], "has no children"),
+        ([(0, [1, 2]), (0, [9])], "unknown cell index"),
+        ([(0, [1, 2]), (1, [3, 3])], "repeats a cell"),
+        ([(0, [1, 2]), (1, [1, 3])], "repeats a cell"),
+        ([(-1, [1])], "unknown cell index"),
+    ],
+)
+def test_bulk_constraints_are_checked_and_nothing_is_half_added(bad, message) -> None:  # noqa: ANN001
+    system = _system()
+    with pytest.raises(ValueError, match=message):
+        system.add_constraints(bad)
+    assert system.constraints == []
+
+
+def test_bulk_constraints_equal_single_ones_and_incidence_follows() -> None:
+    one, many = _system(), _system()
+    pairs = [(0, [1, 2, 3]), (0, [2, 1, 3])]
+    for p, ch in pairs:
+        one.add_constraint(p, ch)
+    many.add_constraints(pairs)
+    assert one.constraints == many.constraints
+    first = many.incidence()
+    assert (first.toarray() == one.incidence().toarray()).all()
+    assert many.incidence() is first  # built once per shape
+    many.add_constraint(many.add_cell("d", 0), [3])
+    grown = many.incidence()
+    assert grown.shape == (3, 5)
+    assert (grown @ many.values == 0).all()
+    assert np.array_equal(grown.toarray()[2], [0, 0, 0, -1, 1])
