@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -304,13 +305,32 @@ def _order_map(dim: str) -> dict[str, int]:
     return {c: i for i, c in enumerate(_display_codes(dim))}
 
 
+_HIDE_REQUIRED: dict[int, tuple[TableLayout, Policy, frozenset[str]]] = {}
+_HIDE_REQUIRED_MAX = 1024
+_HIDE_REQUIRED_LOCK = threading.Lock()  # the dashboard serves sessions in threads
+
+
 def hide_required(layout: TableLayout, policy: Policy) -> set[str]:
     """Cells that must be hidden whatever else is shown: counts behind coded or hidden rates.
 
     A 0% or 100% outcome, or one near it, tells (nearly) every member's outcome; a rate over a
     group below the minimum does too. The policy codes such rates; their numerators are hidden
-    here and complementary suppression keeps them from being recomputed.
+    here and complementary suppression keeps them from being recomputed. Remembered per layout
+    object (layouts are immutable and reused for every custom table of a year).
     """
+    with _HIDE_REQUIRED_LOCK:
+        hit = _HIDE_REQUIRED.get(id(layout))
+    if hit is not None and hit[0] is layout and hit[1] == policy:
+        return set(hit[2])
+    out = _hide_required(layout, policy)
+    with _HIDE_REQUIRED_LOCK:
+        if len(_HIDE_REQUIRED) >= _HIDE_REQUIRED_MAX:
+            _HIDE_REQUIRED.pop(next(iter(_HIDE_REQUIRED)))
+        _HIDE_REQUIRED[id(layout)] = (layout, policy, frozenset(out))
+    return out
+
+
+def _hide_required(layout: TableLayout, policy: Policy) -> set[str]:
     rows = layout.rows.filter(pl.col("denominator").is_not_null())
     out: set[str] = set()
     for key, num, den in zip(
