@@ -792,8 +792,13 @@ def _protect_once(
     parts = _free_parts(system, must_show)
     jobs: list[tuple[list[int], dict[int, int], CellSystem, dict]] = []
     incidence = system.incidence().tocsc() if system.constraints else None
-    # cells of equations new since the earlier releases (None: no earlier releases)
-    reached = _reached_by_fresh(system, old_equations)
+    # equations new since the earlier releases, and the cells they hold (None: no earlier)
+    fresh_row = _fresh_rows(system, old_equations)
+    reached = None
+    if fresh_row is not None:
+        reached = np.zeros(n, dtype=bool)
+        if fresh_row.any():
+            reached[system.incidence()[np.flatnonzero(fresh_row)].indices] = True
     settled = (
         np.array([s is not None for s in status_before], dtype=bool) | unchecked
     )  # statuses kept, or never published (latent cells, bound slacks)
@@ -811,18 +816,14 @@ def _protect_once(
                     else ("suppressed_complement" if must_hide[c] else SHOWN)
                 )
             continue
-        sub, local, order = _subsystem(system, cells, incidence)
+        sub, local, order, rows = _subsystem(system, cells, incidence)
         proven: frozenset[int] = frozenset()
         fresh: list[int] = []
-        if old_equations is not None:
+        if fresh_row is not None:
             proven = frozenset(
                 local[c] for c in cells if status_before[c] not in (None, SHOWN) and must_hide[c]
             )
-            fresh = [
-                r
-                for r, (p, ch) in enumerate(sub.constraints)
-                if _equation_key(sub, p, ch) not in old_equations
-            ]
+            fresh = np.flatnonzero(fresh_row[rows]).tolist()
         kwargs = {
             "primary": frozenset(local[c] for c in cells if primary[c]),
             "must_hide": frozenset(local[c] for c in cells if must_hide[c]),
@@ -857,21 +858,16 @@ def _protect_once(
     }
 
 
-def _reached_by_fresh(
+def _fresh_rows(
     system: CellSystem, old_equations: set[tuple[str, tuple[str, ...]]] | None
 ) -> np.ndarray | None:
-    """Per cell: does an equation not in `old_equations` hold it? (None without them.)"""
+    """Per equation of `system`: is it missing from `old_equations`? (None without them.)"""
     if old_equations is None:
         return None
-    reached = np.zeros(len(system), dtype=bool)
-    fresh = [
-        r
-        for r, (p, ch) in enumerate(system.constraints)
-        if _equation_key(system, p, ch) not in old_equations
-    ]
-    if fresh:
-        reached[system.incidence()[fresh].indices] = True
-    return reached
+    return np.array(
+        [_equation_key(system, p, ch) not in old_equations for p, ch in system.constraints],
+        dtype=bool,
+    )
 
 
 def _run_parts(
@@ -963,11 +959,11 @@ def _free_parts(system: CellSystem, fixed_shown: np.ndarray) -> list[list[int]]:
 
 def _subsystem(
     system: CellSystem, cells: list[int], incidence: sp.csc_matrix
-) -> tuple[CellSystem, dict[int, int], list[int]]:
+) -> tuple[CellSystem, dict[int, int], list[int], np.ndarray]:
     """The cells of one part plus the shown constants of its equations, as a cell system.
 
-    incidence: constraints x cells (CSC). Returns the subsystem, global -> local index, and
-    the global index of each local cell.
+    incidence: constraints x cells (CSC). Returns the subsystem, global -> local index, the
+    global index of each local cell, and the global index of each local equation.
     """
     rows = np.unique(
         np.concatenate(
@@ -988,7 +984,7 @@ def _subsystem(
         values=system.values[order],
         constraints=[(local[p], [local[c] for c in ch]) for p, ch in constraints],
     )
-    return sub, local, order
+    return sub, local, order, rows
 
 
 # -- public release ------------------------------------------------------------------------
