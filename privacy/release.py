@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -98,17 +98,49 @@ class ReleaseRefusedError(ValueError):
         self.settled = list(settled)
 
 
+class LazyTables(Mapping[str, ProtectedTable]):
+    """Catalogue name -> ProtectedTable, each rendered from the release's statuses on first use.
+
+    A page needs a few of a year's tables; rendering all of them when the release is read back
+    cost seconds at scale 1. Every table renders the same recorded statuses, so rendering
+    later (or twice, by two threads at once) never changes what is shown.
+    """
+
+    def __init__(self, names: Sequence[str], render: Callable[[str], ProtectedTable]) -> None:
+        self._names = list(names)
+        self._known = frozenset(self._names)
+        self._render = render
+        self._done: dict[str, ProtectedTable] = {}
+
+    def __getitem__(self, name: str) -> ProtectedTable:
+        table = self._done.get(name)
+        if table is None:
+            if name not in self._known:
+                raise KeyError(name)
+            # no lock held while rendering (it takes the snapshot's locks): a race renders
+            # the same table twice and keeps the first
+            table = self._done.setdefault(name, self._render(name))
+        return table
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 @dataclass
 class PublicRelease:
     """The jointly protected public release of one school year.
 
-    tables: catalogue name -> ProtectedTable; every table carries this release's id.
+    tables: catalogue name -> ProtectedTable; every table carries this release's id (read
+    back from the registry, a table is rendered when first asked for).
     """
 
     release_id: str
     school_year: str
     build_id: str
-    tables: dict[str, ProtectedTable]
+    tables: Mapping[str, ProtectedTable]
     catalogue: list[CatalogueEntry] = field(repr=False)
 
     def table(self, name: str) -> ProtectedTable:
@@ -1043,7 +1075,6 @@ def public_release(
         policy = load_policy()
         entries = public_catalogue(school_year)
         counted = [e for e in entries if e.request.measure != "staff"]
-        layouts = [snap.layout(e.request) for e in counted]
         catalogue_json = _public_request_json(entries)
         for _ in range(_MAX_ATTEMPTS):
             existing = [
@@ -1056,6 +1087,7 @@ def public_release(
                 stored = release_cells(snap.path, [rid])
                 statuses = {k: s for k, (_, s) in stored.items()}
                 break
+            layouts = [snap.layout(e.request) for e in counted]
             known = known_cells(snap.path, snap.build_id, school_year)
             # tables released before (an older catalogue, custom tables) stay known to the
             # public: protect the catalogue together with them
@@ -1094,9 +1126,11 @@ def public_release(
             break
         else:
             raise RuntimeError("the release registry kept changing; try again")
-        tables: dict[str, ProtectedTable] = {}
-        for e in entries:
-            tables[e.name] = _render(snap, e.request, statuses, policy, rid)
+        requests = {e.name: e.request for e in entries}
+        tables = LazyTables(
+            list(requests),
+            functools.partial(_render_named, snap, requests, statuses, policy, rid),
+        )
         release = PublicRelease(rid, school_year, snap.build_id, tables, entries)
         snap.public[school_year] = release
         snap.public_statuses[school_year] = statuses
@@ -1112,6 +1146,17 @@ def _values(layouts: Sequence[TableLayout]) -> dict[str, int]:
     for lay in layouts:
         out.update(zip(lay.rows["cell_key"].to_list(), lay.rows["value"].to_list(), strict=True))
     return out
+
+
+def _render_named(
+    snap: _Snapshot,
+    requests: dict[str, TableRequest],
+    statuses: dict[str, str],
+    policy: Policy,
+    release_id: str,
+    name: str,
+) -> ProtectedTable:
+    return _render(snap, requests[name], statuses, policy, release_id)
 
 
 def _render(

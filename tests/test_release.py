@@ -112,6 +112,30 @@ def test_release_is_rebuilt_identically_from_the_registry(released_db) -> None: 
         assert again.tables[name].data.equals(table.data), name
 
 
+def test_a_release_read_back_renders_only_the_tables_asked_for(released_db, monkeypatch) -> None:  # noqa: ANN001
+    import privacy.release as release_module
+
+    rel = public_release(released_db, YEAR)
+    _snapshot(released_db).public.clear()  # as a fresh process would see it
+    rendered: list[str] = []
+    render = release_module._render
+
+    def counting(snap, request, *args):  # noqa: ANN001, ANN002, ANN202
+        rendered.append(request.to_json())
+        return render(snap, request, *args)
+
+    monkeypatch.setattr(release_module, "_render", counting)
+    again = public_release(released_db, YEAR)
+    assert rendered == []  # a page opening a year waits for no table it does not show
+    assert list(again.tables) == list(rel.tables) and len(again.tables) == len(rel.tables)
+    name = next(iter(rel.tables))
+    assert again.table(name).data.equals(rel.tables[name].data)
+    assert again.table(name) is again.table(name) and len(rendered) == 1
+    with pytest.raises(ValueError, match="no public table"):
+        again.table("nope")
+    assert "nope" not in again.tables and len(rendered) == 1
+
+
 def test_tables_are_tidy_with_all_margins(released_db) -> None:  # noqa: ANN001
     rel = public_release(released_db, YEAR)
     grade = rel.table("enrollment_school_grade").data
