@@ -349,3 +349,54 @@ def test_whole_component_lps_are_solved_warm(monkeypatch) -> None:  # noqa: ANN0
     assert solves  # the component is small: its jobs start whole
     expected = oracle(system, hidden)
     assert {c: (iv.lower, iv.upper) for c, iv in report.intervals.items()} == expected
+
+
+def test_an_aggregate_point_over_whole_components_decides_what_neighbourhoods_leave(
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """Districts x 2 groups x 6 grades with every margin: once the points found in the cells'
+    neighbourhoods stop deciding cells, one point over their whole components decides most of
+    the rest (fewer per-cell LPs), and every verdict still matches the brute-force program."""
+    import privacy.auditor as auditor
+
+    rng = np.random.default_rng(0)
+    counts = rng.choice(
+        [0, 1, 2, 3, 5, 8, 13, 30, 60, 200],
+        size=(16, 2, 6),
+        p=[0.1, 0.15, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05],
+    )
+    system = CellSystem()
+    add_table(system, "t", counts)
+    values = system.values
+    cells = np.array(
+        [i for i in range(len(system)) if 1 <= values[i] < 10 or (i % 5 == 0 and values[i] < 300)]
+    )
+    primary = np.array([POLICY.is_small(int(values[c])) for c in cells])
+    need_upper = np.where(primary, 10.0, -np.inf)
+    need_width = np.where(primary, 5.0, 1.0)
+    jobs: list[int] = []
+    real = Attacker._lp_batch
+
+    def counted(self, cells_, batch):  # noqa: ANN001, ANN202
+        jobs.append(len(batch))
+        return real(self, cells_, batch)
+
+    monkeypatch.setattr(Attacker, "_lp_batch", counted)
+    verdicts = {}
+    for whole in (False, True):
+        monkeypatch.setattr(auditor, "_AGGREGATE_WHOLE", whole)
+        jobs.clear()
+        lower, upper, _ = Attacker(system, cells).bounds(
+            cells, need_upper=need_upper, need_width=need_width
+        )
+        verdicts[whole] = (sum(jobs), (upper >= need_upper) & (upper - lower >= need_width))
+        if whole:
+            bounds = (lower, upper)
+    assert verdicts[True][0] < verdicts[False][0] / 2
+    expected = oracle(system, set(cells.tolist()))
+    for i, cell in enumerate(cells.tolist()):
+        lo, hi = expected[cell]
+        truly = hi >= need_upper[i] and hi - lo >= need_width[i]
+        assert verdicts[True][1][i] == truly == verdicts[False][1][i], cell
+        if truly:  # witnesses: feasible points, inside the true interval
+            assert lo <= bounds[0][i] and bounds[1][i] <= hi
