@@ -278,10 +278,12 @@ def minimum_complements(
     need_upper = np.full(len(primary), float(policy.min_upper_bound))
     need_width = np.full(len(primary), float(policy.min_interval_width))
 
+    region = _Region(system, np.union1d(fixed, candidates), primary, incidence)
+    sub_primary = region.local(primary)
+
     def passes(chosen: np.ndarray) -> bool:
-        hidden = np.union1d(fixed, chosen)
-        attacker = Attacker(system, hidden, incidence)
-        lower, upper, _ = attacker.bounds(primary, need_upper=need_upper, need_width=need_width)
+        attacker = Attacker(region, region.local(np.union1d(fixed, chosen)), region.matrix)
+        lower, upper, _ = attacker.bounds(sub_primary, need_upper=need_upper, need_width=need_width)
         return bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
 
     if not passes(candidates):
@@ -317,6 +319,46 @@ def minimum_complements(
     return None
 
 
+class _Region:
+    """The cells and equations that decide ``primary`` cells' bounds under any hidden pattern
+    inside ``widest``: the components of the primaries when all of ``widest`` is hidden, and
+    the shown cells of their equations (constants to the attacker).
+
+    A narrower pattern only splits those components, and no equation outside the region holds
+    one of their hidden cells, so an attacker over the region finds the same bounds as one
+    over the whole system, at the cost of the region instead of the system (per pattern tried
+    by `minimum_complements`, which tries many on one small group).
+    """
+
+    def __init__(
+        self,
+        system: CellSystem,
+        widest: np.ndarray,
+        primary: np.ndarray,
+        incidence: sp.csr_matrix | None = None,
+    ) -> None:
+        full = incidence if incidence is not None else system.incidence()
+        labels = Attacker(system, widest, full).components()
+        inside = np.zeros(len(system), dtype=bool)
+        inside[widest] = True
+        inside &= np.isin(labels, labels[primary])
+        rows = np.flatnonzero(abs(full) @ inside.astype(np.float64))
+        touched = full[rows]
+        self.cells = np.unique(touched.indices)
+        self.matrix = touched[:, self.cells].tocsr()
+        self.values = system.values[self.cells]
+        self.inside = inside
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def local(self, cells: np.ndarray) -> np.ndarray:
+        """Region indices of those of ``cells`` that lie in the region's components."""
+        cells = np.asarray(cells, dtype=np.int64)
+        cells = cells[self.inside[cells]]
+        return np.searchsorted(self.cells, cells)
+
+
 def _span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Concatenate ``arange(a, b)`` for each (a, b), vectorised."""
     counts = hi - lo
@@ -342,18 +384,30 @@ class _Dependents:
     support beside them (`update`), and their entries for that cell are ignored.
     """
 
-    def __init__(self, supports: dict[int, np.ndarray], n: int) -> None:
+    def __init__(
+        self, supports: dict[int, np.ndarray], n: int, only: np.ndarray | None = None
+    ) -> None:
+        """only: the support cells that `of` will be asked about (None: every cell); the
+        others are dropped before sorting (supports hold millions of entries at scale 1)."""
         cells = np.fromiter(supports.keys(), dtype=np.int64, count=len(supports))
         parts = [np.asarray(v, dtype=np.int64) for v in supports.values()]
         lengths = np.array([len(p) for p in parts], dtype=np.int64)
         rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         cols = np.repeat(cells, lengths)
+        if only is not None:
+            asked = np.zeros(n, dtype=bool)
+            asked[only] = True
+            keep = asked[rows]
+            rows, cols = rows[keep], cols[keep]
         # support cell -> dependents, as CSR arrays (duplicates are harmless: `of` is a set)
         self.indices = cols[np.argsort(rows, kind="stable")]
         self.indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n))))
         self.changed: dict[int, np.ndarray] = {}  # cell -> its current support, sorted
+        self.asked = None if only is None else asked
 
     def of(self, s: int) -> set[int]:
+        if self.asked is not None and not self.asked[s]:
+            raise ValueError(f"cell {s} was not among the cells asked about")
         found = {
             a
             for a in self.indices[self.indptr[s] : self.indptr[s + 1]].tolist()
@@ -757,7 +811,7 @@ class _Suppressor:
             return 0
         attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
         attacker.supports.update(self.supports)
-        dependents = _Dependents(self.supports, self.n)
+        dependents = _Dependents(self.supports, self.n, only=candidates)
         order = candidates[np.argsort(-self.values[candidates], kind="stable")]
         removed = 0
         tries = 0

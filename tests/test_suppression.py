@@ -463,3 +463,55 @@ def test_a_complement_far_from_the_cell_may_be_a_zero_that_can_grow() -> None:
     # with z fixed shown too, nothing is left: None (the caller refuses the table)
     engine = _Suppressor(system, Policy(), primary={0}, must_hide={1}, must_show={2, 3, 4})
     assert engine._complement_for(0, 1.0) is None
+
+
+def test_dependents_restricted_to_the_asked_cells_answer_as_the_full_index() -> None:
+    """Unhiding asks which proofs move each complement: the index it builds holds only the
+    complements, and answers for them exactly as the index over every cell does."""
+    from privacy.suppression import _Dependents
+
+    rng = np.random.default_rng(4)
+    n = 200
+    supports = {
+        int(c): rng.choice(n, size=int(rng.integers(0, 40)), replace=True)
+        for c in rng.choice(n, 80, replace=False)
+    }
+    asked = np.sort(rng.choice(n, 30, replace=False))
+    full, some = _Dependents(supports, n), _Dependents(supports, n, only=asked)
+    for index in (full, some):
+        index.update(int(next(iter(supports))), np.array([int(asked[0]), int(asked[1])]))
+    for s in asked.tolist():
+        assert some.of(s) == full.of(s)
+        assert some.of(s) == {
+            c
+            for c, sup in supports.items()
+            if s in (set(sup.tolist()) if c not in full.changed else set(full.changed[c].tolist()))
+        }
+    not_asked = next(s for s in range(n) if s not in set(asked.tolist()))
+    with pytest.raises(ValueError, match="not among the cells asked"):
+        some.of(not_asked)
+
+
+def test_a_region_attack_equals_the_whole_system_attack() -> None:
+    """`minimum_complements` attacks each tried pattern over the primaries' region only: for
+    every pattern inside the widest one, the region's bounds equal the whole system's."""
+    from privacy.auditor import Attacker
+    from privacy.suppression import _Region
+
+    rng = np.random.default_rng(11)
+    system = CellSystem()
+    add_table(system, "a", rng.choice([0, 1, 3, 6, 12, 40], size=(5, 4)))
+    add_table(system, "b", rng.choice([0, 2, 4, 9, 25, 80], size=(6, 3)))
+    a_cells = [i for i, k in enumerate(system.keys) if k[0] == "a"]
+    small = [c for c in a_cells if 1 <= system.values[c] < 10]
+    primary = np.array(small[:3])
+    widest = np.array(
+        sorted({*small, *rng.choice(len(system), 25, replace=False).tolist()}), dtype=np.int64
+    )
+    region = _Region(system, widest, primary)
+    assert len(region) < len(system)  # table b's cells are not part of it
+    for _ in range(15):
+        pattern = np.union1d(primary, rng.choice(widest, len(widest) // 2, replace=False))
+        whole = Attacker(system, pattern).bounds(primary)
+        local = Attacker(region, region.local(pattern), region.matrix).bounds(region.local(primary))
+        assert np.array_equal(whole[0], local[0]) and np.array_equal(whole[1], local[1])
