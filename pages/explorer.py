@@ -96,7 +96,11 @@ if built != request.to_json():
     st.stop()
 
 try:
-    slow = " (a table over every school can take a minute or two)" if geo == "school" else ""
+    slow = (
+        f" (a table over every {geo} can take from several seconds to a minute)"
+        if geo in ("district", "school")
+        else ""
+    )
     with st.spinner(f"Protecting the table together with everything already released{slow}..."):
         table = caching.custom_table(request, user)
 except (privacy.ReleaseRefusedError, ValueError) as exc:

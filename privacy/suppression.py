@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -281,10 +281,17 @@ def minimum_complements(
     region = _Region(system, np.union1d(fixed, candidates), primary, incidence)
     sub_primary = region.local(primary)
 
+    verdicts: dict[bytes, bool] = {}  # patterns recur across rounds: attack each once
+
     def passes(chosen: np.ndarray) -> bool:
-        attacker = Attacker(region, region.local(np.union1d(fixed, chosen)), region.matrix)
-        lower, upper, _ = attacker.bounds(sub_primary, need_upper=need_upper, need_width=need_width)
-        return bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
+        key = np.sort(chosen).tobytes()
+        if key not in verdicts:
+            attacker = Attacker(region, region.local(np.union1d(fixed, chosen)), region.matrix)
+            lower, upper, _ = attacker.bounds(
+                sub_primary, need_upper=need_upper, need_width=need_width
+            )
+            verdicts[key] = bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
+        return verdicts[key]
 
     if not passes(candidates):
         return None
@@ -308,15 +315,42 @@ def minimum_complements(
         if passes(candidates[pick]):
             return sorted(candidates[pick].tolist())
         failing = pick.copy()
-        for j in order.tolist():
-            if deadline is not None and time.perf_counter() > deadline:
-                return None
-            if not failing[j]:
-                failing[j] = True
-                if passes(candidates[failing]):
-                    failing[j] = False
+        if not _grow_failing(
+            failing, order[~pick[order]], lambda m: passes(candidates[m]), deadline
+        ):
+            return None
         cuts.append((~failing).astype(np.float64))
     return None
+
+
+def _grow_failing(
+    failing: np.ndarray,
+    rest: np.ndarray,
+    passes: Callable[[np.ndarray], bool],
+    deadline: float | None,
+) -> bool:
+    """Grow the failing pattern ``failing`` (a mask, changed in place) to a maximal one.
+
+    Adds each of ``rest`` in turn if the pattern still fails with it. Hiding more never hurts,
+    so when a whole slice of ``rest`` can be added at once and the pattern still fails, each
+    of its cells would have been added one at a time too: slices are tried first and split
+    only when they pass. The result is the one-at-a-time result, in far fewer attacks when few
+    cells are needed. False if the deadline passed first.
+    """
+    if not len(rest):
+        return True
+    if deadline is not None and time.perf_counter() > deadline:
+        return False
+    failing[rest] = True
+    if not passes(failing):
+        return True
+    failing[rest] = False
+    if len(rest) == 1:
+        return True
+    half = len(rest) // 2
+    return _grow_failing(failing, rest[:half], passes, deadline) and _grow_failing(
+        failing, rest[half:], passes, deadline
+    )
 
 
 class _Region:

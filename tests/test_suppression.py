@@ -515,3 +515,43 @@ def test_a_region_attack_equals_the_whole_system_attack() -> None:
         whole = Attacker(system, pattern).bounds(primary)
         local = Attacker(region, region.local(pattern), region.matrix).bounds(region.local(primary))
         assert np.array_equal(whole[0], local[0]) and np.array_equal(whole[1], local[1])
+
+
+def test_growing_a_failing_pattern_by_slices_equals_one_cell_at_a_time() -> None:
+    """`minimum_complements` grows each failing pattern to a maximal one; adding whole slices
+    (split only when they pass) must give what adding one cell at a time gives."""
+    from privacy.suppression import _grow_failing
+
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        n = int(rng.integers(1, 25))
+        # a monotone rule: a pattern passes when it holds every cell of one of a few sets
+        keys = [
+            set(rng.choice(n, int(rng.integers(1, 4)), replace=True).tolist()) for _ in range(3)
+        ]
+
+        def passes(mask: np.ndarray, keys: list[set[int]] = keys) -> bool:
+            held = set(np.flatnonzero(mask).tolist())
+            return any(k <= held for k in keys)
+
+        start = rng.random(n) < 0.3
+        if passes(start):
+            continue
+        order = rng.permutation(n)
+        one_at_a_time = start.copy()
+        for j in order.tolist():
+            if not one_at_a_time[j]:
+                one_at_a_time[j] = True
+                if passes(one_at_a_time):
+                    one_at_a_time[j] = False
+        calls: list[int] = []
+        by_slices = start.copy()
+
+        def counted(mask: np.ndarray, calls: list[int] = calls) -> bool:
+            calls.append(1)
+            return passes(mask)
+
+        assert _grow_failing(by_slices, order[~start[order]], counted, None)
+        assert np.array_equal(by_slices, one_at_a_time)
+        assert not passes(by_slices)
+        assert len(calls) <= 2 * n
