@@ -9,6 +9,8 @@ and a rebuilt warehouse never serves stale tables.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 
 import polars as pl
 import streamlit as st
@@ -17,7 +19,10 @@ import privacy
 from dashboard.db import noise_setting, warehouse_identity, warehouse_path
 from privacy.access import User
 from privacy.audit_log import record_event
+from privacy.release import prepare_custom_tables as _read_ahead
 from privacy.release import published_years, release_years
+
+log = logging.getLogger(__name__)
 
 
 def identity() -> tuple[str, int, int, int]:
@@ -100,6 +105,30 @@ def _custom_table(
         {"release_id": table.release_id, "request": json.loads(request_json), "via": "explorer"},
     )
     return table
+
+
+def _read_ahead_quietly(path: str, year: str) -> None:
+    try:
+        _read_ahead(path, year)
+    except Exception:  # noqa: BLE001 - a read-ahead only saves time; the table build reports
+        log.exception("reading ahead for the %s custom tables failed", year)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _reading_ahead(ident: tuple[str, int, int, int], year: str) -> threading.Thread:
+    thread = threading.Thread(
+        target=_read_ahead_quietly, args=(ident[0], year), name=f"read-ahead {year}", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def prepare_custom_tables(year: str) -> None:
+    """Start, once per warehouse file and year, a background read-ahead of what a staff custom
+    table of `year` needs (`privacy.release.prepare_custom_tables`), so the first table a staff
+    member builds is not the slow one. Nothing is released; noisy tables need none of it."""
+    if noise_setting() is None:
+        _reading_ahead(identity(), year)
 
 
 def custom_table(request: privacy.TableRequest, user: User) -> privacy.ProtectedTable:

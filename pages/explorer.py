@@ -36,6 +36,7 @@ measure = filters.select(
     "Measure", list(MEASURES), key="measure", format_func=MEASURES.get, container=c1
 )
 year = filters.year_select(container=c2)
+caching.prepare_custom_tables(year)  # in the background, while the table is being chosen
 geo = filters.select(
     "Geography", list(GEOGRAPHIES), key="geo", format_func=GEOGRAPHIES.get, container=c3
 )

@@ -861,7 +861,11 @@ class Attacker:
     def _aggregate_point(
         self, targets: np.ndarray, sign: np.ndarray, gap: np.ndarray, whole: bool = False
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """(cells, integer values) of one feasible point moving ``targets`` by ``sign * gap``."""
+        """(cells, integer values) of one feasible point moving ``targets`` by ``sign * gap``.
+
+        whole: the point may move any cell of the targets' components, not only their
+        neighbourhoods (either way every other cell keeps its true value).
+        """
         if whole:
             labels = self.components()
             members = np.flatnonzero(np.isin(labels, labels[targets]) & self.free)

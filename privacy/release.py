@@ -177,6 +177,9 @@ class _Snapshot:
         default_factory=dict
     )
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # one computation of a population's equations at a time (a read-ahead thread and a staff
+    # member's first table must not both compute them)
+    equation_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
 
     def known_cells(self, year: str) -> KnownCells:
         """Every cell released so far for `year` (re-read only when a release was recorded)."""
@@ -1285,6 +1288,25 @@ def release_table(
     raise RuntimeError("the release registry kept changing; try again")
 
 
+def prepare_custom_tables(db_path: str | os.PathLike[str] | None, school_year: str) -> None:
+    """Read ahead, in this process, what protecting a custom table of `school_year` needs.
+
+    Releases nothing and records nothing: it loads the year's public release, the cells
+    released so far, the group sizes and, per population, the equations of the tables
+    already released (see `_old_equations`), so that a staff member's first table is
+    protected as fast as later ones. Safe to run in a background thread.
+    """
+    snap = _snapshot(db_path)
+    _check_against_warehouse(snap, TableRequest("enrollment", school_year))
+    public_release(snap.path, school_year)
+    policy = load_policy()
+    known = snap.known_cells(school_year)
+    _units_for(snap, school_year)
+    for population in aggregates.STUDENT_POPULATIONS:
+        earlier = _released_layouts(snap, school_year, population)
+        _old_equations(snap, school_year, population, known, earlier, policy)
+
+
 _STALE_EQUATIONS = 10  # releases after which the cached equations are computed again
 
 
@@ -1305,13 +1327,16 @@ def _old_equations(
     if not earlier:
         return None
     with snap.lock:
-        cached = snap.equations.get((year, population))
-    if cached is not None and 0 <= known.last_seq - cached[0] <= _STALE_EQUATIONS:
-        return cached[1]
-    found = _equation_keys(earlier, _units_for(snap, year), known.statuses, policy)
-    with snap.lock:
-        snap.equations[(year, population)] = (known.last_seq, found)
-    return found
+        computing = snap.equation_locks.setdefault((year, population), threading.Lock())
+    with computing:
+        with snap.lock:
+            cached = snap.equations.get((year, population))
+        if cached is not None and 0 <= known.last_seq - cached[0] <= _STALE_EQUATIONS:
+            return cached[1]
+        found = _equation_keys(earlier, _units_for(snap, year), known.statuses, policy)
+        with snap.lock:
+            snap.equations[(year, population)] = (known.last_seq, found)
+        return found
 
 
 def _released_layouts(

@@ -747,3 +747,29 @@ def test_a_custom_table_protects_only_what_its_equations_reach(released_db, monk
     assert table.data.height
     assert calls, "the new table was not protected"
     assert all(fresh for _, fresh in calls), calls
+
+
+def test_reading_ahead_releases_nothing_and_spares_the_first_custom_table_the_work(
+    released_db,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    import privacy.release as release_module
+
+    before = len(releases(released_db, school_year=YEAR))
+    _snapshot(released_db).equations.clear()  # as a fresh process would have them
+    release_module.prepare_custom_tables(released_db, YEAR)
+    assert len(releases(released_db, school_year=YEAR)) == before  # nothing released
+    assert (YEAR, "enrollment") in _snapshot(released_db).equations
+    computed: list[int] = []
+    equation_keys = release_module._equation_keys
+
+    def counting(*args):  # noqa: ANN002, ANN202
+        computed.append(1)
+        return equation_keys(*args)
+
+    monkeypatch.setattr(release_module, "_equation_keys", counting)
+    request = TableRequest("enrollment", YEAR, "state", ("english_learner", "homeless"))
+    table = release_table(released_db, request, Staff("rep.ahead"))
+    assert table.data.height > 0 and computed == []  # the read-ahead's equations were used
+    with pytest.raises(ValueError, match="school year"):
+        release_module.prepare_custom_tables(released_db, "1999-00")
