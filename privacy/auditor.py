@@ -69,6 +69,9 @@ _MILP_TIME_LIMIT = 30.0
 # fewer open cells than this go straight to their own LPs (a shared point is worth it from a
 # handful of cells on: unhiding re-attacks a few cells at a time, scale-0.1 release 43 s -> 25 s)
 _AGGREGATE_MIN_CELLS = 8
+# an aggregate LP with a fractional optimum is solved as an integer program from this many
+# cells on (below, the cells go to their own LPs)
+_AGGREGATE_MILP_MIN_CELLS = 40
 _AGGREGATE_ROUNDS = 30
 _AGGREGATE_TIME_LIMIT = 5.0
 _AGGREGATE_CHUNK = 1500
@@ -318,23 +321,25 @@ class Attacker:
         has_free_parent[rows_k[data_k > 0]] = True
         # A hidden child of a shown parent is bounded by it.
         bounded[cols_k[(data_k < 0) & ~has_free_parent[rows_k]]] = True
-        # Propagate: a child of a bounded parent, a parent of bounded children, is bounded.
-        rows = np.flatnonzero(has_free_parent).tolist()
-        changed = True
-        while changed and not bounded[free].all():
-            changed = False
-            for r in rows:
-                cells = csr.indices[csr.indptr[r] : csr.indptr[r + 1]]
-                coefs = csr.data[csr.indptr[r] : csr.indptr[r + 1]]
-                parent = cells[coefs > 0]
-                children = cells[(coefs < 0) & free[cells]]
-                if bounded[parent[0]]:
-                    if not bounded[children].all():
-                        bounded[children] = True
-                        changed = True
-                elif bounded[children].all():
-                    bounded[parent] = True
-                    changed = True
+        # Propagate: a child of a bounded parent, a parent of bounded children, is bounded
+        # (whole sweeps over the equations with a hidden parent, until nothing changes).
+        rows = np.flatnonzero(has_free_parent)
+        sub = csr[rows].tocoo()
+        up = sub.data > 0
+        first_row, first = np.unique(sub.row[up], return_index=True)
+        parent_of = np.zeros(len(rows), dtype=np.int64)
+        parent_of[first_row] = sub.col[up][first]
+        par_row, par_col = sub.row[up], sub.col[up]
+        down = (sub.data < 0) & free[sub.col]
+        kid_row, kid_col = sub.row[down], sub.col[down]
+        while len(rows) and not bounded[free].all():
+            before = int(bounded.sum())
+            bounded[kid_col[bounded[parent_of][kid_row]]] = True
+            open_kids = np.bincount(kid_row, weights=~bounded[kid_col], minlength=len(rows))
+            done = open_kids == 0
+            bounded[par_col[done[par_row]]] = True
+            if int(bounded.sum()) == before:
+                break
         candidates = np.flatnonzero(free & ~bounded)
         unbounded = np.zeros(self.n, dtype=bool)
         if len(candidates):
@@ -897,6 +902,8 @@ class Attacker:
         )
         res = milp(c, constraints=constraints, bounds=bounds)
         if res.x is not None and np.abs(res.x[:nx] - np.round(res.x[:nx])).max() > 1e-6:
+            if m < _AGGREGATE_MILP_MIN_CELLS:
+                return None  # a few cells: their own LPs are cheaper than an integer program
             res = milp(
                 c,
                 constraints=constraints,

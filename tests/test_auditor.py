@@ -400,3 +400,25 @@ def test_an_aggregate_point_over_whole_components_decides_what_neighbourhoods_le
         assert verdicts[True][1][i] == truly == verdicts[False][1][i], cell
         if truly:  # witnesses: feasible points, inside the true interval
             assert lo <= bounds[0][i] and bounds[1][i] <= hi
+
+
+def test_unbounded_cells_are_exactly_those_on_a_ray() -> None:
+    """`Attacker.unbounded` (propagation, then ray LPs) against one ray LP per hidden cell:
+    a hidden cell has no upper end iff some d >= 0 with A d = 0 (over hidden cells) moves it."""
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        shape = tuple(rng.integers(2, 5, size=int(rng.integers(2, 4))))
+        system = CellSystem()
+        add_table(system, "t", rng.choice([0, 1, 3, 9, 30], size=shape))
+        if rng.random() < 0.5:
+            add_table(system, "u", rng.choice([0, 2, 5, 40], size=(3, 3)))
+        hidden = np.sort(rng.choice(len(system), int(rng.integers(1, len(system))), replace=False))
+        got = Attacker(system, hidden).unbounded()
+        a = system.incidence().toarray()[:, hidden]
+        for j, cell in enumerate(hidden.tolist()):
+            c = np.zeros(len(hidden))
+            c[j] = -1.0
+            res = linprog(c, A_eq=a, b_eq=np.zeros(len(a)), bounds=(0, 1), method="highs")
+            assert bool(got[cell]) == (res.x[j] > 0.5), (shape, cell)
