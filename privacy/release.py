@@ -1131,8 +1131,7 @@ def public_release(
             raise RuntimeError("the release registry kept changing; try again")
         requests = {e.name: e.request for e in entries}
         tables = LazyTables(
-            list(requests),
-            functools.partial(_render_named, snap, requests, statuses, policy, rid),
+            list(requests), lambda name: _render(snap, requests[name], statuses, policy, rid)
         )
         release = PublicRelease(rid, school_year, snap.build_id, tables, entries)
         snap.public[school_year] = release
@@ -1149,17 +1148,6 @@ def _values(layouts: Sequence[TableLayout]) -> dict[str, int]:
     for lay in layouts:
         out.update(zip(lay.rows["cell_key"].to_list(), lay.rows["value"].to_list(), strict=True))
     return out
-
-
-def _render_named(
-    snap: _Snapshot,
-    requests: dict[str, TableRequest],
-    statuses: dict[str, str],
-    policy: Policy,
-    release_id: str,
-    name: str,
-) -> ProtectedTable:
-    return _render(snap, requests[name], statuses, policy, release_id)
 
 
 def _render(
@@ -1256,9 +1244,7 @@ def release_table(
         if all(k in known.statuses for k in keys):
             statuses = known.statuses
         else:
-            earlier = _released_layouts(snap, year, population)
-            units = _units_for(snap, year)
-            old_equations = _old_equations(snap, year, population, known, earlier, policy)
+            earlier, units, old_equations = _custom_inputs(snap, year, population, known, policy)
             protected = _protect(
                 [*earlier, layout],
                 units,
@@ -1301,10 +1287,18 @@ def prepare_custom_tables(db_path: str | os.PathLike[str] | None, school_year: s
     public_release(snap.path, school_year)
     policy = load_policy()
     known = snap.known_cells(school_year)
-    _units_for(snap, school_year)
     for population in aggregates.STUDENT_POPULATIONS:
-        earlier = _released_layouts(snap, school_year, population)
-        _old_equations(snap, school_year, population, known, earlier, policy)
+        _custom_inputs(snap, school_year, population, known, policy)
+
+
+def _custom_inputs(
+    snap: _Snapshot, year: str, population: str, known: KnownCells, policy: Policy
+) -> tuple[list[TableLayout], dict[str, pl.DataFrame], set[tuple[str, tuple[str, ...]]] | None]:
+    """What a custom table of `population` is protected with: the layouts released before
+    for it, the group sizes, and the equations of those layouts (cached, `_old_equations`)."""
+    earlier = _released_layouts(snap, year, population)
+    units = _units_for(snap, year)
+    return earlier, units, _old_equations(snap, year, population, known, earlier, policy)
 
 
 _STALE_EQUATIONS = 10  # releases after which the cached equations are computed again
