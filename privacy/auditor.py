@@ -266,22 +266,37 @@ class Attacker:
         self._unbounded: np.ndarray | None = None
         self._unbounded_stale = False
         self._outer: tuple[np.ndarray, np.ndarray] | None = None
+        # bounds still valid after `fix` (showing a cell only narrows them): the next
+        # propagation starts there; and the bounds of before the last `fix`, for its `unfix`
+        self._outer_seed: tuple[np.ndarray, np.ndarray] | None = None
+        self._outer_undo: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None
         self._row_order: dict[int, list[int]] = {}
         self._warm: dict[int, _WarmLP] = {}
         self._cell_rows: dict[int, list[int]] = {}
+        self._initial: dict[int, np.ndarray] = {}  # per cell, under the current `free`
 
     def fix(self, cell: int) -> None:
         """Show hidden ``cell`` to the attacker (its true value becomes known)."""
         self.free[cell] = False
         self._unbounded_stale = True
+        start = self._outer if self._outer is not None else self._outer_seed
+        self._outer_undo = (cell, self._outer) if self._outer is not None else None
+        if start is not None:
+            lo, hi = start[0].copy(), start[1].copy()
+            lo[cell] = hi[cell] = self.xstar[cell]
+            self._outer_seed = (lo, hi)
         self._outer = None
+        self._initial.clear()
 
     def unfix(self, cell: int) -> None:
         """Hide ``cell`` again after `fix`."""
         if not self.hidden[cell]:
             raise ValueError("unfix of a cell that was never hidden")
         self.free[cell] = True
-        self._outer = None
+        undo, self._outer_undo, self._outer_seed = self._outer_undo, None, None
+        # right after its `fix`, the bounds of before it hold again
+        self._outer = undo[1] if undo is not None and undo[0] == cell else None
+        self._initial.clear()
         # hiding more can only add rays: recompute lazily
         self._unbounded = None
 
@@ -378,8 +393,12 @@ class Attacker:
         """
         if self._outer is not None:
             return self._outer
-        lo = np.where(self.free, 0.0, self.xstar)
-        hi = np.where(self.free, np.inf, self.xstar)
+        if self._outer_seed is not None:
+            lo, hi = self._outer_seed
+            self._outer_seed = None
+        else:
+            lo = np.where(self.free, 0.0, self.xstar)
+            hi = np.where(self.free, np.inf, self.xstar)
         coo = self.rows_csr.tocoo()
         row, col, a = coo.row, coo.col, coo.data
         rhs = self.rows_csr @ self.xstar
@@ -452,6 +471,13 @@ class Attacker:
         each equation of the compensating cell...: a neighbour's neighbour whose equations are
         all already touched closes such a cycle, so it is added up front.
         """
+        found = self._initial.get(cell)
+        if found is None:
+            found = self._initial[cell] = self._first_neighbourhood(cell)
+        return found
+
+    def _first_neighbourhood(self, cell: int) -> np.ndarray:
+        """`_initial_set`, computed (it depends only on which cells are free)."""
         first = {cell}
         for r in self._rows_of(cell):
             first.update(self._row_neighbours(r))
@@ -482,6 +508,7 @@ class Attacker:
         *,
         need_upper: np.ndarray | None = None,
         need_width: np.ndarray | None = None,
+        until_failure: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Integer (lower, upper, exact) of the attacker for hidden ``cells``.
 
@@ -489,6 +516,9 @@ class Attacker:
         points prove ``upper >= need_upper`` and ``upper - lower >= need_width``; the bounds
         returned for such a cell are those witnesses (inner bounds): enough to decide that it
         passes. Cells that do not pass get exact bounds.
+        until_failure: (check mode) the caller only asks whether every cell passes, so the
+            attack stops at the first cell proven to fail; the bounds returned then show that
+            it fails, and those of cells not decided yet mean nothing.
         """
         cells = np.asarray(cells, dtype=np.int64)
         k = len(cells)
@@ -504,6 +534,8 @@ class Attacker:
                 self._unbounded = None
         unbounded = self.unbounded()[cells]
         check = need_upper is not None
+        if until_failure and not check:
+            raise ValueError("until_failure needs the criterion (need_upper, need_width)")
         truth = self.xstar[cells]
         wit_hi, wit_lo = truth.copy(), truth.copy()
         empty = np.zeros(0, dtype=np.int64)
@@ -523,6 +555,14 @@ class Attacker:
         if check:
             # outer bounds that already break the criterion: the cell fails, stop here
             failed = (outer_hi < need_upper) | (outer_hi - outer_lo < need_width)
+
+        def proven_failing() -> bool:
+            """Does a cell fail already on its exact ends and the other's outer bound?"""
+            hi = np.where(done_hi, upper, outer_hi)
+            lo = np.where(done_lo, lower, outer_lo)
+            now = (hi < need_upper) | (hi - lo < need_width)
+            failed[now] = True
+            return bool(now.any())
 
         def decided() -> np.ndarray:
             if not check:
@@ -572,7 +612,8 @@ class Attacker:
                     if v <= outer_lo[p] and not done_lo[p]:
                         lower[p], done_lo[p] = v, True
 
-        if check and k >= _AGGREGATE_MIN_CELLS:
+        stop = until_failure and check and bool(failed.any())
+        if check and k >= _AGGREGATE_MIN_CELLS and not stop:
             self._aggregate_witnesses(
                 cells,
                 need_upper,
@@ -597,7 +638,7 @@ class Attacker:
         else:
             phases = [(everyone, (1, -1), 0)]
         jobs: list[tuple[int, int, np.ndarray, int]] = []
-        while True:
+        while not stop:
             ok = decided()
             jobs = [j for j in jobs if not ok[j[0]] and not (done_hi, done_lo)[j[1] < 0][j[0]]]
             if not jobs:
@@ -651,13 +692,21 @@ class Attacker:
                         best = min(best, wit_lo[i])
                         lower[i], done_lo[i], wit_lo[i] = best, True, best
                     exact[i] &= is_exact
+                if until_failure and proven_failing():
+                    stop = True
+                    break
             jobs = next_jobs
         exact &= done_hi & done_lo
+        # a failing cell not decided on both ends: its exact end, and the other's outer bound
+        best_hi = np.where(done_hi, upper, outer_hi)
+        best_lo = np.where(done_lo, lower, outer_lo)
         upper = np.where(done_hi, upper, wit_hi)
         lower = np.where(done_lo, lower, wit_lo)
         undecided_fail = failed & ~(done_hi & done_lo)
-        upper[undecided_fail] = outer_hi[undecided_fail]
-        lower[undecided_fail] = outer_lo[undecided_fail]
+        upper[undecided_fail] = best_hi[undecided_fail]
+        lower[undecided_fail] = best_lo[undecided_fail]
+        if stop:
+            return lower, upper, exact  # cut short: some cells hold no complete proof
         for i in range(k):
             # cells may repeat: a union of large witness supports is costly and not needed
             self.supports[int(cells[i])] = np.concatenate((sup_hi[i], sup_lo[i]))

@@ -253,6 +253,7 @@ def minimum_complements(
     incidence: sp.csr_matrix | None = None,
     max_rounds: int | None = None,
     rank: np.ndarray | None = None,
+    improve_on: np.ndarray | None = None,
 ) -> list[int] | None:
     """Fewest ``candidates`` to hide besides ``fixed_hidden`` so that ``primary`` cells pass.
 
@@ -262,8 +263,13 @@ def minimum_complements(
     less never widens an interval), and the cut "hide at least one candidate outside F" is
     added. Only the criterion of the small cells is used: a complement that the attacker
     recovers exactly could be shown instead at no cost, so a minimum never holds one.
+    The master starts with the cuts no attack is needed for (`_lone_cuts`: a small cell alone
+    hidden in an equation is recovered from it), which often decide the minimum at once.
     rank: per cell, the complement preference of `protect` (a cell of rank r costs as much as
         r + 1 cells of rank 0).
+    improve_on: a pattern of ``candidates`` known to work (the complements chosen so far):
+        only a cheaper one is sought, and None is returned as soon as the master's bound
+        shows that there is none.
     Returns None when the deadline passes or ``max_rounds`` master problems are solved first,
     or when no pattern works.
     """
@@ -280,6 +286,12 @@ def minimum_complements(
 
     region = _Region(system, np.union1d(fixed, candidates), primary, incidence)
     sub_primary = region.local(primary)
+    cuts = _lone_cuts(region, primary, fixed, candidates)
+    if cuts is None:
+        return None  # a small cell alone in an equation whatever is hidden: nothing works
+    to_beat = math.inf
+    if improve_on is not None and np.isin(improve_on, candidates).all():
+        to_beat = float(cost[np.isin(candidates, improve_on)].sum()) - 1e-9
 
     verdicts: dict[bytes, bool] = {}  # patterns recur across rounds: attack each once
 
@@ -288,14 +300,12 @@ def minimum_complements(
         if key not in verdicts:
             attacker = Attacker(region, region.local(np.union1d(fixed, chosen)), region.matrix)
             lower, upper, _ = attacker.bounds(
-                sub_primary, need_upper=need_upper, need_width=need_width
+                sub_primary, need_upper=need_upper, need_width=need_width, until_failure=True
             )
             verdicts[key] = bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
         return verdicts[key]
 
-    if not passes(candidates):
-        return None
-    cuts: list[np.ndarray] = []
+    checked = False
     order = np.argsort(values, kind="stable")
     rounds = 0
     while deadline is None or time.perf_counter() < deadline:
@@ -309,8 +319,13 @@ def minimum_complements(
             integrality=np.ones(len(candidates)),
             bounds=Bounds(0, 1),
         )
-        if res.x is None:
-            return None
+        if res.x is None or res.fun >= to_beat:
+            return None  # no pattern, or none cheaper than the one to improve on
+        if not checked:
+            # hiding every candidate is the most any pattern can do
+            if not passes(candidates):
+                return None
+            checked = True
         pick = res.x > 0.5
         if passes(candidates[pick]):
             return sorted(candidates[pick].tolist())
@@ -321,6 +336,38 @@ def minimum_complements(
             return None
         cuts.append((~failing).astype(np.float64))
     return None
+
+
+def _lone_cuts(
+    region: _Region, primary: np.ndarray, fixed: np.ndarray, candidates: np.ndarray
+) -> list[np.ndarray] | None:
+    """Cuts every working pattern meets, found without an attack (None: no pattern works).
+
+    An equation whose only hidden cell is a small one gives that cell away exactly, so every
+    equation where a small cell is the lone cell of ``fixed`` needs at least one of its
+    ``candidates`` hidden too. Per such equation, the 0/1 row over ``candidates``.
+    """
+    n = len(region)
+    mask = np.zeros(n, dtype=np.float64)
+    mask[region.local(fixed)] = 1.0
+    mask[region.local(primary)] = 1.0
+    small = np.zeros(n, dtype=np.float64)
+    small[region.local(primary)] = 1.0
+    matrix = abs(region.matrix).tocsr()
+    matrix.data[:] = 1.0
+    lone = np.flatnonzero((matrix @ mask == 1) & (matrix @ small == 1))
+    if not len(lone):
+        return []
+    inside = region.inside[candidates]
+    local = np.full(len(candidates), -1, dtype=np.int64)
+    local[inside] = region.local(candidates[inside])
+    cols = np.flatnonzero(local >= 0)
+    sub = matrix[lone][:, local[cols]].toarray()
+    if (sub.sum(axis=1) == 0).any():
+        return None
+    cuts = np.zeros((len(lone), len(candidates)))
+    cuts[:, cols] = sub
+    return [row for row in np.unique(cuts, axis=0)]
 
 
 def _grow_failing(
@@ -870,7 +917,7 @@ class _Suppressor:
                 need_upper, need_width = self._needs(affected)
                 old = {int(a): attacker.supports.get(int(a)) for a in affected}
                 lower, upper, _ = attacker.bounds(
-                    affected, need_upper=need_upper, need_width=need_width
+                    affected, need_upper=need_upper, need_width=need_width, until_failure=True
                 )
                 safe = bool(self._passes(affected, lower, upper).all())
                 for a, support in old.items():
@@ -939,6 +986,7 @@ class _Suppressor:
                 incidence=self.incidence,
                 max_rounds=_EXACT_MAX_ROUNDS,
                 rank=self.rank,
+                improve_on=current,
             )
             if best is None or self._cost(best) >= self._cost(current.tolist()):
                 continue

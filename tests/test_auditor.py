@@ -422,3 +422,55 @@ def test_unbounded_cells_are_exactly_those_on_a_ray() -> None:
             c[j] = -1.0
             res = linprog(c, A_eq=a, b_eq=np.zeros(len(a)), bounds=(0, 1), method="highs")
             assert bool(got[cell]) == (res.x[j] > 0.5), (shape, cell)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_release(), st.randoms(use_true_random=False))
+def test_outer_bounds_kept_across_fix_and_unfix_hold_the_exact_interval(release, rnd) -> None:  # noqa: ANN001
+    """`fix` starts the next propagation from the bounds it had (showing a cell only narrows
+    them) and `unfix` right after restores them: whatever the order, every outer interval
+    holds the attacker's exact one for the cells hidden at that moment, and the verdict of an
+    attack cut short at its first failure is the brute-force program's."""
+    system, hidden = release
+    cells = sorted(hidden)
+    attacker = Attacker(system, np.array(cells))
+    shown: list[int] = []
+    for _ in range(4):
+        free = [c for c in cells if c not in shown]
+        if len(free) > 1 and (not shown or rnd.random() < 0.6):
+            before = attacker.outer_bounds() if rnd.random() < 0.7 else None
+            cell = rnd.choice(free)
+            attacker.fix(cell)
+            shown.append(cell)
+        elif shown:
+            before = None
+            attacker.unfix(shown.pop())
+        else:
+            continue
+        free = [c for c in cells if c not in shown]
+        lo, hi = attacker.outer_bounds()
+        expected = oracle(system, set(free))
+        for c in free:
+            assert lo[c] <= expected[c][0] and expected[c][1] <= hi[c]
+        for c in shown:
+            assert lo[c] == hi[c] == system.values[c]
+        if before is not None and rnd.random() < 0.5:
+            attacker.unfix(shown.pop())
+            assert all(
+                np.array_equal(a, b) for a, b in zip(attacker.outer_bounds(), before, strict=True)
+            )
+            free = [c for c in cells if c not in shown]
+            expected = oracle(system, set(free))
+        need_upper = np.array(
+            [10.0 if POLICY.is_small(int(system.values[c])) else -np.inf for c in free]
+        )
+        need_width = np.where(np.isfinite(need_upper), 5.0, 1.0)
+        lower, upper, _ = attacker.bounds(
+            np.array(free), need_upper=need_upper, need_width=need_width, until_failure=True
+        )
+        said = bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
+        truth = all(
+            expected[c][1] >= u and expected[c][1] - expected[c][0] >= w
+            for c, u, w in zip(free, need_upper, need_width, strict=True)
+        )
+        assert said == truth

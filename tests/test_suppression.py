@@ -555,3 +555,50 @@ def test_growing_a_failing_pattern_by_slices_equals_one_cell_at_a_time() -> None
         assert np.array_equal(by_slices, one_at_a_time)
         assert not passes(by_slices)
         assert len(calls) <= 2 * n
+
+
+def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`minimum_complements` seeds its master problem with the equations where a small cell
+    is hidden alone (`_lone_cuts`): the minimum it finds must cost what it costs without
+    them, and asked to improve on a pattern it must find a cheaper one exactly when one
+    exists."""
+    import privacy.suppression as suppression
+
+    def cost(system: CellSystem, cells: list[int], candidates: np.ndarray) -> float:
+        total = system.values[candidates].sum() + 1.0
+        return float(sum(1.0 + system.values[c] / total for c in cells))
+
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(60):
+        system = CellSystem()
+        add_table(system, "t", rng.choice([0, 3, 7, 11, 15, 30, 55, 80], size=(3, 3)))
+        small = np.flatnonzero((system.values >= 1) & (system.values < 10))
+        if not 1 <= len(small) <= 4:
+            continue
+        candidates = np.setdiff1d(np.arange(len(system)), small)
+        kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
+        with_cuts = suppression.minimum_complements(system, POLICY, **kwargs)
+        with monkeypatch.context() as m:
+            m.setattr(suppression, "_lone_cuts", lambda *a: [])
+            without = suppression.minimum_complements(system, POLICY, **kwargs)
+        assert (with_cuts is None) == (without is None)
+        if with_cuts is None:
+            continue
+        checked += 1
+        best = cost(system, with_cuts, candidates)
+        assert best == pytest.approx(cost(system, without, candidates))
+        assert audit(system, set(small) | set(with_cuts), POLICY, primary=set(small)).ok
+        # the minimum itself cannot be improved on; hiding every candidate can, unless it is it
+        again = np.array(with_cuts, dtype=np.int64)
+        assert suppression.minimum_complements(system, POLICY, improve_on=again, **kwargs) is None
+        better = suppression.minimum_complements(system, POLICY, improve_on=candidates, **kwargs)
+        if best < cost(system, candidates.tolist(), candidates) - 1e-9:
+            assert better is not None and cost(system, better, candidates) == pytest.approx(best)
+        else:
+            assert better is None
+        if checked == 10:
+            break
+    assert checked == 10
