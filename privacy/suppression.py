@@ -18,7 +18,10 @@ It works in three passes:
    then cells large enough to give the room needed, then the smallest such cell;
 2. the attacker (`privacy.auditor.Attacker`): every hidden cell is attacked; each violation
    gets a complement in its own equations, until none is left (hiding more never narrows an
-   interval, so cells that passed keep passing);
+   interval, so cells that passed keep passing); from the second round on, a failing cell
+   gets at once every complement of the cheapest move it needs, found by one LP over the
+   whole system (`_MoveLP`), instead of one complement per round (complements that fail in
+   turn made chains of a hundred rounds on a district level at scale 1);
 3. minimising, within a time budget: complements are tried back (largest first) and kept
    shown when the attacker still finds no violation (only cells whose proving points moved the
    complement are re-attacked); then the complements of each small component are re-chosen by
@@ -50,7 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from privacy.auditor import Attacker, audit
+from privacy.auditor import Attacker, _highs, _highs_solver, audit
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
@@ -505,6 +508,60 @@ class _Dependents:
         self.changed[cell] = np.unique(support)
 
 
+class _MoveLP:
+    """The LP of `_Suppressor._move_for` over a whole cell system, kept for warm solves.
+
+    Two columns per cell, its move up and its move down, and one row per equation
+    (``A (up - down) = 0``). From one solve to the next only a few bounds and costs change
+    (the cell to move, cells hidden or shown since), so HiGHS's dual simplex starts from the
+    last basis instead of from scratch.
+    """
+
+    def __init__(self, engine: _Suppressor) -> None:
+        self.n = engine.n
+        self.values = engine.values.astype(np.float64)
+        self.rank = engine.rank.astype(np.float64)
+        self.scale = float(self.values.sum()) + 1.0
+        a = engine.csr.astype(np.float64)
+        self.hidden = engine.hidden.copy()
+        cost = self._cost(np.arange(self.n))
+        self.solver = _highs_solver(
+            np.concatenate([cost, cost]),
+            sp.hstack([a, -a]).tocsc(),
+            np.zeros(a.shape[0]),
+            strategy=1,
+        )
+        self.up_max = np.where(engine.forbidden, 0.0, np.inf)
+        self.down_max = np.where(engine.forbidden, 0.0, self.values)
+        self._bounds(np.arange(self.n), self.up_max, self.down_max)
+
+    def _cost(self, cells: np.ndarray) -> np.ndarray:
+        shown = 1.0 + self.rank[cells] + self.values[cells] / self.scale
+        return np.where(self.hidden[cells], 1e-3, shown)
+
+    def _bounds(self, cells: np.ndarray, up: np.ndarray, down: np.ndarray) -> None:
+        cols = np.concatenate([cells, cells + self.n]).astype(np.int32)
+        self.solver.changeColsBounds(
+            len(cols), cols, np.zeros(len(cols)), np.concatenate([up, down])
+        )
+
+    def solve(self, cell: int, amount: float, hidden: np.ndarray) -> np.ndarray | None:
+        """The cheapest move (per cell, up minus down) with ``cell`` up by ``amount``."""
+        changed = np.flatnonzero(hidden != self.hidden)
+        if len(changed):
+            self.hidden = hidden.copy()
+            cost = self._cost(changed)
+            cols = np.concatenate([changed, changed + self.n]).astype(np.int32)
+            self.solver.changeColsCost(len(cols), cols, np.concatenate([cost, cost]))
+        at = np.array([cell, cell + self.n], dtype=np.int32)
+        self.solver.changeColsBounds(2, at, np.array([amount, 0.0]), np.array([amount, 0.0]))
+        self.solver.run()
+        ok = self.solver.getModelStatus() == _highs.HighsModelStatus.kOptimal
+        x = np.asarray(self.solver.getSolution().col_value) if ok else None
+        self._bounds(np.array([cell]), self.up_max[[cell]], self.down_max[[cell]])
+        return None if x is None else x[: self.n] - x[self.n :]
+
+
 class _Suppressor:
     """The state of one protection run: hidden cells, per-equation counts, the attacker."""
 
@@ -546,6 +603,7 @@ class _Suppressor:
         }
         self.stats = {"local": 0, "attack": 0, "unhidden": 0, "attack_rounds": 0}
         self.supports: dict[int, np.ndarray] = {}
+        self.move_lp: _MoveLP | None = None
         self.need_upper = float(policy.min_upper_bound)
         self.need_width = float(policy.min_interval_width)
 
@@ -724,6 +782,7 @@ class _Suppressor:
             chosen[cells] = True
             candidates &= chosen
         to_check = np.flatnonzero(candidates)
+        later = False
         while len(to_check):
             self.stats["attack_rounds"] += 1
             attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
@@ -737,18 +796,37 @@ class _Suppressor:
             if not failing.any():
                 return
             added: list[int] = []
+            moved_already: list[tuple[int, float]] = []
             for cell, lo, hi in zip(
                 to_check[failing].tolist(), lower[failing], upper[failing], strict=True
             ):
                 if self.primary[cell]:
                     deficit = max(self.need_upper - hi, self.need_width - (hi - lo), 1.0)
+                    reach = max(self.need_upper, lo + self.need_width)
                 else:
-                    deficit = 1.0
-                c = self._complement_for(cell, deficit)
-                if c is not None:
+                    deficit, reach = 1.0, self.values[cell] + 1.0
+                # after the first round (cells failing again, or complements that fail in
+                # turn): one LP for the whole move a cell needs, instead of a chain of rounds
+                move = self._move_for(cell, reach - self.values[cell]) if later else None
+                if move is None:
+                    c = self._complement_for(cell, deficit)
+                    move = [] if c is None else [c]
+                elif not move:
+                    # the LP's move needs no shown cell (cells hidden for others this round
+                    # may be enough): attacked again first, a complement only if nothing else
+                    # changes
+                    moved_already.append((cell, deficit))
+                for c in move:
                     self.hide_complement(c, cell)
                     self.stats["attack"] += 1
                     added.append(c)
+            if not added:
+                for cell, deficit in moved_already:
+                    c = self._complement_for(cell, deficit)
+                    if c is not None:
+                        self.hide_complement(c, cell)
+                        self.stats["attack"] += 1
+                        added.append(c)
             if not added:
                 bad = to_check[failing]
                 keys = [self.system.keys[c] for c in bad.tolist()]
@@ -758,6 +836,7 @@ class _Suppressor:
                     f"e.g. {keys[:10]}",
                     keys,
                 )
+            later = True
             rows = np.unique(np.concatenate([self.rows_of(c) for c in added]))
             added += self.local_rules(rows.tolist())
             to_check = np.unique(np.concatenate([to_check[failing], np.array(added)]))
@@ -806,6 +885,25 @@ class _Suppressor:
         lower, upper, _ = attacker.bounds(cells, need_upper=need_upper, need_width=need_width)
         found[cells[self._passes(cells, lower, upper)]] = True
         return found
+
+    def _move_for(self, cell: int, amount: float) -> list[int] | None:
+        """Shown cells to hide so that hidden ``cell`` can move up by ``amount``.
+
+        The cheapest move of the cell by ``amount`` that keeps every equation (`_MoveLP`):
+        hidden cells move freely (down to zero), shown cells at a cost per unit moved (their
+        rank, then their size), cells that must stay shown not at all. The shown cells it
+        needs, hidden with the cell, close the cycles the attacker could follow to move it as
+        far as the criterion asks: hiding them at once replaces a complement per attack round.
+        None when no such move exists (or no warm LP solver is at hand).
+        """
+        if _highs is None:
+            return None
+        if self.move_lp is None:
+            self.move_lp = _MoveLP(self)
+        move = self.move_lp.solve(cell, amount, self.hidden)
+        if move is None:
+            return None
+        return np.flatnonzero((np.abs(move) > 1e-7) & ~self.hidden).tolist()
 
     def _complement_for(self, cell: int, deficit: float) -> int | None:
         rows = self.rows_of(cell)

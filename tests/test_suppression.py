@@ -602,3 +602,76 @@ def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
         if checked == 10:
             break
     assert checked == 10
+
+
+def test_the_move_lp_finds_the_cheapest_move_and_re_solves_warm_as_cold() -> None:
+    """`_MoveLP` (the whole move a failing cell needs, in one LP): its move keeps every
+    equation, lifts the cell by the amount asked, never takes a cell below zero nor moves a
+    cell that must stay shown, costs what an independent LP finds, and a warm re-solve after
+    cells were hidden costs what a fresh model finds."""
+    from scipy.optimize import linprog
+
+    from privacy.suppression import _MoveLP, _Suppressor
+
+    rng = np.random.default_rng(4)
+    checked = 0
+    for _ in range(12):
+        districts = [
+            [
+                (
+                    rng.choice([0, 1, 3, 6, 10, 15, 25, 60], 4).tolist(),
+                    rng.integers(0, 5, 2).tolist(),
+                )
+                for _ in range(int(rng.integers(2, 5)))
+            ]
+            for _ in range(int(rng.integers(2, 4)))
+        ]
+        system = hierarchy(districts)
+        n = len(system)
+        small = {c for c in range(n) if POLICY.is_small(int(system.values[c]))}
+        show = set(rng.choice(n, 2, replace=False).tolist()) - small
+        engine = _Suppressor(system, POLICY, small, set(), show)
+        lp = _MoveLP(engine)
+        a = system.incidence().toarray().astype(float)
+        for cell in sorted(small)[:4]:
+            hidden = engine.hidden.copy()
+            move = lp.solve(cell, 5.0, hidden)
+            cost = np.where(
+                hidden,
+                1e-3,
+                1.0 + engine.rank + system.values / (system.values.sum() + 1.0),
+            )
+            bounds = [(0, 0 if c in show else None) for c in range(n)] + [
+                (0, 0 if c in show else float(system.values[c])) for c in range(n)
+            ]
+            bounds[cell] = (5.0, 5.0)
+            bounds[n + cell] = (0, 0)
+            ref = linprog(
+                np.concatenate([cost, cost]),
+                A_eq=np.hstack([a, -a]),
+                b_eq=np.zeros(len(a)),
+                bounds=bounds,
+                method="highs",
+            )
+            assert (move is None) == (ref.status != 0)
+            if move is None:
+                continue
+            checked += 1
+            assert np.abs(a @ move).max() < 1e-6
+            assert move[cell] == pytest.approx(5.0)
+            assert (system.values + move >= -1e-9).all()
+            assert all(abs(move[c]) < 1e-9 for c in show)
+            assert cost @ np.abs(move) == pytest.approx(ref.fun, rel=1e-6, abs=1e-6)
+            # hide what the move needs: a warm re-solve of another cell equals a fresh model
+            for c in np.flatnonzero((np.abs(move) > 1e-7) & ~hidden).tolist():
+                engine.set_hidden(c, True)
+            other = sorted(small)[-1]
+            warm = lp.solve(other, 5.0, engine.hidden)
+            cold = _MoveLP(engine).solve(other, 5.0, engine.hidden)
+            assert (warm is None) == (cold is None)
+            if warm is not None:
+                new_cost = np.where(engine.hidden, 1e-3, cost)
+                assert new_cost @ np.abs(warm) == pytest.approx(
+                    new_cost @ np.abs(cold), rel=1e-6, abs=1e-6
+                )
+    assert checked >= 10
