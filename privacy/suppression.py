@@ -65,6 +65,8 @@ _NO_CELLS = np.zeros(0, dtype=np.int64)
 _UNHIDE_MAX_WORK = 800
 _EXACT_MAX_COMPONENTS = 60
 _EXACT_MAX_ROUNDS = 40
+# ... and at most this many patterns attacked per component
+_EXACT_MAX_ATTACKS = 60
 # a complement whose removal would need more cells re-attacked than this stays hidden
 _UNHIDE_MAX_AFFECTED = 150
 # components this small get their complements re-chosen by exact integer programming
@@ -257,6 +259,7 @@ def minimum_complements(
     max_rounds: int | None = None,
     rank: np.ndarray | None = None,
     improve_on: np.ndarray | None = None,
+    max_attacks: int | None = None,
 ) -> list[int] | None:
     """Fewest ``candidates`` to hide besides ``fixed_hidden`` so that ``primary`` cells pass.
 
@@ -273,8 +276,8 @@ def minimum_complements(
     improve_on: a pattern of ``candidates`` known to work (the complements chosen so far):
         only a cheaper one is sought, and None is returned as soon as the master's bound
         shows that there is none.
-    Returns None when the deadline passes or ``max_rounds`` master problems are solved first,
-    or when no pattern works.
+    Returns None when the deadline passes, ``max_rounds`` master problems are solved or
+    ``max_attacks`` patterns attacked first, or when no pattern works.
     """
     candidates = np.asarray(candidates, dtype=np.int64)
     primary = np.asarray(primary, dtype=np.int64)
@@ -301,6 +304,8 @@ def minimum_complements(
     def passes(chosen: np.ndarray) -> bool:
         key = np.sort(chosen).tobytes()
         if key not in verdicts:
+            if max_attacks is not None and len(verdicts) >= max_attacks:
+                raise _OutOfWork
             attacker = Attacker(region, region.local(np.union1d(fixed, chosen)), region.matrix)
             lower, upper, _ = attacker.bounds(
                 sub_primary, need_upper=need_upper, need_width=need_width, until_failure=True
@@ -308,6 +313,27 @@ def minimum_complements(
             verdicts[key] = bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
         return verdicts[key]
 
+    try:
+        return _search(cost, cuts, candidates, values, passes, to_beat, deadline, max_rounds)
+    except _OutOfWork:
+        return None
+
+
+class _OutOfWork(Exception):
+    """`minimum_complements` ran out of the attacks it may make."""
+
+
+def _search(
+    cost: np.ndarray,
+    cuts: list[np.ndarray],
+    candidates: np.ndarray,
+    values: np.ndarray,
+    passes: Callable[[np.ndarray], bool],
+    to_beat: float,
+    deadline: float | None,
+    max_rounds: int | None,
+) -> list[int] | None:
+    """The master/attacker loop of `minimum_complements`."""
     checked = False
     order = np.argsort(values, kind="stable")
     rounds = 0
@@ -1085,6 +1111,7 @@ class _Suppressor:
                 max_rounds=_EXACT_MAX_ROUNDS,
                 rank=self.rank,
                 improve_on=current,
+                max_attacks=_EXACT_MAX_ATTACKS,
             )
             if best is None or self._cost(best) >= self._cost(current.tolist()):
                 continue

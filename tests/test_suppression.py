@@ -675,3 +675,41 @@ def test_the_move_lp_finds_the_cheapest_move_and_re_solves_warm_as_cold() -> Non
                     new_cost @ np.abs(cold), rel=1e-6, abs=1e-6
                 )
     assert checked >= 10
+
+
+def test_the_exact_re_choice_stops_after_its_attacks_and_keeps_what_it_had() -> None:
+    """`minimum_complements(max_attacks=k)` gives up (None: the caller keeps its pattern) once
+    it would attack a (k+1)th pattern; with room enough it finds the same minimum."""
+    import privacy.suppression as suppression
+
+    attacks: list[int] = []
+    bounds = suppression.Attacker.bounds
+
+    def counted(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        attacks.append(1)
+        return bounds(self, *args, **kwargs)
+
+    rng = np.random.default_rng(9)
+    seen = 0
+    for _ in range(40):
+        system = CellSystem()
+        add_table(system, "t", rng.choice([0, 3, 7, 11, 15, 30, 55, 80], size=(3, 3)))
+        small = np.flatnonzero((system.values >= 1) & (system.values < 10))
+        if not 1 <= len(small) <= 4:
+            continue
+        candidates = np.setdiff1d(np.arange(len(system)), small)
+        kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(suppression.Attacker, "bounds", counted)
+            attacks.clear()
+            free = suppression.minimum_complements(system, POLICY, **kwargs)
+            needed = len(attacks)
+            if free is None or needed < 2:
+                continue
+            seen += 1
+            attacks.clear()
+            assert suppression.minimum_complements(system, POLICY, max_attacks=1, **kwargs) is None
+            assert len(attacks) == 1
+            roomy = suppression.minimum_complements(system, POLICY, max_attacks=needed, **kwargs)
+            assert roomy == free
+    assert seen >= 5
