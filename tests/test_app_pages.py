@@ -86,8 +86,12 @@ def sign_in(db: Path, user_id: str) -> str:
     return privacy.sign_in(db, user_id, PASSWORD).token
 
 
-# a view that shows hidden cells, where the default one may hide nothing (statewide programs)
-FINER_VIEW = {"pages/programs.py": {"geo": "school", "program": "migrant"}}
+# a view that shows hidden cells, where the default one may hide nothing (statewide programs,
+# statewide assessment levels: large counts, and complements are taken at the finest level)
+FINER_VIEW = {
+    "pages/programs.py": {"geo": "school", "program": "migrant"},
+    "pages/assessment.py": {"subgroup": "race_ethnicity"},
+}
 
 
 @pytest.mark.parametrize("path", STUDENT_PAGES)
