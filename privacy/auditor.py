@@ -46,13 +46,9 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse.csgraph import connected_components
 
+from privacy import highs
 from privacy.cells import CellSystem
 from privacy.policy import Policy
-
-try:  # scipy's bundled HiGHS bindings: same solver as linprog, without its per-call overhead
-    import scipy.optimize._highspy._core as _highs
-except ImportError:  # pragma: no cover - other scipy builds: fall back to linprog
-    _highs = None
 
 _TOL = 1e-7
 _NEIGHBOURS_PER_ROW = 5
@@ -1047,50 +1043,24 @@ def _solve_lp(c: np.ndarray, a: sp.csc_matrix, b: np.ndarray) -> tuple[np.ndarra
     The row duals are the sensitivities d(objective)/d(b), as ``linprog``'s marginals.
     """
     m, n = a.shape
-    if _highs is None or m == 0:
+    if not highs.available() or m == 0:
         kwargs = {"A_eq": a, "b_eq": b} if m else {}
         res = linprog(c, bounds=(0, None), method="highs-ds", **kwargs)
         if res.status != 0:
             raise RuntimeError(f"local LP failed ({res.status}): {res.message}")
         duals = res.eqlin.marginals if m else np.zeros(0)
         return res.x, np.asarray(duals, dtype=np.float64)
-    solver = _highs_solver(c, a, b, strategy=1)  # dual simplex: a vertex, as highs-ds
+    solver = highs.solver(c, a, b, strategy=1)  # dual simplex: a vertex, as highs-ds
     solver.run()
-    status = solver.getModelStatus()
-    if status != _highs.HighsModelStatus.kOptimal:
-        raise RuntimeError(f"local LP failed: {solver.modelStatusToString(status)}")
+    if not highs.optimal(solver):
+        status = solver.modelStatusToString(solver.getModelStatus())
+        raise RuntimeError(f"local LP failed: {status}")
     solution = solver.getSolution()
     return np.asarray(solution.col_value), np.asarray(solution.row_dual)
 
 
-def _highs_solver(
-    c: np.ndarray, a: sp.csc_matrix, b: np.ndarray, *, strategy: int
-) -> _highs._Highs:
-    """A HiGHS solver loaded with min c x s.t. a x = b, x >= 0 (simplex ``strategy``)."""
-    m, n = a.shape
-    lp = _highs.HighsLp()
-    lp.num_col_ = n
-    lp.num_row_ = m
-    lp.a_matrix_.num_col_ = n
-    lp.a_matrix_.num_row_ = m
-    lp.a_matrix_.format_ = _highs.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(np.float64)
-    lp.col_cost_ = c.astype(np.float64)
-    lp.col_lower_ = np.zeros(n)
-    lp.col_upper_ = np.full(n, np.inf)
-    lp.row_lower_ = b.astype(np.float64)
-    lp.row_upper_ = b.astype(np.float64)
-    solver = _highs._Highs()
-    solver.setOptionValue("output_flag", False)
-    solver.setOptionValue("simplex_strategy", strategy)
-    solver.passModel(lp)
-    return solver
-
-
 def _warm_lp_available() -> bool:
-    return _highs is not None
+    return highs.available()
 
 
 class _WarmLP:
@@ -1100,7 +1070,7 @@ class _WarmLP:
         self.members = members
         n = len(members)
         # primal simplex: warm after a cost change
-        self.solver = _highs_solver(np.zeros(n), a.tocsc(), b, strategy=4)
+        self.solver = highs.solver(np.zeros(n), a.tocsc(), b, strategy=4)
         self.free = np.ones(n, dtype=bool)
         self.costed = -1
 
@@ -1120,7 +1090,7 @@ class _WarmLP:
         self.solver.changeColCost(col, -float(sense))
         self.costed = col
         self.solver.run()
-        if self.solver.getModelStatus() != _highs.HighsModelStatus.kOptimal:
+        if not highs.optimal(self.solver):
             return None
         return np.asarray(self.solver.getSolution().col_value)
 

@@ -53,7 +53,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from privacy.auditor import Attacker, _highs, _highs_solver, audit
+from privacy import highs
+from privacy.auditor import Attacker, audit
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
@@ -551,7 +552,7 @@ class _MoveLP:
         a = engine.csr.astype(np.float64)
         self.hidden = engine.hidden.copy()
         cost = self._cost(np.arange(self.n))
-        self.solver = _highs_solver(
+        self.solver = highs.solver(
             np.concatenate([cost, cost]),
             sp.hstack([a, -a]).tocsc(),
             np.zeros(a.shape[0]),
@@ -582,7 +583,7 @@ class _MoveLP:
         at = np.array([cell, cell + self.n], dtype=np.int32)
         self.solver.changeColsBounds(2, at, np.array([amount, 0.0]), np.array([amount, 0.0]))
         self.solver.run()
-        ok = self.solver.getModelStatus() == _highs.HighsModelStatus.kOptimal
+        ok = highs.optimal(self.solver)
         x = np.asarray(self.solver.getSolution().col_value) if ok else None
         self._bounds(np.array([cell]), self.up_max[[cell]], self.down_max[[cell]])
         return None if x is None else x[: self.n] - x[self.n :]
@@ -922,7 +923,7 @@ class _Suppressor:
         far as the criterion asks: hiding them at once replaces a complement per attack round.
         None when no such move exists (or no warm LP solver is at hand).
         """
-        if _highs is None:
+        if not highs.available():
             return None
         if self.move_lp is None:
             self.move_lp = _MoveLP(self)
