@@ -474,3 +474,10 @@ def test_outer_bounds_kept_across_fix_and_unfix_hold_the_exact_interval(release,
             for c, u, w in zip(free, need_upper, need_width, strict=True)
         )
         assert said == truth
+
+
+def test_an_attack_cut_short_needs_the_criterion() -> None:
+    system = two_way([[3, 12], [20, 7]])
+    hidden = np.array([system.cell(("t", 0, 0)), system.cell(("t", 0, 1))])
+    with pytest.raises(ValueError, match="until_failure needs the criterion"):
+        Attacker(system, hidden).bounds(hidden, until_failure=True)
