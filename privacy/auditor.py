@@ -548,17 +548,17 @@ class Attacker:
         upper[done_hi & ~unbounded] = truth[done_hi & ~unbounded]
         lower[done_lo] = truth[done_lo]
         failed = np.zeros(k, dtype=bool)
-        if check:
-            # outer bounds that already break the criterion: the cell fails, stop here
-            failed = (outer_hi < need_upper) | (outer_hi - outer_lo < need_width)
 
         def proven_failing() -> bool:
-            """Does a cell fail already on its exact ends and the other's outer bound?"""
+            """Mark the cells that fail already on their exact ends and outer bounds."""
             hi = np.where(done_hi, upper, outer_hi)
             lo = np.where(done_lo, lower, outer_lo)
             now = (hi < need_upper) | (hi - lo < need_width)
             failed[now] = True
             return bool(now.any())
+
+        if check:
+            proven_failing()  # outer bounds that already break the criterion: stop there
 
         def decided() -> np.ndarray:
             if not check:
@@ -724,7 +724,7 @@ class Attacker:
         for job in jobs:
             size = len(job[2])
             if (
-                _warm_lp_available()
+                highs.available()
                 and size >= _WARM_MIN_PAIRS
                 and (size == comp_size[labels[cells[job[0]]]])
             ):
@@ -1057,10 +1057,6 @@ def _solve_lp(c: np.ndarray, a: sp.csc_matrix, b: np.ndarray) -> tuple[np.ndarra
         raise RuntimeError(f"local LP failed: {status}")
     solution = solver.getSolution()
     return np.asarray(solution.col_value), np.asarray(solution.row_dual)
-
-
-def _warm_lp_available() -> bool:
-    return highs.available()
 
 
 class _WarmLP:

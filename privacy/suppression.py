@@ -286,8 +286,8 @@ def minimum_complements(
         return []
     fixed = np.asarray(fixed_hidden, dtype=np.int64)
     values = system.values[candidates].astype(np.float64)
-    weight = 1.0 if rank is None else 1.0 + np.asarray(rank, dtype=np.float64)[candidates]
-    cost = weight + values / (values.sum() + 1.0)  # fewest (lowest-rank) cells, then smallest
+    ranks = np.zeros(len(candidates)) if rank is None else np.asarray(rank)[candidates]
+    cost = _complement_cost(values, ranks, values.sum() + 1.0)
     need_upper = np.full(len(primary), float(policy.min_upper_bound))
     need_width = np.full(len(primary), float(policy.min_interval_width))
 
@@ -366,6 +366,12 @@ def _search(
             return None
         cuts.append((~failing).astype(np.float64))
     return None
+
+
+def _complement_cost(values: np.ndarray, rank: np.ndarray, scale: float) -> np.ndarray:
+    """What hiding each cell costs: 1 + its rank, then its count over ``scale`` (more than any
+    sum of the counts weighed), so fewest lowest-rank cells come first, then the smallest."""
+    return 1.0 + np.asarray(rank, dtype=np.float64) + np.asarray(values) / scale
 
 
 def _lone_cuts(
@@ -563,7 +569,7 @@ class _MoveLP:
         self._bounds(np.arange(self.n), self.up_max, self.down_max)
 
     def _cost(self, cells: np.ndarray) -> np.ndarray:
-        shown = 1.0 + self.rank[cells] + self.values[cells] / self.scale
+        shown = _complement_cost(self.values[cells], self.rank[cells], self.scale)
         return np.where(self.hidden[cells], 1e-3, shown)
 
     def _bounds(self, cells: np.ndarray, up: np.ndarray, down: np.ndarray) -> None:
@@ -836,24 +842,16 @@ class _Suppressor:
                 # turn): one LP for the whole move a cell needs, instead of a chain of rounds
                 move = self._move_for(cell, reach - self.values[cell]) if later else None
                 if move is None:
-                    c = self._complement_for(cell, deficit)
-                    move = [] if c is None else [c]
+                    move = self._complements_for(cell, deficit)
                 elif not move:
                     # the LP's move needs no shown cell (cells hidden for others this round
                     # may be enough): attacked again first, a complement only if nothing else
                     # changes
                     moved_already.append((cell, deficit))
-                for c in move:
-                    self.hide_complement(c, cell)
-                    self.stats["attack"] += 1
-                    added.append(c)
+                added += self._hide_for(cell, move)
             if not added:
                 for cell, deficit in moved_already:
-                    c = self._complement_for(cell, deficit)
-                    if c is not None:
-                        self.hide_complement(c, cell)
-                        self.stats["attack"] += 1
-                        added.append(c)
+                    added += self._hide_for(cell, self._complements_for(cell, deficit))
             if not added:
                 bad = to_check[failing]
                 keys = [self.system.keys[c] for c in bad.tolist()]
@@ -931,6 +929,18 @@ class _Suppressor:
         if move is None:
             return None
         return np.flatnonzero((np.abs(move) > 1e-7) & ~self.hidden).tolist()
+
+    def _hide_for(self, cell: int, complements: list[int]) -> list[int]:
+        """Hide ``complements`` for the attack on ``cell``; return them."""
+        for c in complements:
+            self.hide_complement(c, cell)
+            self.stats["attack"] += 1
+        return complements
+
+    def _complements_for(self, cell: int, deficit: float) -> list[int]:
+        """`_complement_for`, as a list (empty when nothing fits)."""
+        c = self._complement_for(cell, deficit)
+        return [] if c is None else [c]
 
     def _complement_for(self, cell: int, deficit: float) -> int | None:
         rows = self.rows_of(cell)

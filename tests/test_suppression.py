@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -557,6 +559,18 @@ def test_growing_a_failing_pattern_by_slices_equals_one_cell_at_a_time() -> None
         assert len(calls) <= 2 * n
 
 
+def _small_groups(seed: int, tries: int) -> Iterator[tuple[CellSystem, np.ndarray, np.ndarray]]:
+    """(system, small cells, every other cell) of random 3 x 3 tables with margins holding
+    one to four small cells: groups small enough for the exact minimum."""
+    rng = np.random.default_rng(seed)
+    for _ in range(tries):
+        system = CellSystem()
+        add_table(system, "t", rng.choice([0, 3, 7, 11, 15, 30, 55, 80], size=(3, 3)))
+        small = np.flatnonzero((system.values >= 1) & (system.values < 10))
+        if 1 <= len(small) <= 4:
+            yield system, small, np.setdiff1d(np.arange(len(system)), small)
+
+
 def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -570,15 +584,8 @@ def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
         total = system.values[candidates].sum() + 1.0
         return float(sum(1.0 + system.values[c] / total for c in cells))
 
-    rng = np.random.default_rng(5)
     checked = 0
-    for _ in range(60):
-        system = CellSystem()
-        add_table(system, "t", rng.choice([0, 3, 7, 11, 15, 30, 55, 80], size=(3, 3)))
-        small = np.flatnonzero((system.values >= 1) & (system.values < 10))
-        if not 1 <= len(small) <= 4:
-            continue
-        candidates = np.setdiff1d(np.arange(len(system)), small)
+    for system, small, candidates in _small_groups(seed=5, tries=60):
         kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
         with_cuts = suppression.minimum_complements(system, POLICY, **kwargs)
         with monkeypatch.context() as m:
@@ -689,15 +696,8 @@ def test_the_exact_re_choice_stops_after_its_attacks_and_keeps_what_it_had() -> 
         attacks.append(1)
         return bounds(self, *args, **kwargs)
 
-    rng = np.random.default_rng(9)
     seen = 0
-    for _ in range(40):
-        system = CellSystem()
-        add_table(system, "t", rng.choice([0, 3, 7, 11, 15, 30, 55, 80], size=(3, 3)))
-        small = np.flatnonzero((system.values >= 1) & (system.values < 10))
-        if not 1 <= len(small) <= 4:
-            continue
-        candidates = np.setdiff1d(np.arange(len(system)), small)
+    for system, small, candidates in _small_groups(seed=9, tries=40):
         kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
         with pytest.MonkeyPatch.context() as m:
             m.setattr(suppression.Attacker, "bounds", counted)
