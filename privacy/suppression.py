@@ -1109,13 +1109,15 @@ class _Suppressor:
             ):
                 continue
             tried += 1
-            base = self.hidden.copy()
-            base[current] = False
+            # the group is judged alone: the hidden cells of other groups count as known to
+            # the attacker (a stronger attacker than the real one), so a pattern that passes
+            # here passes in the whole release too, at the cost of the group's equations
+            # instead of the whole part's (scale-1 school level: 45 s -> 5 s per large part)
             best = minimum_complements(
                 self.system,
                 self.policy,
                 primary=primary,
-                fixed_hidden=np.flatnonzero(base),
+                fixed_hidden=comp[self.locked[comp]],
                 candidates=candidates,
                 deadline=None if math.isinf(deadline) else deadline,
                 incidence=self.incidence,

@@ -713,3 +713,30 @@ def test_the_exact_re_choice_stops_after_its_attacks_and_keeps_what_it_had() -> 
             roomy = suppression.minimum_complements(system, POLICY, max_attacks=needed, **kwargs)
             assert roomy == free
     assert seen >= 5
+
+
+def test_a_pattern_chosen_for_a_group_alone_holds_with_more_hidden() -> None:
+    """The exact re-choice judges each group with the other groups' hidden cells known to the
+    attacker (`reoptimise_small_components`): that is safe only if hiding more never narrows
+    an interval. Attacked: the group's minimum, with random other cells hidden too, still
+    meets the criterion for every small cell."""
+    from privacy.auditor import Attacker
+    from privacy.suppression import minimum_complements
+
+    rng = np.random.default_rng(5)
+    checked = 0
+    for system, small, candidates in _small_groups(seed=13, tries=30):
+        best = minimum_complements(
+            system, POLICY, primary=small, fixed_hidden=small, candidates=candidates
+        )
+        if best is None:
+            continue
+        others = np.setdiff1d(candidates, best)
+        for _ in range(4):
+            extra = rng.choice(others, size=min(3, len(others)), replace=False)
+            hidden = np.union1d(np.union1d(small, best), extra)
+            lower, upper, _ = Attacker(system, hidden).bounds(small)
+            assert (upper >= POLICY.min_upper_bound).all(), (system.keys, hidden)
+            assert (upper - lower >= POLICY.min_interval_width).all(), (system.keys, hidden)
+        checked += 1
+    assert checked >= 5
