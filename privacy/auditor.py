@@ -175,7 +175,7 @@ def audit(
     attacker = Attacker(system, np.array(sorted(hidden_set), dtype=np.int64))
     cells = np.array(sorted(hidden_set - skip), dtype=np.int64)
     if exact:
-        lower, upper, is_exact = attacker.bounds(cells)
+        lower, upper, is_exact = attacker.bounds(cells, keep_supports=False)
     else:
         is_primary = np.isin(
             cells, np.fromiter(primary_set, dtype=np.int64, count=len(primary_set))
@@ -184,6 +184,7 @@ def audit(
             cells,
             need_upper=np.where(is_primary, float(policy.min_upper_bound), -np.inf),
             need_width=np.where(is_primary, float(policy.min_interval_width), 1.0),
+            keep_supports=False,
         )
     intervals: dict[int, Interval] = {}
     violations: list[Violation] = []
@@ -506,6 +507,7 @@ class Attacker:
         need_upper: np.ndarray | None = None,
         need_width: np.ndarray | None = None,
         until_failure: bool = False,
+        keep_supports: bool = True,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Integer (lower, upper, exact) of the attacker for hidden ``cells``.
 
@@ -516,6 +518,9 @@ class Attacker:
         until_failure: (check mode) the caller only asks whether every cell passes, so the
             attack stops at the first cell proven to fail; the bounds returned then show that
             it fails, and those of cells not decided yet mean nothing.
+        keep_supports: record in ``supports`` the cells that each cell's proving points move
+            (False where nothing reads them, e.g. an audit: at scale 1 the copies take about
+            a second).
         """
         cells = np.asarray(cells, dtype=np.int64)
         k = len(cells)
@@ -702,8 +707,9 @@ class Attacker:
         undecided_fail = failed & ~(done_hi & done_lo)
         upper[undecided_fail] = best_hi[undecided_fail]
         lower[undecided_fail] = best_lo[undecided_fail]
-        if stop:
-            return lower, upper, exact  # cut short: some cells hold no complete proof
+        if stop or not keep_supports:
+            # cut short (some cells hold no complete proof), or nothing reads the supports
+            return lower, upper, exact
         for i in range(k):
             # cells may repeat: a union of large witness supports is costly and not needed
             self.supports[int(cells[i])] = np.concatenate((sup_hi[i], sup_lo[i]))

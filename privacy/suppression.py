@@ -907,7 +907,9 @@ class _Suppressor:
             return found
         attacker = Attacker(self.system, np.flatnonzero(apart), self.incidence)
         need_upper, need_width = self._needs(cells)
-        lower, upper, _ = attacker.bounds(cells, need_upper=need_upper, need_width=need_width)
+        lower, upper, _ = attacker.bounds(
+            cells, need_upper=need_upper, need_width=need_width, keep_supports=False
+        )
         found[cells[self._passes(cells, lower, upper)]] = True
         return found
 

@@ -177,6 +177,23 @@ def test_check_mode_witnesses_lie_inside_the_exact_interval(release) -> None:
             assert exact_lower <= lower[i] and upper[i] <= exact_upper
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_release())
+def test_supports_are_recorded_only_when_kept(release) -> None:
+    """Un-hiding reads ``supports`` (the cells each proof moves); an audit does not and skips
+    the copies: the same bounds either way, and no supports where none are kept."""
+    system, hidden = release
+    cells = np.array(sorted(hidden))
+    need = {"need_upper": np.full(len(cells), 10.0), "need_width": np.full(len(cells), 5.0)}
+    kept, skipped = Attacker(system, cells), Attacker(system, cells)
+    with_supports = kept.bounds(cells, **need)
+    without = skipped.bounds(cells, **need, keep_supports=False)
+    for a, b in zip(with_supports, without, strict=True):
+        assert np.array_equal(a, b)
+    assert set(kept.supports) == set(cells.tolist())
+    assert not skipped.supports
+
+
 def test_large_component_uses_local_search_and_stays_exact() -> None:
     rng = np.random.default_rng(3)
     counts = rng.choice([0, 1, 2, 4, 7, 15, 40, 120], size=(40, 5))
