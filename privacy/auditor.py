@@ -860,44 +860,39 @@ class Attacker:
         """
         done_hi, done_lo, upper, lower, wit_hi, wit_lo, outer_lo, outer_hi = state
         truth = self.xstar[cells]
-        whole = False
-        rounds_left = _AGGREGATE_ROUNDS  # per phase: neighbourhoods, then whole components
-        for round_no in itertools.count():
-            if rounds_left == 0:
-                if whole or not _AGGREGATE_WHOLE:
+        # phases: neighbourhoods, then whole components; each up to _AGGREGATE_ROUNDS rounds
+        turns = itertools.count()  # rounds alternate up and down moves across both phases
+        for whole in (False, True) if _AGGREGATE_WHOLE else (False,):
+            for _ in range(_AGGREGATE_ROUNDS):
+                round_no = next(turns)
+                ok = decided()
+                open_ = np.flatnonzero(~ok & ~failed)
+                if len(open_) < _AGGREGATE_MIN_CELLS:
                     return
-                whole, rounds_left = True, _AGGREGATE_ROUNDS
-            rounds_left -= 1
-            ok = decided()
-            open_ = np.flatnonzero(~ok & ~failed)
-            if len(open_) < _AGGREGATE_MIN_CELLS:
-                return
-            hi = np.where(done_hi, upper, wit_hi)[open_]
-            lo = np.where(done_lo, lower, wit_lo)[open_]
-            t_up = np.maximum(need_upper[open_], lo + need_width[open_])
-            t_down = hi - need_width[open_]
-            can_up = t_up <= outer_hi[open_]
-            can_down = (hi >= need_upper[open_]) & (t_down >= np.maximum(outer_lo[open_], 0))
-            down = can_down & (~can_up | (round_no % 2 == 1))
-            up = can_up & ~down
-            pick = up | down
-            if pick.sum() < _AGGREGATE_MIN_CELLS:
-                return
-            sel = open_[pick]
-            sign = np.where(up[pick], 1.0, -1.0)
-            gap = np.where(up[pick], t_up[pick] - truth[sel], truth[sel] - t_down[pick])
-            before = int(ok.sum())
-            chunk = len(sel) if whole else _AGGREGATE_CHUNK
-            for start in range(0, len(sel), chunk):
-                part = slice(start, start + chunk)
-                point = self._aggregate_point(cells[sel[part]], sign[part], gap[part], whole)
-                if point is not None:
-                    for piece in self._independent_moves(*point):
-                        share(*piece)
-            if int(decided().sum()) - before < max(_AGGREGATE_MIN_CELLS // 2, len(sel) // 50):
-                if whole or not _AGGREGATE_WHOLE:
+                hi = np.where(done_hi, upper, wit_hi)[open_]
+                lo = np.where(done_lo, lower, wit_lo)[open_]
+                t_up = np.maximum(need_upper[open_], lo + need_width[open_])
+                t_down = hi - need_width[open_]
+                can_up = t_up <= outer_hi[open_]
+                can_down = (hi >= need_upper[open_]) & (t_down >= np.maximum(outer_lo[open_], 0))
+                down = can_down & (~can_up | (round_no % 2 == 1))
+                up = can_up & ~down
+                pick = up | down
+                if pick.sum() < _AGGREGATE_MIN_CELLS:
                     return
-                whole, rounds_left = True, _AGGREGATE_ROUNDS
+                sel = open_[pick]
+                sign = np.where(up[pick], 1.0, -1.0)
+                gap = np.where(up[pick], t_up[pick] - truth[sel], truth[sel] - t_down[pick])
+                before = int(ok.sum())
+                chunk = len(sel) if whole else _AGGREGATE_CHUNK
+                for start in range(0, len(sel), chunk):
+                    part = slice(start, start + chunk)
+                    point = self._aggregate_point(cells[sel[part]], sign[part], gap[part], whole)
+                    if point is not None:
+                        for piece in self._independent_moves(*point):
+                            share(*piece)
+                if int(decided().sum()) - before < max(_AGGREGATE_MIN_CELLS // 2, len(sel) // 50):
+                    break  # few cells decided: on to the next phase
 
     def _independent_moves(
         self, members: np.ndarray, x: np.ndarray
