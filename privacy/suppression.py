@@ -70,6 +70,9 @@ _EXACT_MAX_ROUNDS = 40
 _EXACT_MAX_ATTACKS = 60
 # a complement whose removal would need more cells re-attacked than this stays hidden
 _UNHIDE_MAX_AFFECTED = 150
+# complements tried at once when showing unnecessary ones again, and the cells they may affect
+_UNHIDE_BATCH = 32
+_UNHIDE_BATCH_CELLS = 400
 # components this small get their complements re-chosen by exact integer programming
 _EXACT_MAX_CANDIDATES = 40
 # the search for a complement away from a cell gives up past this many hidden cells
@@ -508,19 +511,20 @@ class _Dependents:
         others are dropped before sorting (supports hold millions of entries at scale 1)."""
         cells = np.fromiter(supports.keys(), dtype=np.int64, count=len(supports))
         parts = [np.asarray(v, dtype=np.int64) for v in supports.values()]
+        asked = None
+        if only is not None:
+            # dropped per support before joining: a few % of tens of millions of entries
+            asked = np.zeros(n, dtype=bool)
+            asked[only] = True
+            parts = [p[asked[p]] for p in parts]
         lengths = np.array([len(p) for p in parts], dtype=np.int64)
         rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         cols = np.repeat(cells, lengths)
-        if only is not None:
-            asked = np.zeros(n, dtype=bool)
-            asked[only] = True
-            keep = asked[rows]
-            rows, cols = rows[keep], cols[keep]
         # support cell -> dependents, as CSR arrays (duplicates are harmless: `of` is a set)
         self.indices = cols[np.argsort(rows, kind="stable")]
         self.indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n))))
         self.changed: dict[int, np.ndarray] = {}  # cell -> its current support, sorted
-        self.asked = None if only is None else asked
+        self.asked = asked
 
     def of(self, s: int) -> set[int]:
         if self.asked is not None and not self.asked[s]:
@@ -537,8 +541,12 @@ class _Dependents:
         return found
 
     def update(self, cell: int, support: np.ndarray) -> None:
-        """`cell` is proven again by points that move `support` (its old ones no longer count)."""
-        self.changed[cell] = np.unique(support)
+        """`cell` is proven again by points that move `support` (its old ones no longer count).
+
+        A support is a few sorted runs (one per proving point), so a stable sort merges them
+        in linear time; duplicates are harmless to `of`'s binary search.
+        """
+        self.changed[cell] = np.sort(support, kind="stable")
 
 
 class _MoveLP:
@@ -1022,7 +1030,12 @@ class _Suppressor:
 
         A cell's bounds were proven by feasible points (``supports``: the cells they move);
         showing a complement that none of them moves cannot change those bounds, so only
-        the cells whose points move it are attacked again.
+        the cells whose points move it are attacked again. Complements are tried in batches
+        (group testing): one attack of the cells that any of a batch's complements affects
+        shows them all again if every cell still passes; a batch that fails is split in
+        halves, down to single complements, so each complement still stays hidden only if
+        showing it (with those shown before it) fails. Almost every try succeeds, so this
+        takes a few attacks where one per complement took seconds each.
         """
         candidates = np.flatnonzero(self.hidden & ~self.locked)
         if not len(candidates):
@@ -1030,54 +1043,124 @@ class _Suppressor:
         attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
         attacker.supports.update(self.supports)
         dependents = _Dependents(self.supports, self.n, only=candidates)
-        order = candidates[np.argsort(-self.values[candidates], kind="stable")]
+        order = candidates[np.argsort(-self.values[candidates], kind="stable")].tolist()
+        # tries: complements tried; work: cells attacked, over every attack (the fixed
+        # amount of work that keeps the result the same on any machine)
+        budget = {"tries": _UNHIDE_MAX_TRIES, "work": _UNHIDE_MAX_WORK, "out": 0}
         removed = 0
-        tries = 0
-        work = 0
-        for c in order.tolist():
-            if time.perf_counter() > deadline or tries >= _UNHIDE_MAX_TRIES:
+        pos = 0
+        while pos < len(order) and budget["tries"] > 0 and not budget["out"]:
+            if time.perf_counter() > deadline:
                 break
-            if not self._structurally_removable(c):
-                continue
-            tries += 1
-            affected = np.array(
-                sorted(d for d in dependents.of(c) if d != c and self.hidden[d]),
-                dtype=np.int64,
-            )
-            if len(affected) > _UNHIDE_MAX_AFFECTED:
-                continue
-            work += len(affected)
-            if work > _UNHIDE_MAX_WORK:
-                break
-            attacker.fix(c)
-            if len(affected):
-                need_upper, need_width = self._needs(affected)
-                old = {int(a): attacker.supports.get(int(a)) for a in affected}
-                lower, upper, _ = attacker.bounds(
-                    affected, need_upper=need_upper, need_width=need_width, until_failure=True
-                )
-                safe = bool(self._passes(affected, lower, upper).all())
-                for a, support in old.items():
-                    if not safe:
-                        # the old proving points are still valid once c is hidden again
-                        if support is not None:
-                            attacker.supports[a] = support
-                        continue
-                    dependents.update(a, attacker.supports[a])
-            else:
-                safe = True
-            if safe:
-                self.set_hidden(c, False)
-                self.reason.pop(c, None)
-                self.supports.pop(c, None)
-                self.stats["unhidden"] += 1
-                removed += 1
-            else:
-                attacker.unfix(c)
+            removed += self._show_batch(order, pos, attacker, dependents, budget)
+            pos = budget.pop("next")
         for a in attacker.supports:
             if self.hidden[a]:
                 self.supports[a] = attacker.supports[a]
         return removed
+
+    def _unhide_batch(
+        self,
+        order: list[int],
+        pos: int,
+        dependents: _Dependents,
+        budget: dict[str, int],
+        max_cells: float = _UNHIDE_BATCH_CELLS,
+    ) -> tuple[list[int], set[int], int, int]:
+        """The next batch of complements to try showing, from ``order[pos:]``.
+
+        Each is shown here (tentatively: `_show_batch` decides) so that the next one's
+        structural test and dependents see it shown; one that fails the test with the batch
+        shown is passed over, as it would be one by one after the batch (if the batch fails,
+        it is tried again). max_cells: a batch stops growing before it affects more cells.
+        Returns the batch, the hidden cells its complements' proving points move, where the
+        next batch starts, and the tries it used.
+        """
+        batch: list[int] = []
+        affected: set[int] = set()
+        tries = budget["tries"]
+        while pos < len(order) and len(batch) < _UNHIDE_BATCH and budget["tries"] > 0:
+            c = order[pos]
+            if not self._structurally_removable(c):
+                pos += 1
+                continue
+            deps = {d for d in dependents.of(c) if d != c and self.hidden[d]}
+            if len(deps) > _UNHIDE_MAX_AFFECTED:
+                budget["tries"] -= 1
+                pos += 1
+                continue
+            grown = affected | deps
+            if batch and len(grown) > max_cells:
+                break  # c starts the next batch
+            if len(grown) > budget["work"]:
+                budget["out"] = 1  # out of work: c and what follows stay hidden
+                break
+            budget["tries"] -= 1
+            pos += 1
+            batch.append(c)
+            affected = grown
+            self.set_hidden(c, False)
+        return batch, affected - set(batch), pos, tries - budget["tries"]
+
+    def _show_batch(
+        self,
+        order: list[int],
+        pos: int,
+        attacker: Attacker,
+        dependents: _Dependents,
+        budget: dict[str, int],
+        max_cells: float = _UNHIDE_BATCH_CELLS,
+    ) -> int:
+        """Try showing the next batch of ``order[pos:]`` again; return how many stay shown.
+
+        The batch stays shown if every cell it affects still passes. Otherwise it is hidden
+        again and the complements it spans (passed-over ones included) are tried again in
+        two halves, each batch by batch, down to single complements. Sets ``budget["next"]``
+        to where the next batch starts.
+        """
+        batch, affected, end, tries = self._unhide_batch(order, pos, dependents, budget, max_cells)
+        budget["next"] = end
+        if not batch:
+            return 0
+        for c in batch:
+            attacker.fix(c)
+        cells = np.array(sorted(affected), dtype=np.int64)
+        safe = True
+        if len(cells):
+            budget["work"] -= len(cells)
+            need_upper, need_width = self._needs(cells)
+            old = {int(a): attacker.supports.get(int(a)) for a in cells}
+            lower, upper, _ = attacker.bounds(
+                cells, need_upper=need_upper, need_width=need_width, until_failure=True
+            )
+            safe = bool(self._passes(cells, lower, upper).all())
+            for a, support in old.items():
+                if safe:
+                    dependents.update(a, attacker.supports[a])
+                elif support is not None:
+                    # the old proving points are still valid once the batch is hidden again
+                    attacker.supports[a] = support
+        if safe:
+            for c in batch:
+                self.reason.pop(c, None)
+                self.supports.pop(c, None)
+            self.stats["unhidden"] += len(batch)
+            return len(batch)
+        for c in reversed(batch):
+            attacker.unfix(c)
+            self.set_hidden(c, True)
+        if len(batch) == 1:
+            return 0
+        budget["tries"] += tries  # tried again, not anew
+        middle = order.index(batch[len(batch) // 2], pos)
+        shown = 0
+        for half in (order[pos:middle], order[middle:end]):
+            at = 0
+            while at < len(half) and budget["tries"] > 0 and not budget["out"]:
+                shown += self._show_batch(half, at, attacker, dependents, budget, math.inf)
+                at = budget["next"]
+        budget["next"] = end
+        return shown
 
     def reoptimise_small_components(self, deadline: float) -> int:
         """Re-choose the complements of each small component by exact integer programming.

@@ -740,3 +740,60 @@ def test_a_pattern_chosen_for_a_group_alone_holds_with_more_hidden() -> None:
             assert (upper - lower >= POLICY.min_interval_width).all(), (system.keys, hidden)
         checked += 1
     assert checked >= 5
+
+
+def test_complements_shown_again_in_batches_hold_and_match_one_by_one(monkeypatch) -> None:
+    """Unnecessary complements are shown again in batches, a failing batch split in halves.
+
+    On random three-way tables (budget lifted, so every complement is tried) the pattern
+    left holds against the attacker, and the batches show again as many complements as
+    trying them one by one, within 1% of the cells hidden (a complement passed over because
+    the batch before it made it structurally necessary is not tried again, where one by one
+    might have tried it after a failure). The tables are drawn so that some batches of
+    several complements fail (and are split) and some succeed whole.
+    """
+    from privacy import suppression
+    from privacy.auditor import Attacker
+    from privacy.suppression import _Suppressor
+
+    monkeypatch.setattr(suppression, "_UNHIDE_MAX_WORK", 10**6)
+    monkeypatch.setattr(suppression, "_UNHIDE_MAX_TRIES", 10**6)
+    outcomes: list[tuple[int, int]] = []  # (batch size, complements it kept shown)
+    sizes: list[int] = []  # a stack: a failing batch's halves are tried inside its call
+    show_batch = _Suppressor._show_batch
+    find_batch = _Suppressor._unhide_batch
+
+    def spy(self, *args):  # noqa: ANN001, ANN202
+        shown = show_batch(self, *args)
+        outcomes.append((sizes.pop(), shown))
+        return shown
+
+    def size(self, *args):  # noqa: ANN001, ANN202
+        found = find_batch(self, *args)
+        sizes.append(len(found[0]))
+        return found
+
+    monkeypatch.setattr(_Suppressor, "_show_batch", spy)
+    monkeypatch.setattr(_Suppressor, "_unhide_batch", size)
+    rng = np.random.default_rng(7)
+    hidden_total = {1: 0, 6: 0}
+    for _ in range(6):
+        counts = rng.choice([0, 1, 2, 4, 7, 12, 15, 30, 60], size=(6, 5, 3))
+        for batch in (1, 6):
+            monkeypatch.setattr(suppression, "_UNHIDE_BATCH", batch)
+            system = CellSystem()
+            add_table(system, "t", counts)
+            primary = {i for i, v in enumerate(system.values.tolist()) if 1 <= v < 10}
+            engine = _Suppressor(system, POLICY, primary, set(), set())
+            engine.pin_determined()
+            engine.local_rules(range(engine.nrows))
+            engine.attack_until_safe()
+            before = int(engine.hidden.sum())
+            assert engine.unhide_unnecessary(np.inf) == before - int(engine.hidden.sum())
+            hidden = np.flatnonzero(engine.hidden)
+            lower, upper, _ = Attacker(system, hidden).bounds(hidden)
+            assert engine._passes(hidden, lower, upper).all()
+            hidden_total[batch] += len(hidden)
+    assert hidden_total[6] <= 1.01 * hidden_total[1]
+    assert any(size > 1 and shown == size for size, shown in outcomes)
+    assert any(size > 1 and 0 < shown < size for size, shown in outcomes)
