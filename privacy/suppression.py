@@ -70,7 +70,9 @@ _EXACT_MAX_ROUNDS = 40
 _EXACT_MAX_ATTACKS = 60
 # a complement whose removal would need more cells re-attacked than this stays hidden
 _UNHIDE_MAX_AFFECTED = 150
-# complements tried at once when showing unnecessary ones again, and the cells they may affect
+# complements tried at once when showing unnecessary ones again (at first, and at most: a batch
+# that stays shown doubles the next one, one that fails halves it), and the cells they may affect
+_UNHIDE_FIRST_BATCH = 4
 _UNHIDE_BATCH = 32
 _UNHIDE_BATCH_CELLS = 400
 # components this small get their complements re-chosen by exact integer programming
@@ -1034,8 +1036,10 @@ class _Suppressor:
         (group testing): one attack of the cells that any of a batch's complements affects
         shows them all again if every cell still passes; a batch that fails is split in
         halves, down to single complements, so each complement still stays hidden only if
-        showing it (with those shown before it) fails. Almost every try succeeds, so this
-        takes a few attacks where one per complement took seconds each.
+        showing it (with those shown before it) fails. Batches grow while they succeed and
+        shrink when they fail: where almost every try succeeds (a custom table) this takes a
+        few attacks where one per complement took seconds each, and where almost every try
+        fails it costs about one attack per complement, as one by one.
         """
         candidates = np.flatnonzero(self.hidden & ~self.locked)
         if not len(candidates):
@@ -1046,7 +1050,12 @@ class _Suppressor:
         order = candidates[np.argsort(-self.values[candidates], kind="stable")].tolist()
         # tries: complements tried; work: cells attacked, over every attack (the fixed
         # amount of work that keeps the result the same on any machine)
-        budget = {"tries": _UNHIDE_MAX_TRIES, "work": _UNHIDE_MAX_WORK, "out": 0}
+        budget = {
+            "tries": _UNHIDE_MAX_TRIES,
+            "work": _UNHIDE_MAX_WORK,
+            "out": 0,
+            "size": min(_UNHIDE_FIRST_BATCH, _UNHIDE_BATCH),
+        }
         removed = 0
         pos = 0
         while pos < len(order) and budget["tries"] > 0 and not budget["out"]:
@@ -1079,7 +1088,7 @@ class _Suppressor:
         batch: list[int] = []
         affected: set[int] = set()
         tries = budget["tries"]
-        while pos < len(order) and len(batch) < _UNHIDE_BATCH and budget["tries"] > 0:
+        while pos < len(order) and len(batch) < budget["size"] and budget["tries"] > 0:
             c = order[pos]
             if not self._structurally_removable(c):
                 pos += 1
@@ -1145,10 +1154,12 @@ class _Suppressor:
                 self.reason.pop(c, None)
                 self.supports.pop(c, None)
             self.stats["unhidden"] += len(batch)
+            budget["size"] = min(2 * budget["size"], _UNHIDE_BATCH)
             return len(batch)
         for c in reversed(batch):
             attacker.unfix(c)
             self.set_hidden(c, True)
+        budget["size"] = max(1, budget["size"] // 2)
         if len(batch) == 1:
             return 0
         budget["tries"] += tries  # tried again, not anew
