@@ -498,3 +498,50 @@ def test_an_attack_cut_short_needs_the_criterion() -> None:
     hidden = np.array([system.cell(("t", 0, 0)), system.cell(("t", 0, 1))])
     with pytest.raises(ValueError, match="until_failure needs the criterion"):
         Attacker(system, hidden).bounds(hidden, until_failure=True)
+
+
+def _first_neighbourhood(attacker: Attacker, cell: int) -> set[int]:
+    """The initial set of one cell, the plain way: an independent oracle for the batch."""
+    from privacy.auditor import _CLOSING_CELLS, _NEIGHBOURS_PER_ROW
+
+    rows_csr, cols_csc = attacker.rows_csr, attacker.cols_csc
+
+    def rows_of(c: int) -> list[int]:
+        return cols_csc.indices[cols_csc.indptr[c] : cols_csc.indptr[c + 1]].tolist()
+
+    def largest(r: int) -> list[int]:
+        """Largest first; ties in the order the equation first listed its cells."""
+        cells = attacker._row_cells[rows_csr.indptr[r] : rows_csr.indptr[r + 1]].tolist()
+        cells = sorted((c for c in cells if attacker.free[c]), key=lambda c: -attacker.xstar[c])
+        return cells[:_NEIGHBOURS_PER_ROW]
+
+    first = {cell, *(c for r in rows_of(cell) for c in largest(r))}
+    touched = {r for c in first for r in rows_of(c)}
+    second = {c for r in touched for c in largest(r)} - first
+    closing = [
+        c for c in second if sum(r in touched for r in rows_of(c)) >= min(len(rows_of(c)), 2)
+    ]
+    closing.sort(key=lambda c: (-attacker.xstar[c], c))
+    return first | set(closing[:_CLOSING_CELLS])
+
+
+def test_initial_sets_computed_together_equal_each_computed_alone() -> None:
+    """The neighbourhoods that local attacks start from, built for many cells at once by
+    sparse products, are those built cell by cell: on linked three-way tables with ties in
+    value, before and after cells are fixed (shown to the attacker)."""
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        system = CellSystem()
+        add_table(system, "a", rng.choice([0, 1, 2, 3, 3, 5, 8, 8, 20], size=(7, 6, 3)))
+        add_table(system, "b", rng.choice([0, 1, 4, 4, 9, 30], size=(7, 5)))
+        hidden = np.flatnonzero(rng.random(len(system)) < 0.7)
+        attacker = Attacker(system, hidden)
+        for fixed in (0, 25):
+            for c in rng.choice(np.flatnonzero(attacker.free), fixed, replace=False).tolist():
+                attacker.fix(c)
+            cells = np.flatnonzero(attacker.free)
+            together = attacker._initial_sets(cells)
+            assert len(together) == len(cells)
+            for cell, found in zip(cells.tolist(), together, strict=True):
+                assert set(found.tolist()) == _first_neighbourhood(attacker, cell)
+                assert np.all(np.diff(found) > 0)
