@@ -325,6 +325,17 @@ def minimum_complements(
         return None
 
 
+@dataclass
+class _UnhideBudget:
+    """What `_Suppressor.unhide_unnecessary` may still do: a fixed amount of work (no clock),
+    so the same input gives the same pattern on any machine."""
+
+    tries: int  # complements that may still be tried
+    work: int  # cells that may still be attacked, over every attack
+    size: int  # complements in the next batch
+    out: bool = False  # the next complement would need more work than is left
+
+
 class _OutOfWork(Exception):
     """`minimum_complements` ran out of the attacks it may make."""
 
@@ -1048,21 +1059,16 @@ class _Suppressor:
         attacker.supports.update(self.supports)
         dependents = _Dependents(self.supports, self.n, only=candidates)
         order = candidates[np.argsort(-self.values[candidates], kind="stable")].tolist()
-        # tries: complements tried; work: cells attacked, over every attack (the fixed
-        # amount of work that keeps the result the same on any machine)
-        budget = {
-            "tries": _UNHIDE_MAX_TRIES,
-            "work": _UNHIDE_MAX_WORK,
-            "out": 0,
-            "size": min(_UNHIDE_FIRST_BATCH, _UNHIDE_BATCH),
-        }
+        budget = _UnhideBudget(
+            _UNHIDE_MAX_TRIES, _UNHIDE_MAX_WORK, min(_UNHIDE_FIRST_BATCH, _UNHIDE_BATCH)
+        )
         removed = 0
         pos = 0
-        while pos < len(order) and budget["tries"] > 0 and not budget["out"]:
+        while pos < len(order) and budget.tries > 0 and not budget.out:
             if time.perf_counter() > deadline:
                 break
-            removed += self._show_batch(order, pos, attacker, dependents, budget)
-            pos = budget.pop("next")
+            shown, pos = self._show_batch(order, pos, attacker, dependents, budget)
+            removed += shown
         for a in attacker.supports:
             if self.hidden[a]:
                 self.supports[a] = attacker.supports[a]
@@ -1073,7 +1079,7 @@ class _Suppressor:
         order: list[int],
         pos: int,
         dependents: _Dependents,
-        budget: dict[str, int],
+        budget: _UnhideBudget,
         max_cells: float = _UNHIDE_BATCH_CELLS,
     ) -> tuple[list[int], set[int], int, int]:
         """The next batch of complements to try showing, from ``order[pos:]``.
@@ -1087,29 +1093,29 @@ class _Suppressor:
         """
         batch: list[int] = []
         affected: set[int] = set()
-        tries = budget["tries"]
-        while pos < len(order) and len(batch) < budget["size"] and budget["tries"] > 0:
+        tries = budget.tries
+        while pos < len(order) and len(batch) < budget.size and budget.tries > 0:
             c = order[pos]
             if not self._structurally_removable(c):
                 pos += 1
                 continue
             deps = {d for d in dependents.of(c) if d != c and self.hidden[d]}
             if len(deps) > _UNHIDE_MAX_AFFECTED:
-                budget["tries"] -= 1
+                budget.tries -= 1
                 pos += 1
                 continue
             grown = affected | deps
             if batch and len(grown) > max_cells:
                 break  # c starts the next batch
-            if len(grown) > budget["work"]:
-                budget["out"] = 1  # out of work: c and what follows stay hidden
+            if len(grown) > budget.work:
+                budget.out = True  # out of work: c and what follows stay hidden
                 break
-            budget["tries"] -= 1
+            budget.tries -= 1
             pos += 1
             batch.append(c)
             affected = grown
             self.set_hidden(c, False)
-        return batch, affected - set(batch), pos, tries - budget["tries"]
+        return batch, affected - set(batch), pos, tries - budget.tries
 
     def _show_batch(
         self,
@@ -1117,26 +1123,25 @@ class _Suppressor:
         pos: int,
         attacker: Attacker,
         dependents: _Dependents,
-        budget: dict[str, int],
+        budget: _UnhideBudget,
         max_cells: float = _UNHIDE_BATCH_CELLS,
-    ) -> int:
-        """Try showing the next batch of ``order[pos:]`` again; return how many stay shown.
+    ) -> tuple[int, int]:
+        """Try showing the next batch of ``order[pos:]`` again.
 
         The batch stays shown if every cell it affects still passes. Otherwise it is hidden
         again and the complements it spans (passed-over ones included) are tried again in
-        two halves, each batch by batch, down to single complements. Sets ``budget["next"]``
-        to where the next batch starts.
+        two halves, each batch by batch, down to single complements. Returns how many stay
+        shown, and where in ``order`` the next batch starts.
         """
         batch, affected, end, tries = self._unhide_batch(order, pos, dependents, budget, max_cells)
-        budget["next"] = end
         if not batch:
-            return 0
+            return 0, end
         for c in batch:
             attacker.fix(c)
         cells = np.array(sorted(affected), dtype=np.int64)
         safe = True
         if len(cells):
-            budget["work"] -= len(cells)
+            budget.work -= len(cells)
             need_upper, need_width = self._needs(cells)
             old = {int(a): attacker.supports.get(int(a)) for a in cells}
             lower, upper, _ = attacker.bounds(
@@ -1154,24 +1159,23 @@ class _Suppressor:
                 self.reason.pop(c, None)
                 self.supports.pop(c, None)
             self.stats["unhidden"] += len(batch)
-            budget["size"] = min(2 * budget["size"], _UNHIDE_BATCH)
-            return len(batch)
+            budget.size = min(2 * budget.size, _UNHIDE_BATCH)
+            return len(batch), end
         for c in reversed(batch):
             attacker.unfix(c)
             self.set_hidden(c, True)
-        budget["size"] = max(1, budget["size"] // 2)
+        budget.size = max(1, budget.size // 2)
         if len(batch) == 1:
-            return 0
-        budget["tries"] += tries  # tried again, not anew
+            return 0, end
+        budget.tries += tries  # tried again, not anew
         middle = order.index(batch[len(batch) // 2], pos)
         shown = 0
         for half in (order[pos:middle], order[middle:end]):
             at = 0
-            while at < len(half) and budget["tries"] > 0 and not budget["out"]:
-                shown += self._show_batch(half, at, attacker, dependents, budget, math.inf)
-                at = budget["next"]
-        budget["next"] = end
-        return shown
+            while at < len(half) and budget.tries > 0 and not budget.out:
+                kept, at = self._show_batch(half, at, attacker, dependents, budget, math.inf)
+                shown += kept
+        return shown, end
 
     def reoptimise_small_components(self, deadline: float) -> int:
         """Re-choose the complements of each small component by exact integer programming.

@@ -764,9 +764,9 @@ def test_complements_shown_again_in_batches_hold_and_match_one_by_one(monkeypatc
     find_batch = _Suppressor._unhide_batch
 
     def spy(self, *args):  # noqa: ANN001, ANN202
-        shown = show_batch(self, *args)
+        shown, end = show_batch(self, *args)
         outcomes.append((sizes.pop(), shown))
-        return shown
+        return shown, end
 
     def size(self, *args):  # noqa: ANN001, ANN202
         found = find_batch(self, *args)
