@@ -1080,17 +1080,17 @@ class _Suppressor:
         pos: int,
         dependents: _Dependents,
         budget: _UnhideBudget,
-        max_cells: float = _UNHIDE_BATCH_CELLS,
+        max_cells: float | None = None,
     ) -> tuple[list[int], set[int], int, int]:
         """The next batch of complements to try showing, from ``order[pos:]``.
 
         Each is shown here (tentatively: `_show_batch` decides) so that the next one's
         structural test and dependents see it shown; one that fails the test with the batch
         shown is passed over, as it would be one by one after the batch (if the batch fails,
-        it is tried again). max_cells: a batch stops growing before it affects more cells.
-        Returns the batch, the hidden cells its complements' proving points move, where the
-        next batch starts, and the tries it used.
+        it is tried again). max_cells: a batch stops growing before it affects more cells
+        (default `_UNHIDE_BATCH_CELLS`).
         """
+        max_cells = _UNHIDE_BATCH_CELLS if max_cells is None else max_cells
         batch: list[int] = []
         affected: set[int] = set()
         tries = budget.tries
@@ -1124,7 +1124,7 @@ class _Suppressor:
         attacker: Attacker,
         dependents: _Dependents,
         budget: _UnhideBudget,
-        max_cells: float = _UNHIDE_BATCH_CELLS,
+        max_cells: float | None = None,
     ) -> tuple[int, int]:
         """Try showing the next batch of ``order[pos:]`` again.
 
@@ -1168,6 +1168,9 @@ class _Suppressor:
         if len(batch) == 1:
             return 0, end
         budget.tries += tries  # tried again, not anew
+        # the work that stopped this batch growing may still buy its halves; the next batch
+        # after them checks the work left again
+        budget.out = False
         middle = order.index(batch[len(batch) // 2], pos)
         shown = 0
         for half in (order[pos:middle], order[middle:end]):
