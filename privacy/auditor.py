@@ -454,8 +454,7 @@ class Attacker:
             row, col, pos = row[keep], col[keep], pos[keep]
             order = np.lexsort((pos, -self.xstar[col], row))
             row, col = row[order], col[order]
-            rank = np.arange(len(row)) - np.searchsorted(row, row)
-            top = rank < _NEIGHBOURS_PER_ROW
+            top = _first_of_each(row, _NEIGHBOURS_PER_ROW)
             self._neighbours = sp.csr_matrix(
                 (np.ones(int(top.sum()), dtype=np.int32), (row[top], col[top])),
                 shape=(self.nrows, self.n),
@@ -508,8 +507,7 @@ class Attacker:
         csc = self.cols_csc
         degree = np.diff(csc.indptr)[c]
         offsets = np.concatenate(([0], np.cumsum(degree)))
-        within = np.arange(offsets[-1]) - np.repeat(offsets[:-1], degree)
-        rows = csc.indices[np.repeat(csc.indptr[c], degree) + within]
+        rows = csc.indices[_ranges(csc.indptr[c], degree)]
         touched_keys = touched.tocoo()
         known = np.sort(touched_keys.row.astype(np.int64) * m + touched_keys.col)
         hit = np.isin(np.repeat(x, degree) * m + rows, known, assume_unique=False)
@@ -519,7 +517,7 @@ class Attacker:
         x, c = x[closing], c[closing]
         order = np.lexsort((c, -self.xstar[c], x))
         x, c = x[order], c[order]
-        keep = np.arange(len(x)) - np.searchsorted(x, x) < _CLOSING_CELLS
+        keep = _first_of_each(x, _CLOSING_CELLS)
         closed = sp.csr_matrix(
             (np.ones(int(keep.sum()), dtype=np.int32), (x[keep], c[keep])), shape=(k, n)
         )
@@ -1143,6 +1141,11 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     return np.repeat(starts, counts) + offsets
+
+
+def _first_of_each(groups: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the first ``k`` entries of each run of equal values in sorted ``groups``."""
+    return np.arange(len(groups)) - np.searchsorted(groups, groups) < k
 
 
 def _batches(
