@@ -889,9 +889,14 @@ class Attacker:
         through other districts: 1,250 whole-component LPs became one LP, 31 s -> 3 s; a
         school-level part whose neighbourhood rounds ran out left 440 cells to their own
         whole-component LPs, 82 s -> 22 s with whole rounds of their own).
+
+        The whole-component rounds re-solve one kept model (`_WarmAggregate`): each round
+        changes only which credits count, and starts from the last round's basis.
         """
         done_hi, done_lo, upper, lower, wit_hi, wit_lo, outer_lo, outer_hi = state
         truth = self.xstar[cells]
+        labels = self.components()
+        pool: _WarmAggregate | None = None
         # phases: neighbourhoods, then whole components; each up to _AGGREGATE_ROUNDS rounds
         turns = itertools.count()  # rounds alternate up and down moves across both phases
         for whole in (False, True) if _AGGREGATE_WHOLE else (False,):
@@ -916,15 +921,30 @@ class Attacker:
                 sign = np.where(up[pick], 1.0, -1.0)
                 gap = np.where(up[pick], t_up[pick] - truth[sel], truth[sel] - t_down[pick])
                 before = int(ok.sum())
+                if whole and pool is None and highs.available():
+                    pool = self._warm_aggregate(cells[open_])
                 chunk = len(sel) if whole else _AGGREGATE_CHUNK
                 for start in range(0, len(sel), chunk):
                     part = slice(start, start + chunk)
-                    point = self._aggregate_point(cells[sel[part]], sign[part], gap[part], whole)
+                    point = None
+                    if whole and pool is not None and pool.worth(cells[sel[part]], labels):
+                        point = pool.solve(cells[sel[part]], sign[part], gap[part])
+                    if point is None:
+                        point = self._aggregate_point(
+                            cells[sel[part]], sign[part], gap[part], whole
+                        )
                     if point is not None:
                         for piece in self._independent_moves(*point):
                             share(*piece)
                 if int(decided().sum()) - before < max(_AGGREGATE_MIN_CELLS // 2, len(sel) // 50):
                     break  # few cells decided: on to the next phase
+
+    def _warm_aggregate(self, candidates: np.ndarray) -> _WarmAggregate:
+        """A kept whole-component aggregate LP for targets among ``candidates``."""
+        labels = self.components()
+        members = np.flatnonzero(np.isin(labels, labels[candidates]) & self.free)
+        a, b = self._local_matrix(members)
+        return _WarmAggregate(members, a, b, np.unique(candidates), self.xstar)
 
     def _independent_moves(
         self, members: np.ndarray, x: np.ndarray
@@ -1132,6 +1152,108 @@ class _WarmLP:
         if not highs.optimal(self.solver):
             return None
         return np.asarray(self.solver.getSolution().col_value)
+
+
+class _WarmAggregate:
+    """The whole-component LP of `Attacker._aggregate_point`, kept for warm re-solves.
+
+    Columns: the members' values ``x``, then per candidate target an up credit ``u`` and a
+    down credit ``d``; rows: the members' equations (every other cell held at its true value,
+    so any solution is a feasible point of the whole system), then ``u_j - x_j <= -v_j`` and
+    ``d_j + x_j <= v_j`` (v: true values). A round switches on the rows and credits of its
+    targets (their costs, bounds and row bounds) and switches off the rest (credit 0, row
+    free), so each round is the cold LP of `_aggregate_point`, started from the last basis:
+    the first solve by dual simplex, later ones by primal simplex (warm after cost changes).
+    """
+
+    def __init__(
+        self,
+        members: np.ndarray,
+        a: sp.csr_matrix,
+        b: np.ndarray,
+        candidates: np.ndarray,
+        xstar: np.ndarray,
+    ) -> None:
+        self.members = members
+        self.candidates = candidates  # sorted
+        self.xstar = xstar
+        self.a, self.b = a, b
+        nx, m, r = len(members), len(candidates), a.shape[0]
+        self.nx, self.m, self.r = nx, m, r
+        col = np.searchsorted(members, candidates)
+        j = np.arange(m)
+        link = sp.csr_matrix(
+            (
+                np.concatenate([np.ones(m), -np.ones(m), np.ones(m), np.ones(m)]),
+                (
+                    np.concatenate([j, j, m + j, m + j]),
+                    np.concatenate([nx + j, col, nx + m + j, col]),
+                ),
+            ),
+            shape=(2 * m, nx + 2 * m),
+        )
+        full = sp.vstack([sp.hstack([a, sp.csr_matrix((r, 2 * m))]), link]).tocsc()
+        inf = np.full(2 * m, np.inf)
+        self.solver = highs.bounded_solver(
+            np.zeros(nx + 2 * m),
+            full,
+            (np.concatenate([b, -inf]), np.concatenate([b, inf])),
+            (np.zeros(nx + 2 * m), np.concatenate([np.full(nx, np.inf), np.zeros(2 * m)])),
+            strategy=1,
+        )
+        self.active = np.zeros(2 * m, dtype=bool)  # credit slots switched on
+        self.solved = False
+
+    def worth(self, targets: np.ndarray, labels: np.ndarray) -> bool:
+        """Do ``targets``' components hold at least half the kept members? (Else a cold LP
+        over those components alone is the smaller problem.)"""
+        mine = np.isin(labels[self.members], labels[targets])
+        return 2 * int(mine.sum()) >= self.nx
+
+    def solve(
+        self, targets: np.ndarray, sign: np.ndarray, gap: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(members, integer point) as `Attacker._aggregate_point` with ``whole``, or None
+        (a target outside the candidates, no optimum, or a fractional one)."""
+        nx, m, r = self.nx, self.m, self.r
+        j = np.searchsorted(self.candidates, targets)
+        if (j >= m).any() or (self.candidates[np.minimum(j, m - 1)] != targets).any():
+            return None
+        v = self.xstar[targets]
+        slot = np.where(sign > 0, j, m + j)
+        now = np.zeros(2 * m, dtype=bool)
+        now[slot] = True
+        off = np.flatnonzero(self.active & ~now)
+        for s in off.tolist():
+            self.solver.changeRowBounds(r + s, -np.inf, np.inf)
+        if len(off):
+            zero = np.zeros(len(off))
+            self.solver.changeColsCost(len(off), (nx + off).astype(np.int32), zero)
+            self.solver.changeColsBounds(len(off), (nx + off).astype(np.int32), zero, zero)
+        for s, rhs in zip(slot.tolist(), np.where(sign > 0, -v, v).tolist(), strict=True):
+            self.solver.changeRowBounds(r + s, -np.inf, rhs)
+        cols = (nx + slot).astype(np.int32)
+        self.solver.changeColsCost(len(slot), cols, -1.0 / gap)
+        # as in `_aggregate_point`: a credit may go negative, capped so that one target's loss
+        # never outweighs many targets' gains
+        lo = -np.where(sign > 0, np.minimum(v, gap), gap)
+        self.solver.changeColsBounds(
+            len(slot), cols, lo.astype(np.float64), np.asarray(gap, dtype=np.float64)
+        )
+        self.active = now
+        self.solver.run()
+        if not self.solved:
+            self.solved = True
+            self.solver.setOptionValue("simplex_strategy", 4)  # primal: warm after cost changes
+        if not highs.optimal(self.solver):
+            return None
+        x = np.asarray(self.solver.getSolution().col_value)[:nx]
+        if np.abs(x - np.round(x)).max() > 1e-6:
+            return None  # the cold path solves it as an integer program where worth it
+        x = np.round(x)
+        if (x < 0).any() or (self.r and np.abs(self.a @ x - self.b).max() > 0.5):
+            return None
+        return self.members, x
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

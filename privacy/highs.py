@@ -26,6 +26,19 @@ def available() -> bool:
 
 def solver(c: np.ndarray, a: sp.csc_matrix, b: np.ndarray, *, strategy: int) -> Any:  # noqa: ANN401
     """A HiGHS solver loaded with min c x s.t. a x = b, x >= 0 (simplex ``strategy``)."""
+    n = a.shape[1]
+    return bounded_solver(c, a, (b, b), (np.zeros(n), np.full(n, np.inf)), strategy=strategy)
+
+
+def bounded_solver(
+    c: np.ndarray,
+    a: sp.csc_matrix,
+    rows: tuple[np.ndarray, np.ndarray],
+    cols: tuple[np.ndarray, np.ndarray],
+    *,
+    strategy: int,
+) -> Any:  # noqa: ANN401
+    """A HiGHS solver loaded with min c x s.t. rows[0] <= a x <= rows[1], cols[0] <= x <= cols[1]."""
     m, n = a.shape
     lp = core.HighsLp()
     lp.num_col_ = n
@@ -37,10 +50,10 @@ def solver(c: np.ndarray, a: sp.csc_matrix, b: np.ndarray, *, strategy: int) -> 
     lp.a_matrix_.index_ = a.indices.astype(np.int32)
     lp.a_matrix_.value_ = a.data.astype(np.float64)
     lp.col_cost_ = c.astype(np.float64)
-    lp.col_lower_ = np.zeros(n)
-    lp.col_upper_ = np.full(n, np.inf)
-    lp.row_lower_ = b.astype(np.float64)
-    lp.row_upper_ = b.astype(np.float64)
+    lp.col_lower_ = np.asarray(cols[0], dtype=np.float64)
+    lp.col_upper_ = np.asarray(cols[1], dtype=np.float64)
+    lp.row_lower_ = np.asarray(rows[0], dtype=np.float64)
+    lp.row_upper_ = np.asarray(rows[1], dtype=np.float64)
     model = core._Highs()
     model.setOptionValue("output_flag", False)
     model.setOptionValue("simplex_strategy", strategy)
