@@ -38,9 +38,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -51,6 +54,8 @@ from privacy import highs
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 _TOL = 1e-7
 _NEIGHBOURS_PER_ROW = 5
 _MAX_LOCAL_ROUNDS = 12
@@ -74,6 +79,8 @@ _AGGREGATE_TIME_LIMIT = 5.0
 _AGGREGATE_CHUNK = 1500
 # after the neighbourhood rounds stall, one round over the open cells' whole components
 _AGGREGATE_WHOLE = True
+# LPs solved side by side where they are independent (`_in_threads`)
+_THREADS = min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -923,16 +930,26 @@ class Attacker:
                 before = int(ok.sum())
                 if whole and pool is None and highs.available():
                     pool = self._warm_aggregate(cells[open_])
-                chunk = len(sel) if whole else _AGGREGATE_CHUNK
-                for start in range(0, len(sel), chunk):
-                    part = slice(start, start + chunk)
+                if whole:
                     point = None
-                    if whole and pool is not None and pool.worth(cells[sel[part]], labels):
-                        point = pool.solve(cells[sel[part]], sign[part], gap[part])
+                    if pool is not None and pool.worth(cells[sel], labels):
+                        point = pool.solve(cells[sel], sign, gap)
                     if point is None:
-                        point = self._aggregate_point(
-                            cells[sel[part]], sign[part], gap[part], whole
-                        )
+                        point = self._aggregate_point(cells[sel], sign, gap, True)
+                    points = [point]
+                else:
+                    # the chunks' LPs depend only on the round's targets: solved side by side
+                    # (HiGHS frees the interpreter while it solves), shared in chunk order
+                    self._initial_sets(cells[sel])  # every chunk's neighbourhoods, here
+                    parts = [
+                        slice(start, start + _AGGREGATE_CHUNK)
+                        for start in range(0, len(sel), _AGGREGATE_CHUNK)
+                    ]
+                    points = _in_threads(
+                        lambda args: self._aggregate_point(*args),
+                        [(cells[sel[p]], sign[p], gap[p]) for p in parts],
+                    )
+                for point in points:
                     if point is not None:
                         for piece in self._independent_moves(*point):
                             share(*piece)
@@ -1254,6 +1271,23 @@ class _WarmAggregate:
         if (x < 0).any() or (self.r and np.abs(self.a @ x - self.b).max() > 0.5):
             return None
         return self.members, x
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``[fn(item) for item in items]``, up to `_THREADS` at a time (same results, in order).
+
+    For functions whose time is mostly inside HiGHS, which releases the interpreter's lock
+    while it solves; they must only read shared state.
+    """
+    global _pool
+    if _THREADS < 2 or len(items) < 2:
+        return [fn(item) for item in items]
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="edudash-lp")
+    return list(_pool.map(fn, items))
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -290,6 +290,18 @@ def test_bounds_outside_the_truth_are_refused() -> None:
         system.add_bounds({yes: (5, None)})
 
 
+def _heavily_hidden(
+    seed: int, shape: tuple[int, ...], n_hidden: int
+) -> tuple[CellSystem, np.ndarray, np.ndarray, np.ndarray]:
+    """A random table with ``n_hidden`` random cells hidden, and the criterion per cell."""
+    rng = np.random.default_rng(seed)
+    system = CellSystem()
+    add_table(system, "t", rng.choice([0, 1, 2, 3, 5, 8, 13, 30, 60], size=shape))
+    cells = np.sort(rng.choice(len(system), n_hidden, replace=False))
+    primary = np.array([POLICY.is_small(int(system.values[c])) for c in cells])
+    return system, cells, np.where(primary, 10.0, -np.inf), np.where(primary, 5.0, 1.0)
+
+
 def test_aggregate_phase_finds_shared_points_on_a_heavily_hidden_table(monkeypatch) -> None:
     """The phase really runs (a spy counts its points) and every verdict matches the oracle."""
     points: list[bool] = []
@@ -302,13 +314,7 @@ def test_aggregate_phase_finds_shared_points_on_a_heavily_hidden_table(monkeypat
 
     monkeypatch.setattr(Attacker, "_aggregate_point", spy)
     for seed in range(3):
-        rng = np.random.default_rng(seed)
-        system = CellSystem()
-        add_table(system, "t", rng.choice([0, 1, 2, 3, 5, 8, 13, 30, 60], size=(4, 4, 4)))
-        cells = np.sort(rng.choice(len(system), 70, replace=False))
-        primary = np.array([POLICY.is_small(int(system.values[c])) for c in cells])
-        need_upper = np.where(primary, 10.0, -np.inf)
-        need_width = np.where(primary, 5.0, 1.0)
+        system, cells, need_upper, need_width = _heavily_hidden(seed, (4, 4, 4), 70)
         lower, upper, _ = Attacker(system, cells).bounds(
             cells, need_upper=need_upper, need_width=need_width
         )
@@ -318,6 +324,38 @@ def test_aggregate_phase_finds_shared_points_on_a_heavily_hidden_table(monkeypat
             truly = hi >= need_upper[i] and hi - lo >= need_width[i]
             assert (upper[i] >= need_upper[i] and upper[i] - lower[i] >= need_width[i]) == truly
     assert any(points)
+
+
+def test_aggregate_chunks_solved_side_by_side_give_the_same_bounds(monkeypatch) -> None:
+    """Neighbourhood chunks solved in threads: the same bounds and supports as one by one."""
+    import threading
+
+    import privacy.auditor as auditor
+
+    monkeypatch.setattr(auditor, "_AGGREGATE_CHUNK", 12)
+    threads: set[str] = set()
+    original = Attacker._aggregate_point
+
+    def spy(self, *args):  # noqa: ANN001, ANN202
+        threads.add(threading.current_thread().name)
+        return original(self, *args)
+
+    monkeypatch.setattr(Attacker, "_aggregate_point", spy)
+    for seed in range(3):
+        system, cells, need_upper, need_width = _heavily_hidden(seed, (6, 5, 4), 130)
+        results = []
+        for n_threads in (1, 2):
+            monkeypatch.setattr(auditor, "_THREADS", n_threads)
+            attacker = Attacker(system, cells)
+            bounds = attacker.bounds(cells, need_upper=need_upper, need_width=need_width)
+            supports = {c: np.sort(s) for c, s in attacker.supports.items()}
+            results.append((bounds, supports))
+        (one, sup_one), (two, sup_two) = results
+        for a, b in zip(one, two, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert sup_one.keys() == sup_two.keys()
+        assert all(np.array_equal(sup_one[c], sup_two[c]) for c in sup_one)
+    assert any(name.startswith("edudash-lp") for name in threads)
 
 
 def _aggregate_score(point, targets, sign, gap, xstar) -> float:  # noqa: ANN001
