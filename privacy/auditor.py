@@ -1276,6 +1276,11 @@ class _WarmAggregate:
 _pool: ThreadPoolExecutor | None = None
 
 
+def threads() -> int:
+    """How many LPs are solved side by side where they are independent."""
+    return _THREADS
+
+
 def _in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """``[fn(item) for item in items]``, up to `_THREADS` at a time (same results, in order).
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +56,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from privacy import highs
 from privacy.auditor import Attacker, audit
+from privacy.auditor import threads as auditor_threads
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
@@ -501,6 +503,17 @@ def _span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(total)
 
 
+_settler: ThreadPoolExecutor | None = None
+
+
+def _settling_thread() -> ThreadPoolExecutor:
+    """One thread for `_Suppressor._settled` beside the first attack round."""
+    global _settler
+    if _settler is None:
+        _settler = ThreadPoolExecutor(1, thread_name_prefix="edudash-settle")
+    return _settler
+
+
 def _cells(cells: Iterable[int], n: int, what: str) -> set[int]:
     out = {int(c) for c in cells}
     bad = [c for c in out if not 0 <= c < n]
@@ -827,17 +840,26 @@ class _Suppressor:
         cells: the hidden cells whose proof is not known to hold (default: every hidden cell
         not settled by an earlier release's proof, see `_settled`).
         """
-        if self.settled is None:
-            self.settled = self._settled()
-            self.stats["settled"] = int(self.settled.sum())
-        candidates = self.hidden & ~self.unchecked & ~self.settled
+        chosen = np.ones(self.n, dtype=bool)
         if cells is not None:
-            chosen = np.zeros(self.n, dtype=bool)
+            chosen[:] = False
             chosen[cells] = True
-            candidates &= chosen
-        to_check = np.flatnonzero(candidates)
+        pending: Future | None = None
+        if self.settled is None:
+            if auditor_threads() > 1 and self.proven.any() and len(self.fresh_rows):
+                # the earlier cells' re-proof runs beside the first round (which attacks the
+                # new cells), on the pattern as it is now; they wait for its answer
+                pending = _settling_thread().submit(self._settled, self.hidden.copy())
+                self.settled = self.proven.copy()
+            else:
+                self._set_settled(self._settled(self.hidden))
+        to_check = np.flatnonzero(self.hidden & ~self.unchecked & ~self.settled & chosen)
         later = False
-        while len(to_check):
+        while len(to_check) or pending is not None:
+            if not len(to_check):
+                to_check = self._set_settled(pending.result(), chosen)
+                pending = None
+                continue
             self.stats["attack_rounds"] += 1
             attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
             need_upper, need_width = self._needs(to_check)
@@ -847,8 +869,13 @@ class _Suppressor:
             # hiding more keeps every proving point feasible: supports stay valid
             self.supports.update(attacker.supports)
             failing = ~self._passes(to_check, lower, upper)
+            unsettled = _NO_CELLS
+            if pending is not None:
+                unsettled = self._set_settled(pending.result(), chosen)
+                pending = None
             if not failing.any():
-                return
+                to_check = unsettled  # attacked as they would have been in the first round
+                continue
             added: list[int] = []
             moved_already: list[tuple[int, float]] = []
             for cell, lo, hi in zip(
@@ -885,15 +912,26 @@ class _Suppressor:
             later = True
             rows = np.unique(np.concatenate([self.rows_of(c) for c in added]))
             added += self.local_rules(rows.tolist())
-            to_check = np.unique(np.concatenate([to_check[failing], np.array(added)]))
+            to_check = np.unique(np.concatenate([to_check[failing], np.array(added), unsettled]))
             to_check = to_check[~self.unchecked[to_check]]
 
-    def _settled(self) -> np.ndarray:
+    def _set_settled(self, settled: np.ndarray, chosen: np.ndarray | None = None) -> np.ndarray:
+        """Keep `_settled`'s answer; return the proven cells (among ``chosen``) it leaves open."""
+        self.settled = settled
+        self.stats["settled"] = int(settled.sum())
+        left = self.proven & ~settled & self.hidden & ~self.unchecked
+        if chosen is not None:
+            left &= chosen
+        return np.flatnonzero(left)
+
+    def _settled(self, hidden: np.ndarray) -> np.ndarray:
         """Proven cells whose component holds no hidden cell of a fresh equation.
 
-        Computed once, on the first hidden pattern: later complements are new cells, which sit
+        hidden: the first hidden pattern (a copy: this may run beside the first attack
+        round). Computed once, on that pattern: later complements are new cells, which sit
         in fresh equations only, so they never join a settled component; showing a complement
-        again only returns towards the pattern the proof was made on.
+        again only returns towards the pattern the proof was made on. Reads nothing else that
+        changes.
         """
         settled = self.proven.copy()
         if not settled.any():
@@ -903,24 +941,25 @@ class _Suppressor:
             cells = np.unique(
                 np.concatenate([self.csr.indices[a:b] for a, b in zip(lo, hi, strict=True)])
             )
-            cells = cells[self.hidden[cells]]
+            cells = cells[hidden[cells]]
             if len(cells):
-                labels = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
+                labels = Attacker(self.system, np.flatnonzero(hidden), self.incidence)
                 labels = labels.components()
                 settled &= ~np.isin(labels, labels[cells])
-                settled |= self._proven_apart(cells)
+                settled |= self._proven_apart(cells, hidden)
         return settled
 
-    def _proven_apart(self, touched: np.ndarray) -> np.ndarray:
+    def _proven_apart(self, touched: np.ndarray, hidden: np.ndarray) -> np.ndarray:
         """Proven cells that still pass with every hidden cell of a fresh equation held fixed.
 
-        touched: the hidden cells of the fresh equations. A point that moves none of them
+        touched: the hidden cells of the fresh equations (of the ``hidden`` pattern). A point
+        that moves none of them
         satisfies every fresh equation as the truth does, and every other one as before, so
         it proves bounds against the new release too (and against any larger hidden
         pattern). Holding those cells fixed also splits the large components that they tie
         together, so these attacks are cheap; a cell that fails here is attacked in full.
         """
-        apart = self.hidden.copy()
+        apart = hidden.copy()
         apart[touched] = False
         cells = np.flatnonzero(self.proven & apart & ~self.unchecked)
         found = np.zeros(self.n, dtype=bool)

@@ -282,11 +282,22 @@ def _all_staff_titles() -> set[str]:
 
 @pytest.mark.parametrize(
     "role",
-    ["level1", "superintendent", "teacher", "registrar", "reporting", "data_manager",
-     "district_admin"],
+    [
+        "level1",
+        "superintendent",
+        "teacher",
+        "registrar",
+        "reporting",
+        "data_manager",
+        "district_admin",
+    ],
 )
 def test_each_demo_role_sees_only_its_pages(
-    server: str, app_page, dash_db: Path, demo_accounts: dict[str, tuple[str, str]], role: str  # noqa: ANN001
+    server: str,
+    app_page,
+    dash_db: Path,
+    demo_accounts: dict[str, tuple[str, str]],
+    role: str,  # noqa: ANN001
 ) -> None:
     from dashboard.app import page_entries
     from privacy.access import ROLE_RULES, Role, User
@@ -301,8 +312,12 @@ def test_each_demo_role_sees_only_its_pages(
     page.wait_for_selector("h1:has-text('Your account')", timeout=LOAD_TIMEOUT_MS)
     nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
     rule = ROLE_RULES[Role(role)]
-    user = User(uid, Role(role), district_id="d" if rule.needs_district else None,
-                school_ids=("s",) if rule.needs_school else ())
+    user = User(
+        uid,
+        Role(role),
+        district_id="d" if rule.needs_district else None,
+        school_ids=("s",) if rule.needs_school else (),
+    )
     expected = {e.title for e in page_entries(user, ROOT)} & _all_staff_titles()
     for title in _all_staff_titles():
         assert (title in nav) is (title in expected), f"{role}: {title!r} in navigation"

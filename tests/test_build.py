@@ -14,9 +14,19 @@ from warehouse.connection import connect_readonly
 from warehouse.state_ids import is_valid_staff_id, is_valid_student_id
 
 DATA_TABLES = [
-    "districts", "schools", "administrators", "students", "enrollments", "program_participation",
-    "assessments", "graduation_cohorts", "staff", "staff_certifications", "staff_assignments",
-    "school_years", "ground_truth.planted_duplicates",
+    "districts",
+    "schools",
+    "administrators",
+    "students",
+    "enrollments",
+    "program_participation",
+    "assessments",
+    "graduation_cohorts",
+    "staff",
+    "staff_certifications",
+    "staff_assignments",
+    "school_years",
+    "ground_truth.planted_duplicates",
 ]
 
 
@@ -49,8 +59,10 @@ def test_references_all_resolve(built_db: Path) -> None:
     mem = duckdb.connect()
     mem.execute(f"ATTACH '{built_db}' AS w (READ_ONLY)")
     mem.execute("COPY FROM DATABASE w TO memory")
-    mem.execute("INSERT INTO enrollments VALUES ('2025-26', '0000000000', '0000', '05', "
-                "DATE '2025-09-01', NULL, NULL)")
+    mem.execute(
+        "INSERT INTO enrollments VALUES ('2025-26', '0000000000', '0000', '05', "
+        "DATE '2025-09-01', NULL, NULL)"
+    )
     assert any("enrollments.state_student_id" in p for p in check_references(mem))
     assert any("enrollments.school_id" in p for p in check_references(mem))
     assert len(REFERENCES) >= 10
@@ -115,7 +127,9 @@ def test_planted_duplicates_are_the_same_person_with_another_id(built_db: Path) 
     assert overlap == 0
 
 
-def test_failed_build_leaves_the_old_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_build_leaves_the_old_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "w.duckdb"
     build_warehouse(path, scale=0.02, seed=1)
     before = path.read_bytes()
@@ -151,8 +165,9 @@ def test_concurrent_writers_do_not_lose_changes(tmp_path: Path) -> None:
             if wait:
                 inside.set()
                 threading.Event().wait(0.5)
-            con.execute("INSERT INTO school_years VALUES (?, DATE '2030-07-01', DATE '2031-06-30')",
-                        [name])
+            con.execute(
+                "INSERT INTO school_years VALUES (?, DATE '2030-07-01', DATE '2031-06-30')", [name]
+            )
 
     first = threading.Thread(target=writer, args=("2030-31", True))
     first.start()

@@ -80,10 +80,19 @@ def test_pii_fields_are_never_public_directory() -> None:
 )
 def test_malformed_dictionary_is_rejected(patch: dict, message: str) -> None:
     field = {
-        "name": "x", "type": "VARCHAR", "format": "text", "description": "d",
-        "periodicity": "annual", "source": "derived", "pii": False, "access_level": 3,
+        "name": "x",
+        "type": "VARCHAR",
+        "format": "text",
+        "description": "d",
+        "periodicity": "annual",
+        "source": "derived",
+        "pii": False,
+        "access_level": 3,
     }
-    raw = {"tables": [{"name": "t", "kind": "student", "description": "d",
-                       "fields": [{**field, **patch}]}]}
+    raw = {
+        "tables": [
+            {"name": "t", "kind": "student", "description": "d", "fields": [{**field, **patch}]}
+        ]
+    }
     with pytest.raises(DictionaryError, match=message):
         parse_dictionary(raw)

@@ -14,8 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _user(role: Role) -> User:
     rule = ROLE_RULES[role]
-    return User(f"u-{role.value}", role, district_id="1000" if rule.needs_district else None,
-                school_ids=("2000",) if rule.needs_school else ())
+    return User(
+        f"u-{role.value}",
+        role,
+        district_id="1000" if rule.needs_district else None,
+        school_ids=("2000",) if rule.needs_school else (),
+    )
 
 
 def test_every_page_file_is_in_some_navigation() -> None:

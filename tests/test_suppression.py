@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -9,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import privacy.auditor
+from privacy import suppression
 from privacy.auditor import audit
 from privacy.cells import CellSystem, add_table
 from privacy.percent_coding import code_rate
@@ -384,8 +387,12 @@ def _second_release(link_to_hidden: bool):  # noqa: ANN202
     return second, release1, old_hidden, shown, fresh
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("link_to_hidden", [False, True])
-def test_a_new_table_re_attacks_only_what_it_reaches(link_to_hidden: bool) -> None:
+def test_a_new_table_re_attacks_only_what_it_reaches(
+    link_to_hidden: bool, threads: int, monkeypatch
+) -> None:  # noqa: ANN001
+    monkeypatch.setattr(privacy.auditor, "_THREADS", threads)
     system, release1, old_hidden, shown, fresh = _second_release(link_to_hidden)
     result = protect(
         system,
@@ -405,6 +412,78 @@ def test_a_new_table_re_attacks_only_what_it_reaches(link_to_hidden: bool) -> No
         assert result.stats["settled"] == len(old_hidden)
     with pytest.raises(ValueError, match="among must_hide"):
         protect(system, POLICY, proven=old_hidden, fresh_rows=[fresh])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_new_table_that_breaks_an_earlier_proof_gets_complements(
+    threads: int, monkeypatch
+) -> None:  # noqa: ANN001
+    """A new table splits an earlier complement into two large parts, which shown would tell
+    it: the earlier cells it protected are proven again (beside the new cells' attack, with
+    two threads), and a part is hidden so that they stay protected."""
+    monkeypatch.setattr(privacy.auditor, "_THREADS", threads)
+    ran_in: set[str] = set()
+    original = suppression._Suppressor._settled
+
+    def spy(self, hidden):  # noqa: ANN001, ANN202
+        ran_in.add(threading.current_thread().name)
+        return original(self, hidden)
+
+    monkeypatch.setattr(suppression._Suppressor, "_settled", spy)
+    attacked: set[int] = set()  # cells attacked by the attack rounds (not the re-proof)
+    rounds: list[bool] = []
+    bounds = privacy.auditor.Attacker.bounds
+    attack_until_safe = suppression._Suppressor.attack_until_safe
+
+    def attack(self, cells, **kwargs):  # noqa: ANN001, ANN202
+        if rounds and not threading.current_thread().name.startswith("edudash-settle"):
+            attacked.update(np.asarray(cells).tolist())
+        return bounds(self, cells, **kwargs)
+
+    def in_rounds(self, *args):  # noqa: ANN001, ANN202
+        rounds.append(True)
+        try:
+            return attack_until_safe(self, *args)
+        finally:
+            rounds.pop()
+
+    monkeypatch.setattr(privacy.auditor.Attacker, "bounds", attack)
+    monkeypatch.setattr(suppression._Suppressor, "attack_until_safe", in_rounds)
+    a = np.array([[3, 20, 15, 40], [12, 4, 30, 22], [25, 18, 2, 35]])
+    b = np.array([[5, 30, 44], [21, 2, 19]])
+    first = CellSystem()
+    add_table(first, "A", a)
+    add_table(first, "B", b)
+    release1 = protect(first, POLICY)
+    big = [c for c in sorted(release1.hidden) if first.values[c] >= 20]
+    assert big, "the first release should hide a complement of 20 or more"
+    split = big[0]
+    v = int(first.values[split])
+    second = CellSystem(
+        keys=list(first.keys), values=first.values.copy(), constraints=list(first.constraints)
+    )
+    fresh = len(second.constraints)
+    second.add_sum((first.keys[split], v), [(("new", "x"), v // 2), (("new", "y"), v - v // 2)])
+    old_hidden = set(release1.hidden)
+    shown = {c for c in range(len(first)) if c not in old_hidden}
+    ran_in.clear()
+    attacked.clear()
+    result = protect(
+        second,
+        POLICY,
+        must_hide=old_hidden,
+        must_show=shown,
+        proven=old_hidden,
+        fresh_rows=[fresh],
+        minimise=False,  # no later pass attacks them again
+    )
+    assert_protected(second, result)
+    parts = [second.cell(("new", "x")), second.cell(("new", "y"))]
+    assert any(result.status[c] == SUPPRESSED_COMPLEMENT for c in parts)
+    assert result.stats["settled"] < len(old_hidden)
+    assert any(name.startswith("edudash-settle") for name in ran_in) == (threads > 1)
+    # every earlier cell is settled by its re-proof or attacked in full
+    assert len(old_hidden - attacked) <= result.stats["settled"]
 
 
 def test_small_cell_that_was_shown_before_is_refused() -> None:
