@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -20,6 +20,7 @@ from privacy.suppression import (
     SHOWN,
     SUPPRESSED_COMPLEMENT,
     SUPPRESSED_SMALL,
+    Protection,
     ProtectionError,
     protect,
 )
@@ -365,8 +366,8 @@ def test_rank_keeps_complements_at_the_finest_level() -> None:
         protect(system, POLICY, rank=[0, 1])
 
 
-def _second_release(link_to_hidden: bool):  # noqa: ANN202
-    """Tables A and B released; then a new table splitting one cell of A (hidden or shown)."""
+def _second_release(choose: Callable[[CellSystem, Protection], int]):  # noqa: ANN202
+    """Tables A and B released; then a new table splitting the cell ``choose`` picks."""
     a = np.array([[3, 20, 15, 40], [12, 4, 30, 22], [25, 18, 2, 35]])
     b = np.array([[5, 30, 44], [21, 2, 19]])
     first = CellSystem()
@@ -376,9 +377,7 @@ def _second_release(link_to_hidden: bool):  # noqa: ANN202
     second = CellSystem(
         keys=list(first.keys), values=first.values.copy(), constraints=list(first.constraints)
     )
-    hidden_a = [c for c in sorted(release1.hidden) if first.keys[c][0] == "A"]
-    shown_a = [c for c in range(len(first)) if first.keys[c][0] == "A" and c not in release1.hidden]
-    split = hidden_a[0] if link_to_hidden else max(shown_a, key=lambda c: first.values[c])
+    split = choose(first, release1)
     v = int(first.values[split])
     fresh = len(second.constraints)
     second.add_sum((first.keys[split], v), [(("new", "x"), v // 2), (("new", "y"), v - v // 2)])
@@ -393,7 +392,15 @@ def test_a_new_table_re_attacks_only_what_it_reaches(
     link_to_hidden: bool, threads: int, monkeypatch
 ) -> None:  # noqa: ANN001
     monkeypatch.setattr(privacy.auditor, "_THREADS", threads)
-    system, release1, old_hidden, shown, fresh = _second_release(link_to_hidden)
+
+    def cell_of_a(first: CellSystem, release1: Protection) -> int:
+        """A hidden cell of A, or A's largest shown cell."""
+        in_a = [c for c in range(len(first)) if first.keys[c][0] == "A"]
+        hidden_a = [c for c in in_a if c in release1.hidden]
+        shown_a = [c for c in in_a if c not in release1.hidden]
+        return hidden_a[0] if link_to_hidden else max(shown_a, key=lambda c: first.values[c])
+
+    system, release1, old_hidden, shown, fresh = _second_release(cell_of_a)
     result = protect(
         system,
         POLICY,
@@ -449,23 +456,13 @@ def test_a_new_table_that_breaks_an_earlier_proof_gets_complements(
 
     monkeypatch.setattr(privacy.auditor.Attacker, "bounds", attack)
     monkeypatch.setattr(suppression._Suppressor, "attack_until_safe", in_rounds)
-    a = np.array([[3, 20, 15, 40], [12, 4, 30, 22], [25, 18, 2, 35]])
-    b = np.array([[5, 30, 44], [21, 2, 19]])
-    first = CellSystem()
-    add_table(first, "A", a)
-    add_table(first, "B", b)
-    release1 = protect(first, POLICY)
-    big = [c for c in sorted(release1.hidden) if first.values[c] >= 20]
-    assert big, "the first release should hide a complement of 20 or more"
-    split = big[0]
-    v = int(first.values[split])
-    second = CellSystem(
-        keys=list(first.keys), values=first.values.copy(), constraints=list(first.constraints)
-    )
-    fresh = len(second.constraints)
-    second.add_sum((first.keys[split], v), [(("new", "x"), v // 2), (("new", "y"), v - v // 2)])
-    old_hidden = set(release1.hidden)
-    shown = {c for c in range(len(first)) if c not in old_hidden}
+
+    def big_complement(first: CellSystem, release1: Protection) -> int:
+        big = [c for c in sorted(release1.hidden) if first.values[c] >= 20]
+        assert big, "the first release should hide a complement of 20 or more"
+        return big[0]
+
+    second, _, old_hidden, shown, fresh = _second_release(big_complement)
     ran_in.clear()
     attacked.clear()
     result = protect(
