@@ -39,6 +39,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -81,6 +82,8 @@ _AGGREGATE_CHUNK = 1500
 _AGGREGATE_WHOLE = True
 # LPs solved side by side where they are independent (`_in_threads`)
 _THREADS = min(2, os.cpu_count() or 1)
+# an audit of this many cells or more attacks its components in `_THREADS` groups side by side
+_AUDIT_SPLIT_MIN_CELLS = 2000
 
 
 @dataclass(frozen=True)
@@ -179,20 +182,28 @@ def audit(
             keys = [system.keys[c] for c in sorted(missing)[:5]]
             raise ValueError(f"{len(missing)} primary cell(s) are not hidden, e.g. {keys}")
     skip = {int(u) for u in unchecked} - primary_set
-    attacker = Attacker(system, np.array(sorted(hidden_set), dtype=np.int64))
+    hidden_cells = np.array(sorted(hidden_set), dtype=np.int64)
+    attacker = Attacker(system, hidden_cells)
     cells = np.array(sorted(hidden_set - skip), dtype=np.int64)
-    if exact:
-        lower, upper, is_exact = attacker.bounds(cells, keep_supports=False)
-    else:
-        is_primary = np.isin(
-            cells, np.fromiter(primary_set, dtype=np.int64, count=len(primary_set))
+    is_primary = np.isin(cells, np.fromiter(primary_set, dtype=np.int64, count=len(primary_set)))
+    need_upper = np.where(is_primary, float(policy.min_upper_bound), -np.inf)
+    need_width = np.where(is_primary, float(policy.min_interval_width), 1.0)
+    lower, upper, is_exact = np.zeros(len(cells)), np.zeros(len(cells)), np.zeros(len(cells), bool)
+    # independent components attacked in halves side by side, each by an attacker of its own
+    # (cells of other components are constants to a component's equations: the same bounds)
+    halves = _halves(attacker.components(), hidden_cells, cells)
+
+    def attack(half: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+        own_hidden, own = half
+        own_attacker = attacker if len(halves) == 1 else Attacker(system, own_hidden)
+        if exact:
+            return own_attacker.bounds(cells[own], keep_supports=False)
+        return own_attacker.bounds(
+            cells[own], need_upper=need_upper[own], need_width=need_width[own], keep_supports=False
         )
-        lower, upper, is_exact = attacker.bounds(
-            cells,
-            need_upper=np.where(is_primary, float(policy.min_upper_bound), -np.inf),
-            need_width=np.where(is_primary, float(policy.min_interval_width), 1.0),
-            keep_supports=False,
-        )
+
+    for (_, own), found in zip(halves, _in_threads(attack, halves), strict=True):
+        lower[own], upper[own], is_exact[own] = found
     intervals: dict[int, Interval] = {}
     violations: list[Violation] = []
     for i, cell in enumerate(cells.tolist()):
@@ -215,6 +226,28 @@ def audit(
         seconds=time.perf_counter() - started,
         policy=policy,
     )
+
+
+def _halves(
+    labels: np.ndarray, hidden: np.ndarray, cells: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Whole components in `_THREADS` groups of about equal hidden cells (largest first):
+    per group, its hidden cells and the positions in ``cells`` of the cells it attacks."""
+    if _THREADS < 2 or len(cells) < _AUDIT_SPLIT_MIN_CELLS:
+        return [(hidden, np.arange(len(cells)))]
+    comps, sizes = np.unique(labels[hidden], return_counts=True)
+    group_of = np.zeros(labels.max() + 1, dtype=np.int64)
+    load = np.zeros(_THREADS, dtype=np.int64)
+    for comp, size in sorted(zip(comps.tolist(), sizes.tolist(), strict=True), key=lambda p: -p[1]):
+        g = int(np.argmin(load))
+        group_of[comp] = g
+        load[g] += size
+    out = []
+    for g in range(_THREADS):
+        own = np.flatnonzero(group_of[labels[cells]] == g)
+        if len(own):
+            out.append((hidden[group_of[labels[hidden]] == g], own))
+    return out
 
 
 def violation_reason(interval: Interval, policy: Policy) -> str:
@@ -1274,6 +1307,7 @@ class _WarmAggregate:
 
 
 _pool: ThreadPoolExecutor | None = None
+_POOL_NAME = "edudash-lp"
 
 
 def threads() -> int:
@@ -1288,10 +1322,11 @@ def _in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     while it solves; they must only read shared state.
     """
     global _pool
-    if _THREADS < 2 or len(items) < 2:
+    inside = threading.current_thread().name.startswith(_POOL_NAME)  # nested: no free worker
+    if _THREADS < 2 or len(items) < 2 or inside:
         return [fn(item) for item in items]
     if _pool is None:
-        _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="edudash-lp")
+        _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix=_POOL_NAME)
     return list(_pool.map(fn, items))
 
 

@@ -358,6 +358,42 @@ def test_aggregate_chunks_solved_side_by_side_give_the_same_bounds(monkeypatch) 
     assert any(name.startswith("edudash-lp") for name in threads)
 
 
+def test_audit_in_halves_side_by_side_gives_the_same_intervals(monkeypatch) -> None:
+    """Components attacked in two groups at once: exact intervals and verdicts as in one."""
+    import privacy.auditor as auditor
+
+    monkeypatch.setattr(auditor, "_AUDIT_SPLIT_MIN_CELLS", 10)
+    rng = np.random.default_rng(7)
+    system = CellSystem()
+    for name in "abcdef":  # independent tables: components of different sizes
+        shape = tuple(rng.integers(2, 5, size=2))
+        add_table(system, name, rng.choice([0, 1, 2, 4, 7, 12, 25, 40], size=shape))
+    hidden = set(rng.choice(len(system), len(system) // 2, replace=False).tolist())
+    groups: list[int] = []
+    halves = auditor._halves
+
+    def spy(*args):  # noqa: ANN002, ANN202
+        found = halves(*args)
+        groups.append(len(found))
+        return found
+
+    monkeypatch.setattr(auditor, "_halves", spy)
+    reports = {}
+    for n_threads in (1, 2):
+        monkeypatch.setattr(auditor, "_THREADS", n_threads)
+        reports[n_threads] = (
+            audit(system, hidden, POLICY, exact=True),
+            audit(system, hidden, POLICY),
+        )
+    (exact_one, check_one), (exact_two, check_two) = reports[1], reports[2]
+    assert exact_one.intervals == exact_two.intervals  # and both are the brute-force program's
+    truth = oracle(system, hidden)
+    assert {c: (iv.lower, iv.upper) for c, iv in exact_two.intervals.items()} == truth
+    assert {v.cell for v in check_one.violations} == {v.cell for v in check_two.violations}
+    assert exact_two.components == exact_one.components
+    assert groups[-1] == 2 and groups[0] == 1
+
+
 def _aggregate_score(point, targets, sign, gap, xstar) -> float:  # noqa: ANN001
     """The aggregate LP's objective at ``point``: the capped credit each target gets."""
     members, x = point
