@@ -82,8 +82,9 @@ _AGGREGATE_CHUNK = 1500
 _AGGREGATE_WHOLE = True
 # LPs solved side by side where they are independent (`_in_threads`)
 _THREADS = min(2, os.cpu_count() or 1)
-# an audit of this many cells or more attacks its components in `_THREADS` groups side by side
+# an audit of this many cells or more attacks its components in groups side by side
 _AUDIT_SPLIT_MIN_CELLS = 2000
+_AUDIT_GROUPS = 2
 
 
 @dataclass(frozen=True)
@@ -231,19 +232,20 @@ def audit(
 def _halves(
     labels: np.ndarray, hidden: np.ndarray, cells: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Whole components in `_THREADS` groups of about equal hidden cells (largest first):
-    per group, its hidden cells and the positions in ``cells`` of the cells it attacks."""
-    if _THREADS < 2 or len(cells) < _AUDIT_SPLIT_MIN_CELLS:
+    """Whole components in `_AUDIT_GROUPS` groups of about equal hidden cells (largest first):
+    per group, its hidden cells and the positions in ``cells`` of the cells it attacks. The
+    groups do not depend on the machine, so neither does the report."""
+    if len(cells) < _AUDIT_SPLIT_MIN_CELLS:
         return [(hidden, np.arange(len(cells)))]
     comps, sizes = np.unique(labels[hidden], return_counts=True)
     group_of = np.zeros(labels.max() + 1, dtype=np.int64)
-    load = np.zeros(_THREADS, dtype=np.int64)
+    load = np.zeros(_AUDIT_GROUPS, dtype=np.int64)
     for comp, size in sorted(zip(comps.tolist(), sizes.tolist(), strict=True), key=lambda p: -p[1]):
         g = int(np.argmin(load))
         group_of[comp] = g
         load[g] += size
     out = []
-    for g in range(_THREADS):
+    for g in range(_AUDIT_GROUPS):
         own = np.flatnonzero(group_of[labels[cells]] == g)
         if len(own):
             out.append((hidden[group_of[labels[hidden]] == g], own))
@@ -1307,7 +1309,8 @@ class _WarmAggregate:
 
 
 _pool: ThreadPoolExecutor | None = None
-_POOL_NAME = "edudash-lp"
+_pool_lock = threading.Lock()
+_in_pool = threading.local()  # .active: this thread runs a task of the pool
 
 
 def threads() -> int:
@@ -1319,15 +1322,34 @@ def _in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """``[fn(item) for item in items]``, up to `_THREADS` at a time (same results, in order).
 
     For functions whose time is mostly inside HiGHS, which releases the interpreter's lock
-    while it solves; they must only read shared state.
+    while it solves; they must only read shared state. Called from a task of the pool itself,
+    it runs the items in turn (waiting on the pool from inside it could leave no worker free).
     """
     global _pool
-    inside = threading.current_thread().name.startswith(_POOL_NAME)  # nested: no free worker
-    if _THREADS < 2 or len(items) < 2 or inside:
+    if _THREADS < 2 or len(items) < 2 or getattr(_in_pool, "active", False):
         return [fn(item) for item in items]
-    if _pool is None:
-        _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix=_POOL_NAME)
-    return list(_pool.map(fn, items))
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="edudash-lp")
+        pool = _pool
+
+    def task(item: _T) -> _R:
+        _in_pool.active = True
+        try:
+            return fn(item)
+        finally:
+            _in_pool.active = False
+
+    return list(pool.map(task, items))
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's worker threads are not there (new ones start)."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

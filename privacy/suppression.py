@@ -45,6 +45,8 @@ any hidden cell.
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -504,14 +506,25 @@ def _span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 _settler: ThreadPoolExecutor | None = None
+_settler_lock = threading.Lock()
 
 
 def _settling_thread() -> ThreadPoolExecutor:
     """One thread for `_Suppressor._settled` beside the first attack round."""
     global _settler
-    if _settler is None:
-        _settler = ThreadPoolExecutor(1, thread_name_prefix="edudash-settle")
-    return _settler
+    with _settler_lock:
+        if _settler is None:
+            _settler = ThreadPoolExecutor(1, thread_name_prefix="edudash-settle")
+        return _settler
+
+
+def _forget_settler() -> None:
+    """In a forked child: the parent's thread is not there (a new one starts when needed)."""
+    global _settler, _settler_lock
+    _settler, _settler_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_settler)
 
 
 def _cells(cells: Iterable[int], n: int, what: str) -> set[int]:
@@ -846,10 +859,15 @@ class _Suppressor:
             chosen[cells] = True
         pending: Future | None = None
         if self.settled is None:
-            if auditor_threads() > 1 and self.proven.any() and len(self.fresh_rows):
+            if self.proven.any() and len(self.fresh_rows):
                 # the earlier cells' re-proof runs beside the first round (which attacks the
-                # new cells), on the pattern as it is now; they wait for its answer
-                pending = _settling_thread().submit(self._settled, self.hidden.copy())
+                # new cells), on the pattern as it is now; they wait for its answer, which is
+                # read at the same point with one thread (same rounds, same pattern)
+                if auditor_threads() > 1:
+                    pending = _settling_thread().submit(self._settled, self.hidden.copy())
+                else:
+                    pending = Future()
+                    pending.set_result(self._settled(self.hidden.copy()))
                 self.settled = self.proven.copy()
             else:
                 self._set_settled(self._settled(self.hidden))

@@ -360,9 +360,12 @@ def test_aggregate_chunks_solved_side_by_side_give_the_same_bounds(monkeypatch) 
 
 def test_audit_in_halves_side_by_side_gives_the_same_intervals(monkeypatch) -> None:
     """Components attacked in two groups at once: exact intervals and verdicts as in one."""
+    import threading
+
     import privacy.auditor as auditor
 
     monkeypatch.setattr(auditor, "_AUDIT_SPLIT_MIN_CELLS", 10)
+    monkeypatch.setattr(auditor, "_AGGREGATE_CHUNK", 4)  # LP batches inside each half, too
     rng = np.random.default_rng(7)
     system = CellSystem()
     for name in "abcdef":  # independent tables: components of different sizes
@@ -378,20 +381,65 @@ def test_audit_in_halves_side_by_side_gives_the_same_intervals(monkeypatch) -> N
         return found
 
     monkeypatch.setattr(auditor, "_halves", spy)
-    reports = {}
-    for n_threads in (1, 2):
-        monkeypatch.setattr(auditor, "_THREADS", n_threads)
+    reports: dict[int, tuple] = {}
+
+    def run(n_threads: int) -> None:
         reports[n_threads] = (
             audit(system, hidden, POLICY, exact=True),
             audit(system, hidden, POLICY),
         )
+
+    for n_threads in (1, 2):
+        monkeypatch.setattr(auditor, "_THREADS", n_threads)
+        # in a thread of its own, so that a deadlock fails the test instead of hanging it
+        runner = threading.Thread(target=run, args=(n_threads,), daemon=True)
+        runner.start()
+        runner.join(timeout=60)
+        assert not runner.is_alive(), "the audit in halves never finished (deadlock?)"
     (exact_one, check_one), (exact_two, check_two) = reports[1], reports[2]
     assert exact_one.intervals == exact_two.intervals  # and both are the brute-force program's
     truth = oracle(system, hidden)
     assert {c: (iv.lower, iv.upper) for c, iv in exact_two.intervals.items()} == truth
-    assert {v.cell for v in check_one.violations} == {v.cell for v in check_two.violations}
+    # the groups do not depend on the machine: neither do the inner bounds reported
+    assert check_one.intervals == check_two.intervals
     assert exact_two.components == exact_one.components
-    assert groups[-1] == 2 and groups[0] == 1
+    assert groups and set(groups) == {2}
+
+
+def test_lp_batches_inside_audit_halves_run_in_turn(monkeypatch) -> None:
+    """Two equal halves each solving neighbourhood chunks: the batches inside a pool task run
+    in turn instead of waiting on the pool (which would leave no worker free: a deadlock)."""
+    import threading
+
+    import privacy.auditor as auditor
+
+    monkeypatch.setattr(auditor, "_AUDIT_SPLIT_MIN_CELLS", 10)
+    monkeypatch.setattr(auditor, "_AGGREGATE_CHUNK", 12)
+    monkeypatch.setattr(auditor, "_THREADS", 2)
+    nested: list[int] = []
+    original = auditor._in_threads
+
+    def spy(fn, items):  # noqa: ANN001, ANN202
+        if threading.current_thread().name.startswith("edudash-lp") and len(items) > 1:
+            nested.append(len(items))
+        return original(fn, items)
+
+    monkeypatch.setattr(auditor, "_in_threads", spy)
+    rng = np.random.default_rng(1)
+    system = CellSystem()
+    for name in "ab":
+        add_table(system, name, rng.choice([0, 1, 2, 3, 5, 8, 13, 30, 60], size=(6, 5, 4)))
+    hidden = set(rng.choice(len(system), len(system) * 2 // 3, replace=False).tolist())
+    reports = []
+    runner = threading.Thread(
+        target=lambda: reports.append(audit(system, hidden, POLICY)), daemon=True
+    )
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "the audit in halves never finished (deadlock?)"
+    assert nested, "no LP batches ran inside a half: the case is not exercised"
+    alone = audit(system, hidden, POLICY, exact=True)
+    assert {v.cell for v in reports[0].violations} == {v.cell for v in alone.violations}
 
 
 def _aggregate_score(point, targets, sign, gap, xstar) -> float:  # noqa: ANN001

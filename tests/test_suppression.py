@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import privacy.auditor
 from privacy import suppression
 from privacy.auditor import audit
-from privacy.cells import CellSystem, add_table
+from privacy.cells import ALL, CellSystem, add_table
 from privacy.percent_coding import code_rate
 from privacy.policy import Policy
 from privacy.suppression import (
@@ -481,6 +481,74 @@ def test_a_new_table_that_breaks_an_earlier_proof_gets_complements(
     assert any(name.startswith("edudash-settle") for name in ran_in) == (threads > 1)
     # every earlier cell is settled by its re-proof or attacked in full
     assert len(old_hidden - attacked) <= result.stats["settled"]
+
+
+def _refinement(seed: int, shape: tuple[int, ...]):  # noqa: ANN202
+    """A table's margins released and protected; then the table itself (its cells new, its
+    equations fresh), to be protected with the margins' statuses kept."""
+    rng = np.random.default_rng(seed)
+    full = CellSystem()
+    add_table(full, "T", rng.choice([0, 1, 2, 3, 4, 6, 9, 14, 20, 35], size=shape))
+    is_new = np.array([key[-1] != ALL for key in full.keys])
+    old = [r for r, (p, ch) in enumerate(full.constraints) if not is_new[[p, *ch]].any()]
+    fresh = sorted(set(range(len(full.constraints))) - set(old))
+    first = CellSystem(
+        keys=list(full.keys),
+        values=full.values.copy(),
+        constraints=[full.constraints[r] for r in old],
+    )
+    small = {c for c in range(len(full)) if not is_new[c] and POLICY.is_small(int(full.values[c]))}
+    old_hidden = set(protect(first, POLICY, primary=small).hidden)
+    shown = {c for c in range(len(full)) if not is_new[c] and c not in old_hidden}
+    return full, old_hidden, shown, fresh
+
+
+def test_refinements_give_one_pattern_with_one_thread_or_two(monkeypatch) -> None:
+    """The re-proof of earlier cells beside the first round: the same pattern whatever the
+    number of threads, protected, and every earlier cell it leaves open attacked in full (also
+    after a first round that had to hide complements)."""
+    unsettled: list[int] = []
+    set_settled = suppression._Suppressor._set_settled
+
+    def spy(self, *args):  # noqa: ANN001, ANN202
+        left = set_settled(self, *args)
+        unsettled.append(len(left))
+        return left
+
+    attacked: set[int] = set()
+    bounds = privacy.auditor.Attacker.bounds
+
+    def attack(self, cells, **kwargs):  # noqa: ANN001, ANN202
+        if not threading.current_thread().name.startswith("edudash-settle"):
+            attacked.update(np.asarray(cells).tolist())
+        return bounds(self, cells, **kwargs)
+
+    monkeypatch.setattr(suppression._Suppressor, "_set_settled", spy)
+    monkeypatch.setattr(privacy.auditor.Attacker, "bounds", attack)
+    open_and_complemented = 0  # refinements whose re-proof left cells open, and hid more
+    for seed in range(12):
+        full, old_hidden, shown, fresh = _refinement(seed, (4, 5, 3))
+        patterns = []
+        for threads in (1, 2):
+            monkeypatch.setattr(privacy.auditor, "_THREADS", threads)
+            unsettled.clear()
+            attacked.clear()
+            result = protect(
+                full,
+                POLICY,
+                must_hide=old_hidden,
+                must_show=shown,
+                proven=old_hidden,
+                fresh_rows=fresh,
+                minimise=False,
+            )
+            assert len(old_hidden - attacked) <= result.stats["settled"]
+            assert_protected(full, result)  # (attacks every hidden cell: after the check above)
+            patterns.append(result.hidden)
+            if unsettled and unsettled[0] and result.stats["attack"]:
+                open_and_complemented += 1
+        assert patterns[0] == patterns[1], f"seed {seed}"
+    assert open_and_complemented
 
 
 def test_small_cell_that_was_shown_before_is_refused() -> None:
