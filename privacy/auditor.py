@@ -38,25 +38,19 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse.csgraph import connected_components
 
-from privacy import highs
+from privacy import highs, parallel
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 _TOL = 1e-7
 _NEIGHBOURS_PER_ROW = 5
 _MAX_LOCAL_ROUNDS = 12
@@ -80,8 +74,6 @@ _AGGREGATE_TIME_LIMIT = 5.0
 _AGGREGATE_CHUNK = 1500
 # after the neighbourhood rounds stall, one round over the open cells' whole components
 _AGGREGATE_WHOLE = True
-# LPs solved side by side where they are independent (`_in_threads`)
-_THREADS = min(2, os.cpu_count() or 1)
 # an audit of this many cells or more attacks its components in groups side by side
 _AUDIT_SPLIT_MIN_CELLS = 2000
 _AUDIT_GROUPS = 2
@@ -203,7 +195,7 @@ def audit(
             cells[own], need_upper=need_upper[own], need_width=need_width[own], keep_supports=False
         )
 
-    for (_, own), found in zip(halves, _in_threads(attack, halves), strict=True):
+    for (_, own), found in zip(halves, parallel.in_threads(attack, halves), strict=True):
         lower[own], upper[own], is_exact[own] = found
     intervals: dict[int, Interval] = {}
     violations: list[Violation] = []
@@ -980,7 +972,7 @@ class Attacker:
                         slice(start, start + _AGGREGATE_CHUNK)
                         for start in range(0, len(sel), _AGGREGATE_CHUNK)
                     ]
-                    points = _in_threads(
+                    points = parallel.in_threads(
                         lambda args: self._aggregate_point(*args),
                         [(cells[sel[p]], sign[p], gap[p]) for p in parts],
                     )
@@ -1306,50 +1298,6 @@ class _WarmAggregate:
         if (x < 0).any() or (self.r and np.abs(self.a @ x - self.b).max() > 0.5):
             return None
         return self.members, x
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-_in_pool = threading.local()  # .active: this thread runs a task of the pool
-
-
-def threads() -> int:
-    """How many LPs are solved side by side where they are independent."""
-    return _THREADS
-
-
-def _in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
-    """``[fn(item) for item in items]``, up to `_THREADS` at a time (same results, in order).
-
-    For functions whose time is mostly inside HiGHS, which releases the interpreter's lock
-    while it solves; they must only read shared state. Called from a task of the pool itself,
-    it runs the items in turn (waiting on the pool from inside it could leave no worker free).
-    """
-    global _pool
-    if _THREADS < 2 or len(items) < 2 or getattr(_in_pool, "active", False):
-        return [fn(item) for item in items]
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="edudash-lp")
-        pool = _pool
-
-    def task(item: _T) -> _R:
-        _in_pool.active = True
-        try:
-            return fn(item)
-        finally:
-            _in_pool.active = False
-
-    return list(pool.map(task, items))
-
-
-def _forget_pool() -> None:
-    """In a forked child: the parent's worker threads are not there (new ones start)."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -45,20 +45,17 @@ any hidden cell.
 from __future__ import annotations
 
 import math
-import os
-import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from privacy import highs
+from privacy import highs, parallel
 from privacy.auditor import Attacker, audit
-from privacy.auditor import threads as auditor_threads
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
@@ -505,28 +502,6 @@ def _span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(total)
 
 
-_settler: ThreadPoolExecutor | None = None
-_settler_lock = threading.Lock()
-
-
-def _settling_thread() -> ThreadPoolExecutor:
-    """One thread for `_Suppressor._settled` beside the first attack round."""
-    global _settler
-    with _settler_lock:
-        if _settler is None:
-            _settler = ThreadPoolExecutor(1, thread_name_prefix="edudash-settle")
-        return _settler
-
-
-def _forget_settler() -> None:
-    """In a forked child: the parent's thread is not there (a new one starts when needed)."""
-    global _settler, _settler_lock
-    _settler, _settler_lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_settler)
-
-
 def _cells(cells: Iterable[int], n: int, what: str) -> set[int]:
     out = {int(c) for c in cells}
     bad = [c for c in out if not 0 <= c < n]
@@ -861,13 +836,8 @@ class _Suppressor:
         if self.settled is None:
             if self.proven.any() and len(self.fresh_rows):
                 # the earlier cells' re-proof runs beside the first round (which attacks the
-                # new cells), on the pattern as it is now; they wait for its answer, which is
-                # read at the same point with one thread (same rounds, same pattern)
-                if auditor_threads() > 1:
-                    pending = _settling_thread().submit(self._settled, self.hidden.copy())
-                else:
-                    pending = Future()
-                    pending.set_result(self._settled(self.hidden.copy()))
+                # new cells), on the pattern as it is now; they wait for its answer
+                pending = parallel.beside(self._settled, self.hidden.copy())
                 self.settled = self.proven.copy()
             else:
                 self._set_settled(self._settled(self.hidden))
@@ -971,9 +941,8 @@ class _Suppressor:
         """Proven cells that still pass with every hidden cell of a fresh equation held fixed.
 
         touched: the hidden cells of the fresh equations (of the ``hidden`` pattern). A point
-        that moves none of them
-        satisfies every fresh equation as the truth does, and every other one as before, so
-        it proves bounds against the new release too (and against any larger hidden
+        that moves none of them satisfies every fresh equation as the truth does, and every
+        other one as before, so it proves bounds against the new release too (and against any larger hidden
         pattern). Holding those cells fixed also splits the large components that they tie
         together, so these attacks are cheap; a cell that fails here is attacked in full.
         """

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from privacy import parallel
 from privacy.auditor import Attacker, audit
 from privacy.cells import CellSystem, add_table
 from privacy.policy import Policy
@@ -345,7 +346,7 @@ def test_aggregate_chunks_solved_side_by_side_give_the_same_bounds(monkeypatch) 
         system, cells, need_upper, need_width = _heavily_hidden(seed, (6, 5, 4), 130)
         results = []
         for n_threads in (1, 2):
-            monkeypatch.setattr(auditor, "_THREADS", n_threads)
+            monkeypatch.setattr(parallel, "_THREADS", n_threads)
             attacker = Attacker(system, cells)
             bounds = attacker.bounds(cells, need_upper=need_upper, need_width=need_width)
             supports = {c: np.sort(s) for c, s in attacker.supports.items()}
@@ -390,7 +391,7 @@ def test_audit_in_halves_side_by_side_gives_the_same_intervals(monkeypatch) -> N
         )
 
     for n_threads in (1, 2):
-        monkeypatch.setattr(auditor, "_THREADS", n_threads)
+        monkeypatch.setattr(parallel, "_THREADS", n_threads)
         # in a thread of its own, so that a deadlock fails the test instead of hanging it
         runner = threading.Thread(target=run, args=(n_threads,), daemon=True)
         runner.start()
@@ -415,16 +416,16 @@ def test_lp_batches_inside_audit_halves_run_in_turn(monkeypatch) -> None:
 
     monkeypatch.setattr(auditor, "_AUDIT_SPLIT_MIN_CELLS", 10)
     monkeypatch.setattr(auditor, "_AGGREGATE_CHUNK", 12)
-    monkeypatch.setattr(auditor, "_THREADS", 2)
+    monkeypatch.setattr(parallel, "_THREADS", 2)
     nested: list[int] = []
-    original = auditor._in_threads
+    original = parallel.in_threads
 
     def spy(fn, items):  # noqa: ANN001, ANN202
         if threading.current_thread().name.startswith("edudash-lp") and len(items) > 1:
             nested.append(len(items))
         return original(fn, items)
 
-    monkeypatch.setattr(auditor, "_in_threads", spy)
+    monkeypatch.setattr(parallel, "in_threads", spy)
     rng = np.random.default_rng(1)
     system = CellSystem()
     for name in "ab":

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import privacy.auditor
-from privacy import suppression
+from privacy import parallel, suppression
 from privacy.auditor import audit
 from privacy.cells import ALL, CellSystem, add_table
 from privacy.percent_coding import code_rate
@@ -391,7 +391,7 @@ def _second_release(choose: Callable[[CellSystem, Protection], int]):  # noqa: A
 def test_a_new_table_re_attacks_only_what_it_reaches(
     link_to_hidden: bool, threads: int, monkeypatch
 ) -> None:  # noqa: ANN001
-    monkeypatch.setattr(privacy.auditor, "_THREADS", threads)
+    monkeypatch.setattr(parallel, "_THREADS", threads)
 
     def cell_of_a(first: CellSystem, release1: Protection) -> int:
         """A hidden cell of A, or A's largest shown cell."""
@@ -428,7 +428,7 @@ def test_a_new_table_that_breaks_an_earlier_proof_gets_complements(
     """A new table splits an earlier complement into two large parts, which shown would tell
     it: the earlier cells it protected are proven again (beside the new cells' attack, with
     two threads), and a part is hidden so that they stay protected."""
-    monkeypatch.setattr(privacy.auditor, "_THREADS", threads)
+    monkeypatch.setattr(parallel, "_THREADS", threads)
     ran_in: set[str] = set()
     original = suppression._Suppressor._settled
 
@@ -443,7 +443,7 @@ def test_a_new_table_that_breaks_an_earlier_proof_gets_complements(
     attack_until_safe = suppression._Suppressor.attack_until_safe
 
     def attack(self, cells, **kwargs):  # noqa: ANN001, ANN202
-        if rounds and not threading.current_thread().name.startswith("edudash-settle"):
+        if rounds and not threading.current_thread().name.startswith("edudash-beside"):
             attacked.update(np.asarray(cells).tolist())
         return bounds(self, cells, **kwargs)
 
@@ -478,7 +478,7 @@ def test_a_new_table_that_breaks_an_earlier_proof_gets_complements(
     parts = [second.cell(("new", "x")), second.cell(("new", "y"))]
     assert any(result.status[c] == SUPPRESSED_COMPLEMENT for c in parts)
     assert result.stats["settled"] < len(old_hidden)
-    assert any(name.startswith("edudash-settle") for name in ran_in) == (threads > 1)
+    assert any(name.startswith("edudash-beside") for name in ran_in) == (threads > 1)
     # every earlier cell is settled by its re-proof or attacked in full
     assert len(old_hidden - attacked) <= result.stats["settled"]
 
@@ -519,7 +519,7 @@ def test_refinements_give_one_pattern_with_one_thread_or_two(monkeypatch) -> Non
     bounds = privacy.auditor.Attacker.bounds
 
     def attack(self, cells, **kwargs):  # noqa: ANN001, ANN202
-        if not threading.current_thread().name.startswith("edudash-settle"):
+        if not threading.current_thread().name.startswith("edudash-beside"):
             attacked.update(np.asarray(cells).tolist())
         return bounds(self, cells, **kwargs)
 
@@ -530,7 +530,7 @@ def test_refinements_give_one_pattern_with_one_thread_or_two(monkeypatch) -> Non
         full, old_hidden, shown, fresh = _refinement(seed, (4, 5, 3))
         patterns = []
         for threads in (1, 2):
-            monkeypatch.setattr(privacy.auditor, "_THREADS", threads)
+            monkeypatch.setattr(parallel, "_THREADS", threads)
             unsettled.clear()
             attacked.clear()
             result = protect(
