@@ -63,6 +63,9 @@ _MAX_LOCAL_PAIRS = 4000
 _BATCH_PAIRS = 4000
 _WARM_MIN_PAIRS = 500
 _MILP_TIME_LIMIT = 30.0
+_ROUNDING_MAX_CELLS = 2000  # fractional cells an LP optimum may leave to round by `_rounded_point`
+_ROUNDING_RINGS = 2  # rings of cells around them that it may free as well
+_ROUNDING_NODES = 200  # branch-and-bound nodes it may spend before the whole MILP decides
 # fewer open cells than this go straight to their own LPs (a shared point is worth it from a
 # handful of cells on: unhiding re-attacks a few cells at a time, scale-0.1 release 43 s -> 25 s)
 _AGGREGATE_MIN_CELLS = 8
@@ -741,6 +744,10 @@ class Attacker:
                             grown = self._component_cells(int(cells[i]))
                         next_jobs.append((i, sense, grown, rounds + 1))
                         continue
+                    rounded = None if integral else self._rounded_point(cells[i], sense, pairs, sol)
+                    if rounded is not None:
+                        share(pairs, rounded)  # an integer point on the LP's bound: optimal
+                        integral, value = True, float(rounded[np.searchsorted(pairs, cells[i])])
                     if integral:
                         best, is_exact = float(round(value)), True
                     else:
@@ -830,9 +837,12 @@ class Attacker:
             return self._lp_batch(np.array([cell]), [(0, sense, pairs, 0)])[0]
         x = x[self.free[warm.members]]
         if (np.abs(x - np.round(x)) > 1e-6).any():
-            # a fractional vertex: a cold dual simplex solve usually lands on an integral
-            # optimum instead, which spares an integer program over the whole component
-            return self._lp_batch(np.array([cell]), [(0, sense, pairs, 0)])[0]
+            # a fractional vertex: rounded to an integer point of the same value where its
+            # few fractional cells allow; else a cold dual simplex solve usually lands on an
+            # integral optimum, which spares an integer program over the whole component
+            x = self._rounded_point(cell, sense, pairs, x)
+            if x is None:
+                return self._lp_batch(np.array([cell]), [(0, sense, pairs, 0)])[0]
         return float(x[np.searchsorted(pairs, cell)]), True, x, _NOTHING
 
     def _lp_batch(
@@ -1109,6 +1119,53 @@ class Attacker:
         rows = np.unique(sub.nonzero()[0])
         a = sub[rows].tocsr()
         return a, a @ self.xstar[pairs]
+
+    def _rounded_point(
+        self, cell: int, sense: int, pairs: np.ndarray, point: np.ndarray
+    ) -> np.ndarray | None:
+        """An integer point over ``pairs`` as good as the fractional LP optimum ``point``, or None.
+
+        The cells the LP left integral are held at their values; an integer program over the
+        few fractional ones (and ``cell``) then looks for the LP's bound rounded to an integer.
+        Every point it finds is feasible for the whole system, so reaching that bound proves it
+        the integer optimum, without an integer program over the whole component.
+        """
+        rounded = np.round(point)
+        fractional = np.abs(point - rounded) > 1e-6
+        where = int(np.searchsorted(pairs, cell))
+        fractional[where] = True
+        value = float(point[where])
+        bound = math.floor(value + 1e-6) if sense > 0 else math.ceil(value - 1e-6)
+        if fractional.sum() > _ROUNDING_MAX_CELLS:
+            return None
+        a, b = self._local_matrix(pairs)
+        a_csc = a.tocsc()
+        for _ in range(_ROUNDING_RINGS + 1):
+            free = np.flatnonzero(fractional)
+            sub = a_csc[:, free].tocsr()
+            rows = np.flatnonzero(np.diff(sub.indptr))
+            rhs = b - a @ np.where(fractional, 0.0, rounded)
+            c = np.zeros(len(free))
+            c[np.searchsorted(free, where)] = -sense
+            res = milp(
+                c,
+                constraints=[LinearConstraint(sub[rows], rhs[rows], rhs[rows])],
+                integrality=np.ones(len(free)),
+                bounds=Bounds(0, np.inf),
+                options={"node_limit": _ROUNDING_NODES},  # a cap on work, not on time
+            )
+            if res.x is not None and round(res.x[np.searchsorted(free, where)]) == bound:
+                point = rounded.copy()
+                point[free] = np.round(res.x)
+                if (point >= 0).all() and (a @ point == b).all():
+                    return point
+            # free the cells that share an equation with those free now, and try again
+            grown = fractional.copy()
+            grown[a[rows].indices] = True
+            if grown.sum() == fractional.sum() or grown.sum() > _ROUNDING_MAX_CELLS:
+                return None
+            fractional = grown
+        return None
 
     def _integer_optimum(
         self, cell: int, sense: int, pairs: np.ndarray, lp_value: float

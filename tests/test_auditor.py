@@ -735,3 +735,73 @@ def test_initial_sets_computed_together_equal_each_computed_alone() -> None:
             for cell, found in zip(cells.tolist(), together, strict=True):
                 assert set(found.tolist()) == _first_neighbourhood(attacker, system, hidden, cell)
                 assert np.all(np.diff(found) > 0)
+
+
+def _three_way_interior(seed: int) -> tuple[CellSystem, np.ndarray]:
+    """A 3-way table with every margin shown and every inner cell hidden: not totally
+    unimodular, so LP optima often sit on fractional vertices."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(s) for s in rng.integers(3, 5, size=3))
+    system = CellSystem()
+    add_table(system, "t", rng.choice([0, 1, 2, 3, 5, 8], size=shape))
+    inner = [system.cell(("t", *ix)) for ix in np.ndindex(*shape)]
+    return system, np.array(sorted(inner))
+
+
+def test_fractional_lp_optima_rounded_to_integer_points_are_the_integer_optimum() -> None:
+    """`_rounded_point` holds the LP's integral cells, solves for the fractional ones (and
+    rings around them), and keeps a point only on the LP bound rounded: a feasible integer
+    point there is the integer optimum, as the brute-force program finds it."""
+    rounded = 0
+    for seed in (4, 10, 13, 15):  # seeds whose tables have several fractional optima
+        system, cells = _three_way_interior(seed)
+        expected = oracle(system, set(cells.tolist()))
+        attacker = Attacker(system, cells)
+        a = system.incidence()
+        for cell in cells.tolist():
+            pairs = attacker._component_cells(cell)
+            for sense in (1, -1):
+                job = [(0, sense, pairs, 0)]
+                _, integral, sol, _ = attacker._lp_batch(np.array([cell]), job)[0]
+                if integral:
+                    continue
+                point = attacker._rounded_point(cell, sense, pairs, sol)
+                if point is None:
+                    continue
+                rounded += 1
+                full = system.values.astype(float)
+                full[pairs] = point
+                assert (point >= 0).all() and np.array_equal(point, np.round(point))
+                assert np.array_equal(a @ full, a @ system.values)  # every equation holds
+                lower, upper = expected[cell]
+                assert point[np.searchsorted(pairs, cell)] == (upper if sense > 0 else lower)
+    assert rounded >= 20  # the tables do have fractional optima, and they are rounded
+
+
+def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(monkeypatch) -> None:
+    """The whole attack (neighbourhoods, warm whole-component LPs, rounding) stays exact on
+    tables whose LP optima are fractional, and rounding spares the integer programs."""
+    import privacy.auditor as auditor
+
+    calls = {"rounded": 0, "milp": 0}
+    real_round, real_milp = auditor.Attacker._rounded_point, auditor.Attacker._milp
+
+    def rounding(self, *args):  # noqa: ANN001, ANN002, ANN202
+        found = real_round(self, *args)
+        calls["rounded"] += found is not None
+        return found
+
+    def counted(self, *args):  # noqa: ANN001, ANN002, ANN202
+        calls["milp"] += 1
+        return real_milp(self, *args)
+
+    monkeypatch.setattr(auditor.Attacker, "_rounded_point", rounding)
+    monkeypatch.setattr(auditor.Attacker, "_milp", counted)
+    monkeypatch.setattr(auditor, "_WARM_MIN_PAIRS", 1)
+    for seed in range(4):
+        system, cells = _three_way_interior(seed)
+        report = audit(system, set(cells.tolist()), POLICY, exact=True)
+        got = {c: (iv.lower, iv.upper) for c, iv in report.intervals.items()}
+        assert got == oracle(system, set(cells.tolist()))
+    assert calls["rounded"] > 0
+    assert calls["milp"] < calls["rounded"]
