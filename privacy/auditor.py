@@ -77,6 +77,7 @@ _AGGREGATE_TIME_LIMIT = 5.0
 _AGGREGATE_CHUNK = 1500
 # after the neighbourhood rounds stall, one round over the open cells' whole components
 _AGGREGATE_WHOLE = True
+_AGGREGATE_GAIN = 50  # a round that decides fewer than 1/this of its cells ends its phase
 # an audit of this many cells or more attacks its components in groups side by side
 _AUDIT_SPLIT_MIN_CELLS = 2000
 _AUDIT_GROUPS = 2
@@ -290,6 +291,9 @@ class Attacker:
         self.hidden[np.asarray(hidden, dtype=np.int64)] = True
         self.free = self.hidden.copy()
         self.supports: dict[int, np.ndarray] = {}
+        # a round of shared points that decides fewer than 1/this of its open cells ends its
+        # phase (neighbourhoods, then whole components); see `_aggregate_witnesses`
+        self.aggregate_gain = _AGGREGATE_GAIN
         full = incidence if incidence is not None else system.incidence()
         self.nrows = full.shape[0]
         mask = sp.diags(self.hidden.astype(np.float64))
@@ -990,7 +994,9 @@ class Attacker:
                     if point is not None:
                         for piece in self._independent_moves(*point):
                             share(*piece)
-                if int(decided().sum()) - before < max(_AGGREGATE_MIN_CELLS // 2, len(sel) // 50):
+                if int(decided().sum()) - before < max(
+                    _AGGREGATE_MIN_CELLS // 2, len(sel) // self.aggregate_gain
+                ):
                     break  # few cells decided: on to the next phase
 
     def _warm_aggregate(self, candidates: np.ndarray) -> _WarmAggregate:

@@ -551,6 +551,49 @@ def test_refinements_give_one_pattern_with_one_thread_or_two(monkeypatch) -> Non
     assert open_and_complemented
 
 
+def test_the_re_proof_started_before_the_local_rules_gives_their_answer(monkeypatch) -> None:
+    """The re-proof of earlier cells starts before the local rules hide the first complements
+    and ends its phases of shared points early: its answer equals the one worked out on the
+    pattern after the local rules, with the attacker's usual phases."""
+    runs: list[tuple] = []
+    settled = suppression._Suppressor._settled
+    attack_until_safe = suppression._Suppressor.attack_until_safe
+
+    def started(self, hidden):  # noqa: ANN001, ANN202
+        found = settled(self, hidden)
+        runs.append((self, hidden.copy(), found))
+        return found
+
+    def first_round(self, cells=None):  # noqa: ANN001, ANN202
+        if cells is None:
+            self.after_rules = self.hidden.copy()
+        return attack_until_safe(self, cells)
+
+    monkeypatch.setattr(suppression._Suppressor, "_settled", started)
+    monkeypatch.setattr(suppression._Suppressor, "attack_until_safe", first_round)
+    rules_hid_more = 0
+    gain = suppression._REPROOF_GAIN
+    for seed in range(12):
+        full, old_hidden, shown, fresh = _refinement(seed, (4, 5, 3))
+        runs.clear()
+        protect(
+            full,
+            POLICY,
+            must_hide=old_hidden,
+            must_show=shown,
+            proven=old_hidden,
+            fresh_rows=fresh,
+            minimise=False,
+        )
+        ((engine, before_rules, found),) = runs
+        rules_hid_more += int(engine.after_rules.sum() > before_rules.sum())
+        monkeypatch.setattr(suppression, "_REPROOF_GAIN", privacy.auditor._AGGREGATE_GAIN)
+        again = settled(engine, engine.after_rules)
+        monkeypatch.setattr(suppression, "_REPROOF_GAIN", gain)
+        assert np.array_equal(found, again), f"seed {seed}"
+    assert rules_hid_more  # the local rules did hide complements after the re-proof started
+
+
 def test_small_cell_that_was_shown_before_is_refused() -> None:
     system = CellSystem()
     system.add_sum((("T",), 20), [(("a",), 12), (("b",), 8)])
