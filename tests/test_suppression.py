@@ -503,6 +503,21 @@ def _refinement(seed: int, shape: tuple[int, ...]):  # noqa: ANN202
     return full, old_hidden, shown, fresh
 
 
+def _protect_refinement(
+    full: CellSystem, old_hidden: set[int], shown: set[int], fresh: list[int]
+) -> Protection:
+    """Protect a `_refinement`'s new table with the margins' statuses kept (no minimising)."""
+    return protect(
+        full,
+        POLICY,
+        must_hide=old_hidden,
+        must_show=shown,
+        proven=old_hidden,
+        fresh_rows=fresh,
+        minimise=False,
+    )
+
+
 def test_refinements_give_one_pattern_with_one_thread_or_two(monkeypatch) -> None:
     """The re-proof of earlier cells beside the first round: the same pattern whatever the
     number of threads, protected, and every earlier cell it leaves open attacked in full (also
@@ -533,15 +548,7 @@ def test_refinements_give_one_pattern_with_one_thread_or_two(monkeypatch) -> Non
             monkeypatch.setattr(parallel, "_THREADS", threads)
             unsettled.clear()
             attacked.clear()
-            result = protect(
-                full,
-                POLICY,
-                must_hide=old_hidden,
-                must_show=shown,
-                proven=old_hidden,
-                fresh_rows=fresh,
-                minimise=False,
-            )
+            result = _protect_refinement(full, old_hidden, shown, fresh)
             assert len(old_hidden - attacked) <= result.stats["settled"]
             assert_protected(full, result)  # (attacks every hidden cell: after the check above)
             patterns.append(result.hidden)
@@ -576,15 +583,7 @@ def test_the_re_proof_started_before_the_local_rules_gives_their_answer(monkeypa
     for seed in range(12):
         full, old_hidden, shown, fresh = _refinement(seed, (4, 5, 3))
         runs.clear()
-        protect(
-            full,
-            POLICY,
-            must_hide=old_hidden,
-            must_show=shown,
-            proven=old_hidden,
-            fresh_rows=fresh,
-            minimise=False,
-        )
+        _protect_refinement(full, old_hidden, shown, fresh)
         ((engine, before_rules, found),) = runs
         rules_hid_more += int(engine.after_rules.sum() > before_rules.sum())
         monkeypatch.setattr(suppression, "_REPROOF_GAIN", privacy.auditor._AGGREGATE_GAIN)
