@@ -841,7 +841,7 @@ class Attacker:
             return self._lp_batch(np.array([cell]), [(0, sense, pairs, 0)])[0]
         x = x[self.free[warm.members]]
         if (np.abs(x - np.round(x)) > 1e-6).any():
-            # a fractional vertex: rounded to an integer point of the same value where its
+            # a fractional vertex: rounded to an integer point on its value rounded where its
             # few fractional cells allow; else a cold dual simplex solve usually lands on an
             # integral optimum, which spares an integer program over the whole component
             x = self._rounded_point(cell, sense, pairs, x)
@@ -1129,12 +1129,16 @@ class Attacker:
     def _rounded_point(
         self, cell: int, sense: int, pairs: np.ndarray, point: np.ndarray
     ) -> np.ndarray | None:
-        """An integer point over ``pairs`` as good as the fractional LP optimum ``point``, or None.
+        """An integer point over ``pairs`` on the fractional LP optimum ``point`` rounded, or None.
 
-        The cells the LP left integral are held at their values; an integer program over the
-        few fractional ones (and ``cell``) then looks for the LP's bound rounded to an integer.
-        Every point it finds is feasible for the whole system, so reaching that bound proves it
-        the integer optimum, without an integer program over the whole component.
+        ``point`` must be the LP optimum of ``sense * x_cell`` over every cell that can move
+        (``pairs`` with nothing outside it improving: a priced local LP, or the whole
+        component), so that its value rounded bounds the integer optimum. The cells the LP left
+        integral are held at their values; an integer program over the fractional ones (and
+        ``cell``, then up to `_ROUNDING_RINGS` rings of cells sharing an equation with them)
+        looks for that bound. Every point it finds is feasible for the whole system (checked),
+        so reaching the bound proves it the integer optimum, without an integer program over
+        the whole component.
         """
         rounded = np.round(point)
         fractional = np.abs(point - rounded) > 1e-6

@@ -208,8 +208,8 @@ def protect(
         raise ValueError("proven cells must be among must_hide")
     engine.proven[list(proven_set)] = True
     engine.fresh_rows = np.array(sorted(_cells(fresh_rows, len(system.constraints), "fresh_rows")))
+    engine.pin_determined()  # may refuse at once: before any re-proof is started
     engine.start_settling()
-    engine.pin_determined()
     engine.local_rules(range(engine.nrows))
     engine.attack_until_safe()
     if minimise:
@@ -911,6 +911,7 @@ class _Suppressor:
         and joins no component of earlier cells that holds no hidden cell of a fresh equation
         itself. It can therefore start before the local rules choose the first complements;
         until it is read (after the first attack round), the earlier cells count as settled.
+        (A refusal raised later, in the first attack round, leaves it to finish unread.)
         """
         if self.proven.any() and len(self.fresh_rows):
             self.pending = parallel.beside(self._settled, self.hidden.copy())
@@ -928,11 +929,11 @@ class _Suppressor:
     def _settled(self, hidden: np.ndarray) -> np.ndarray:
         """Proven cells whose component holds no hidden cell of a fresh equation.
 
-        hidden: the first hidden pattern (a copy: this may run beside the first attack
-        round). Computed once, on that pattern: later complements are new cells, which sit
-        in fresh equations only, so they never join a settled component; showing a complement
-        again only returns towards the pattern the proof was made on. Reads nothing else that
-        changes.
+        hidden: the first hidden pattern, before the local rules (a copy: this may run beside
+        them and the first attack round, see `start_settling`). Computed once, on that
+        pattern: later complements are new cells, which sit in fresh equations only, so they
+        never join a settled component; showing a complement again only returns towards the
+        pattern the proof was made on. Reads nothing else that changes.
         """
         settled = self.proven.copy()
         if not settled.any():
@@ -967,7 +968,8 @@ class _Suppressor:
             return found
         attacker = Attacker(self.system, np.flatnonzero(apart), self.incidence)
         # nearly every such cell passes, most in the first rounds of shared points: a round
-        # that decides under a tenth of what is left hands the rest to whole components
+        # that decides under a tenth of what is left ends its phase (neighbourhoods, then whole
+        # components; what the last phase leaves goes to per-cell LPs)
         attacker.aggregate_gain = _REPROOF_GAIN
         need_upper, need_width = self._needs(cells)
         lower, upper, _ = attacker.bounds(

@@ -778,17 +778,24 @@ def test_fractional_lp_optima_rounded_to_integer_points_are_the_integer_optimum(
     assert rounded >= 20  # the tables do have fractional optima, and they are rounded
 
 
-def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(monkeypatch) -> None:
+@pytest.mark.parametrize("rings", [0, 2])
+def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(
+    rings: int,
+    monkeypatch,  # noqa: ANN001
+) -> None:
     """The whole attack (neighbourhoods, warm whole-component LPs, rounding) stays exact on
-    tables whose LP optima are fractional, and rounding spares the integer programs."""
+    tables whose LP optima are fractional, and rounding spares the integer programs. With no
+    ring, roundings fail and fall back to the integer programs: still exact."""
     import privacy.auditor as auditor
 
-    calls = {"rounded": 0, "milp": 0}
+    monkeypatch.setattr(auditor, "_ROUNDING_RINGS", rings)
+
+    calls = {"rounded": 0, "failed": 0, "milp": 0}
     real_round, real_milp = auditor.Attacker._rounded_point, auditor.Attacker._milp
 
     def rounding(self, *args):  # noqa: ANN001, ANN002, ANN202
         found = real_round(self, *args)
-        calls["rounded"] += found is not None
+        calls["rounded" if found is not None else "failed"] += 1
         return found
 
     def counted(self, *args):  # noqa: ANN001, ANN002, ANN202
@@ -803,5 +810,9 @@ def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(monkeypatch
         report = audit(system, set(cells.tolist()), POLICY, exact=True)
         got = {c: (iv.lower, iv.upper) for c, iv in report.intervals.items()}
         assert got == oracle(system, set(cells.tolist()))
-    assert calls["rounded"] > 0
-    assert calls["milp"] < calls["rounded"]
+    if rings:
+        assert calls["rounded"] > 0
+        assert calls["milp"] < calls["rounded"]
+    else:  # the fractional cells alone never round here: the fallbacks (a cold re-solve,
+        # then an integer program) ran, and stayed exact
+        assert calls["failed"]

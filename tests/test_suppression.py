@@ -558,7 +558,11 @@ def test_refinements_give_one_pattern_with_one_thread_or_two(monkeypatch) -> Non
     assert open_and_complemented
 
 
-def test_the_re_proof_started_before_the_local_rules_gives_their_answer(monkeypatch) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_re_proof_started_before_the_local_rules_gives_their_answer(
+    threads: int,
+    monkeypatch,  # noqa: ANN001
+) -> None:
     """The re-proof of earlier cells starts before the local rules hide the first complements
     and ends its phases of shared points early: its answer equals the one worked out on the
     pattern after the local rules, with the attacker's usual phases."""
@@ -578,6 +582,7 @@ def test_the_re_proof_started_before_the_local_rules_gives_their_answer(monkeypa
 
     monkeypatch.setattr(suppression._Suppressor, "_settled", started)
     monkeypatch.setattr(suppression._Suppressor, "attack_until_safe", first_round)
+    monkeypatch.setattr(parallel, "_THREADS", threads)
     rules_hid_more = 0
     gain = suppression._REPROOF_GAIN
     for seed in range(12):
