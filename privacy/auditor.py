@@ -1082,7 +1082,7 @@ class Attacker:
         if res.x is None:
             return None
         x = np.round(res.x[:nx])
-        if (x < 0).any() or (a.shape[0] and np.abs(a @ x - b).max() > 0.5):
+        if not _satisfies(x, a, b):
             return None  # not an integer point of the system: no witness from it
         return members, x
 
@@ -1167,7 +1167,7 @@ class Attacker:
             if res.x is not None and round(res.x[np.searchsorted(free, where)]) == bound:
                 point = rounded.copy()
                 point[free] = np.round(res.x)
-                if (point >= 0).all() and (a @ point == b).all():
+                if _satisfies(point, a, b):
                     return point
             # free the cells that share an equation with those free now, and try again
             grown = fractional.copy()
@@ -1362,9 +1362,16 @@ class _WarmAggregate:
         if np.abs(x - np.round(x)).max() > 1e-6:
             return None  # the cold path solves it as an integer program where worth it
         x = np.round(x)
-        if (x < 0).any() or (self.r and np.abs(self.a @ x - self.b).max() > 0.5):
+        if not _satisfies(x, self.a, self.b):
             return None
         return self.members, x
+
+
+def _satisfies(x: np.ndarray, a: sp.csr_matrix, b: np.ndarray) -> bool:
+    """Is the integer vector ``x`` (the moving cells' values) non-negative with ``a x = b``
+    (their equations, every other cell at its true value)? Then it is a feasible point of the
+    whole system, a witness for every cell it moves. (Integer data: compared exactly.)"""
+    return bool((x >= 0).all()) and (a.shape[0] == 0 or bool(np.array_equal(a @ x, b)))
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -956,9 +956,10 @@ class _Suppressor:
 
         touched: the hidden cells of the fresh equations (of the ``hidden`` pattern). A point
         that moves none of them satisfies every fresh equation as the truth does, and every
-        other one as before, so it proves bounds against the new release too (and against any larger hidden
-        pattern). Holding those cells fixed also splits the large components that they tie
-        together, so these attacks are cheap; a cell that fails here is attacked in full.
+        other one as before, so it proves bounds against the new release too (and against any
+        larger hidden pattern). Holding those cells fixed also splits the large components that
+        they tie together, so these attacks are cheap; a cell that fails here is attacked in
+        full.
         """
         apart = hidden.copy()
         apart[touched] = False
