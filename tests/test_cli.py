@@ -71,7 +71,7 @@ def test_serve_builds_a_missing_warehouse_then_starts_streamlit(
     calls: list[tuple[list[str], dict]] = []
     prepared: list[Path] = []
     monkeypatch.setattr(serve, "prepare_public_releases", prepared.append)
-    monkeypatch.setattr(serve.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    monkeypatch.setattr(serve.os, "execve", lambda exe, cmd, env: calls.append((cmd, env)))
     assert cli.main(["serve", "--db", str(db), "--port", "8765", "--scale", "0.02"]) == 0
     assert db.is_file() and prepared == [db]
     # A second start finds the warehouse: no rebuild; the years not yet released are
@@ -93,3 +93,40 @@ def test_module_entry_point_runs() -> None:
         [sys.executable, "-m", "edudash", "--help"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and "build" in result.stdout
+
+
+def test_stopping_serve_stops_the_server(released_db: Path, tmp_path: Path) -> None:
+    """SIGTERM to `edudash serve` (as a service manager sends it) frees the port: no server is
+    left running behind a parent that ended."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "edudash", "serve", "--db", str(released_db)]
+    cmd += ["--port", str(port), "--address", "127.0.0.1", "--released-only"]
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        with socket.socket() as s:  # nothing listens on the port (closed connections may linger)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()

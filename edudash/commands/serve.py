@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -87,4 +86,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"Serving the dashboard on http://{args.address}:{args.port} (warehouse {path})", flush=True
     )
-    return subprocess.call(cmd, env=env)
+    # this process becomes the server: a stop signal (a service manager's SIGTERM) reaches it,
+    # instead of ending a parent and leaving a server behind that holds the port
+    os.execve(sys.executable, cmd, env)
+    return 0  # not reached: execve replaces this process, or raises OSError
