@@ -578,6 +578,7 @@ class Attacker:
         need_width: np.ndarray | None = None,
         until_failure: bool = False,
         keep_supports: bool = True,
+        shared_only: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Integer (lower, upper, exact) of the attacker for hidden ``cells``.
 
@@ -591,6 +592,12 @@ class Attacker:
         keep_supports: record in ``supports`` the cells that each cell's proving points move
             (False where nothing reads them, e.g. an audit: at scale 1 the copies take about
             a second).
+        shared_only: (check mode) per cell, True for a cell that only shared points may
+            decide: it is a target of the phase of shared points (`_aggregate_witnesses`) and
+            a witness for any point found, but gets no LP of its own. Its bounds returned are
+            then inner ones (witnesses; the true value where no point moved it) unless decided:
+            enough to show that it passes, not that it fails. For cells the caller expects to
+            pass and attacks in full later if not.
         """
         cells = np.asarray(cells, dtype=np.int64)
         k = len(cells)
@@ -608,6 +615,10 @@ class Attacker:
         check = need_upper is not None
         if until_failure and not check:
             raise ValueError("until_failure needs the criterion (need_upper, need_width)")
+        if shared_only is not None:
+            shared_only = np.asarray(shared_only, dtype=bool)
+            if not check or shared_only.shape != (k,):
+                raise ValueError("shared_only needs the criterion and one flag per cell")
         truth = self.xstar[cells]
         wit_hi, wit_lo = truth.copy(), truth.copy()
         empty = np.zeros(0, dtype=np.int64)
@@ -701,12 +712,12 @@ class Attacker:
 
         labels = self.components()
         comp_size = np.bincount(labels[self.free], minlength=labels.max() + 1)
-        everyone = np.arange(k)
+        everyone = np.arange(k) if shared_only is None else np.flatnonzero(~shared_only)
         # phases: (cells, senses, first round); round -1 = witnesses only, no pricing
         if check:
             phases = [
                 # cells that must reach an upper end first: their points often decide others
-                (everyone[np.isfinite(need_upper)], (1,), -1),
+                (everyone[np.isfinite(need_upper[everyone])], (1,), -1),
                 (everyone, (1, -1), -1),
                 (everyone, (1, -1), 0),
             ]

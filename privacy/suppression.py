@@ -655,6 +655,7 @@ class _Suppressor:
         self.fresh_rows = np.zeros(0, dtype=np.int64)
         self.settled: np.ndarray | None = None
         self.pending: Future | None = None  # `_settled`'s answer, while it is worked out
+        self.early: Future | None = None  # the cells `_settled` will leave open, known sooner
         self.unchecked = np.zeros(self.n, dtype=bool)
         self.hidden_per_row = self.abs_csr @ self.hidden.astype(np.int64)
         # per cell: how many of its equations hold no hidden cell (hiding it makes one lone)
@@ -839,28 +840,46 @@ class _Suppressor:
             chosen[:] = False
             chosen[cells] = True
         pending, self.pending = self.pending, None
+        early, self.early = self.early, None
         if self.settled is None:
             self._set_settled(self._settled(self.hidden))
         to_check = np.flatnonzero(self.hidden & ~self.unchecked & ~self.settled & chosen)
         later = False
+        attacked = np.zeros(self.n, dtype=bool)  # earlier cells attacked before `pending` is read
         while len(to_check) or pending is not None:
             if not len(to_check):
-                to_check = self._set_settled(pending.result(), chosen)
-                pending = None
+                if early is not None:
+                    to_check, early = self._early_open(early, chosen, attacked), None
+                else:
+                    to_check, pending = self._still_open(pending, chosen, attacked), None
                 continue
             self.stats["attack_rounds"] += 1
+            # the earlier cells the re-proof is sure to leave open ride along as targets of the
+            # shared points (no LPs of their own): most pass here, on a pattern that later
+            # rounds only add to; the others are attacked in full in the next round
+            riding = _NO_CELLS if early is None else self._early_open(early, chosen, attacked)
+            riding = riding[~np.isin(riding, to_check)]
+            both = np.concatenate([to_check, riding])
             attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
-            need_upper, need_width = self._needs(to_check)
+            need_upper, need_width = self._needs(both)
             lower, upper, _ = attacker.bounds(
-                to_check, need_upper=need_upper, need_width=need_width
+                both,
+                need_upper=need_upper,
+                need_width=need_width,
+                shared_only=np.arange(len(both)) >= len(to_check) if len(riding) else None,
             )
             # hiding more keeps every proving point feasible: supports stay valid
             self.supports.update(attacker.supports)
-            failing = ~self._passes(to_check, lower, upper)
+            passes = self._passes(both, lower, upper)
+            failing = ~passes[: len(to_check)]
+            lower, upper = lower[: len(to_check)], upper[: len(to_check)]
             unsettled = _NO_CELLS
-            if pending is not None:
-                unsettled = self._set_settled(pending.result(), chosen)
-                pending = None
+            if early is not None:
+                passed = passes[len(to_check) :]
+                self.stats["rode_along"] = int(passed.sum())
+                unsettled, early = riding[~passed], None  # attacked in full next
+            elif pending is not None:
+                unsettled, pending = self._still_open(pending, chosen, attacked), None
             if not failing.any():
                 to_check = unsettled  # attacked as they would have been in the first round
                 continue
@@ -914,8 +933,28 @@ class _Suppressor:
         (A refusal raised later, in the first attack round, leaves it to finish unread.)
         """
         if self.proven.any() and len(self.fresh_rows):
-            self.pending = parallel.beside(self._settled, self.hidden.copy())
+            self.early = Future()
+            self.pending = parallel.beside(self._settled, self.hidden.copy(), self.early)
             self.settled = self.proven.copy()
+
+    def _early_open(self, early: Future, chosen: np.ndarray, attacked: np.ndarray) -> np.ndarray:
+        """The earlier cells the re-proof is sure to leave open (``early``, see `_proven_apart`),
+        known long before its answer; marked in ``attacked``, as the rounds take them on while
+        it goes on (riding along as targets of shared points, then in full if still open).
+
+        A cell proven before the re-proof ends is proven on a pattern that the rounds after
+        only add to, so its proof holds as if it had been attacked after.
+        """
+        cells = early.result()
+        cells = cells[self.hidden[cells] & ~self.unchecked[cells] & chosen[cells]]
+        attacked[cells] = True
+        return cells
+
+    def _still_open(self, pending: Future, chosen: np.ndarray, attacked: np.ndarray) -> np.ndarray:
+        """The re-proof's answer (``pending``, waited for): the cells it leaves open that are
+        not in ``attacked`` already."""
+        cells = self._set_settled(pending.result(), chosen)
+        return cells[~attacked[cells]]
 
     def _set_settled(self, settled: np.ndarray, chosen: np.ndarray | None = None) -> np.ndarray:
         """Keep `_settled`'s answer; return the proven cells (among ``chosen``) it leaves open."""
@@ -926,7 +965,7 @@ class _Suppressor:
             left &= chosen
         return np.flatnonzero(left)
 
-    def _settled(self, hidden: np.ndarray) -> np.ndarray:
+    def _settled(self, hidden: np.ndarray, early: Future | None = None) -> np.ndarray:
         """Proven cells whose component holds no hidden cell of a fresh equation.
 
         hidden: the first hidden pattern, before the local rules (a copy: this may run beside
@@ -934,24 +973,33 @@ class _Suppressor:
         pattern: later complements are new cells, which sit in fresh equations only, so they
         never join a settled component; showing a complement again only returns towards the
         pattern the proof was made on. Reads nothing else that changes.
+        early: given the proven cells left open for certain as soon as they are known, long
+            before the answer (see `_proven_apart`); always given something by the end.
         """
-        settled = self.proven.copy()
-        if not settled.any():
+        early = Future() if early is None else early
+        try:
+            settled = self.proven.copy()
+            if not settled.any():
+                return settled
+            if len(self.fresh_rows):
+                lo, hi = self.csr.indptr[self.fresh_rows], self.csr.indptr[self.fresh_rows + 1]
+                cells = np.unique(
+                    np.concatenate([self.csr.indices[a:b] for a, b in zip(lo, hi, strict=True)])
+                )
+                cells = cells[hidden[cells]]
+                if len(cells):
+                    labels = Attacker(self.system, np.flatnonzero(hidden), self.incidence)
+                    labels = labels.components()
+                    settled &= ~np.isin(labels, labels[cells])
+                    settled |= self._proven_apart(cells, hidden, early)
             return settled
-        if len(self.fresh_rows):
-            lo, hi = self.csr.indptr[self.fresh_rows], self.csr.indptr[self.fresh_rows + 1]
-            cells = np.unique(
-                np.concatenate([self.csr.indices[a:b] for a, b in zip(lo, hi, strict=True)])
-            )
-            cells = cells[hidden[cells]]
-            if len(cells):
-                labels = Attacker(self.system, np.flatnonzero(hidden), self.incidence)
-                labels = labels.components()
-                settled &= ~np.isin(labels, labels[cells])
-                settled |= self._proven_apart(cells, hidden)
-        return settled
+        finally:
+            if not early.done():
+                early.set_result(_NO_CELLS)
 
-    def _proven_apart(self, touched: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    def _proven_apart(
+        self, touched: np.ndarray, hidden: np.ndarray, early: Future | None = None
+    ) -> np.ndarray:
         """Proven cells that still pass with every hidden cell of a fresh equation held fixed.
 
         touched: the hidden cells of the fresh equations (of the ``hidden`` pattern). A point
@@ -960,14 +1008,26 @@ class _Suppressor:
         larger hidden pattern). Holding those cells fixed also splits the large components that
         they tie together, so these attacks are cheap; a cell that fails here is attacked in
         full.
+        early: given, before any LP, the cells certain to be attacked in full: the proven
+            ``touched`` cells, and those whose outer bounds with ``touched`` held already fail.
         """
         apart = hidden.copy()
         apart[touched] = False
         cells = np.flatnonzero(self.proven & apart & ~self.unchecked)
         found = np.zeros(self.n, dtype=bool)
+        held = touched[self.proven[touched]]  # never settled: attacked in full
         if not len(cells):
+            if early is not None:
+                early.set_result(held)
             return found
         attacker = Attacker(self.system, np.flatnonzero(apart), self.incidence)
+        if early is not None:
+            # cells whose outer bounds (cheap) already fail here cannot pass apart: with the
+            # held cells, the attack rounds may take them on at once, beside the LPs below
+            need_upper, need_width = self._needs(cells)
+            lo, hi = attacker.outer_bounds()
+            fails = (hi[cells] < need_upper) | (hi[cells] - lo[cells] < need_width)
+            early.set_result(np.union1d(held, cells[fails]))
         # nearly every such cell passes, most in the first rounds of shared points: a round
         # that decides under a tenth of what is left ends its phase (neighbourhoods, then whole
         # components; what the last phase leaves goes to per-cell LPs)

@@ -327,6 +327,51 @@ def test_aggregate_phase_finds_shared_points_on_a_heavily_hidden_table(monkeypat
     assert any(points)
 
 
+def test_cells_left_to_shared_points_are_bounded_from_inside(monkeypatch) -> None:  # noqa: ANN001
+    """Cells that only shared points may decide get no LP of their own: the bounds returned
+    for them lie inside the attacker's exact interval (the oracle's), so a pass is proven; the
+    other cells' verdicts are exact, as in any attack."""
+    own_lps: list[int] = []
+    lp_batch, whole_lp = Attacker._lp_batch, Attacker._whole_lp
+
+    def batch(self, cells, jobs):  # noqa: ANN001, ANN202
+        own_lps.extend(int(cells[i]) for i, *_ in jobs)
+        return lp_batch(self, cells, jobs)
+
+    def whole(self, cell, *args):  # noqa: ANN001, ANN202
+        own_lps.append(int(cell))
+        return whole_lp(self, cell, *args)
+
+    monkeypatch.setattr(Attacker, "_lp_batch", batch)
+    monkeypatch.setattr(Attacker, "_whole_lp", whole)
+    riders_passed = riders_moved = 0
+    for seed in range(3):
+        system, cells, need_upper, need_width = _heavily_hidden(seed, (4, 4, 4), 70)
+        riders = np.zeros(len(cells), dtype=bool)
+        riders[1::2] = True
+        own_lps.clear()
+        lower, upper, _ = Attacker(system, cells).bounds(
+            cells, need_upper=need_upper, need_width=need_width, shared_only=riders
+        )
+        assert not set(own_lps) & set(cells[riders].tolist())
+        expected = oracle(system, set(cells.tolist()))
+        for i, cell in enumerate(cells.tolist()):
+            exact_lower, exact_upper = expected[cell]
+            truly = exact_upper >= need_upper[i] and exact_upper - exact_lower >= need_width[i]
+            said = upper[i] >= need_upper[i] and upper[i] - lower[i] >= need_width[i]
+            if riders[i]:
+                assert truly or not said  # a pass is proven
+                if said:
+                    assert exact_lower <= lower[i] and upper[i] <= exact_upper
+                    riders_passed += 1
+                riders_moved += lower[i] < system.values[cell] or upper[i] > system.values[cell]
+            else:
+                assert said == truly
+    assert riders_passed and riders_moved
+    with pytest.raises(ValueError, match="shared_only"):
+        Attacker(system, cells).bounds(cells, shared_only=riders)
+
+
 def test_aggregate_chunks_solved_side_by_side_give_the_same_bounds(monkeypatch) -> None:
     """Neighbourhood chunks solved in threads: the same bounds and supports as one by one."""
     import threading

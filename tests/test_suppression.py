@@ -432,9 +432,9 @@ def test_a_new_table_that_breaks_an_earlier_proof_gets_complements(
     ran_in: set[str] = set()
     original = suppression._Suppressor._settled
 
-    def spy(self, hidden):  # noqa: ANN001, ANN202
+    def spy(self, hidden, *early):  # noqa: ANN001, ANN202
         ran_in.add(threading.current_thread().name)
-        return original(self, hidden)
+        return original(self, hidden, *early)
 
     monkeypatch.setattr(suppression._Suppressor, "_settled", spy)
     attacked: set[int] = set()  # cells attacked by the attack rounds (not the re-proof)
@@ -442,10 +442,11 @@ def test_a_new_table_that_breaks_an_earlier_proof_gets_complements(
     bounds = privacy.auditor.Attacker.bounds
     attack_until_safe = suppression._Suppressor.attack_until_safe
 
-    def attack(self, cells, **kwargs):  # noqa: ANN001, ANN202
+    def attack(self, cells, shared_only=None, **kwargs):  # noqa: ANN001, ANN202
         if rounds and not threading.current_thread().name.startswith("edudash-beside"):
-            attacked.update(np.asarray(cells).tolist())
-        return bounds(self, cells, **kwargs)
+            riding = np.zeros(len(cells), dtype=bool) if shared_only is None else shared_only
+            attacked.update(np.asarray(cells)[~riding].tolist())  # attacked in full
+        return bounds(self, cells, shared_only=shared_only, **kwargs)
 
     def in_rounds(self, *args):  # noqa: ANN001, ANN202
         rounds.append(True)
@@ -479,8 +480,9 @@ def test_a_new_table_that_breaks_an_earlier_proof_gets_complements(
     assert any(result.status[c] == SUPPRESSED_COMPLEMENT for c in parts)
     assert result.stats["settled"] < len(old_hidden)
     assert any(name.startswith("edudash-beside") for name in ran_in) == (threads > 1)
-    # every earlier cell is settled by its re-proof or attacked in full
-    assert len(old_hidden - attacked) <= result.stats["settled"]
+    # every earlier cell is settled by its re-proof, proven by the points of the first attack
+    # round (the cells the re-proof cannot settle ride along as its targets), or attacked in full
+    assert len(old_hidden - attacked) <= result.stats["settled"] + result.stats.get("rode_along", 0)
 
 
 def _refinement(seed: int, shape: tuple[int, ...]):  # noqa: ANN202
@@ -533,10 +535,11 @@ def test_refinements_give_one_pattern_with_one_thread_or_two(monkeypatch) -> Non
     attacked: set[int] = set()
     bounds = privacy.auditor.Attacker.bounds
 
-    def attack(self, cells, **kwargs):  # noqa: ANN001, ANN202
+    def attack(self, cells, shared_only=None, **kwargs):  # noqa: ANN001, ANN202
         if not threading.current_thread().name.startswith("edudash-beside"):
-            attacked.update(np.asarray(cells).tolist())
-        return bounds(self, cells, **kwargs)
+            riding = np.zeros(len(cells), dtype=bool) if shared_only is None else shared_only
+            attacked.update(np.asarray(cells)[~riding].tolist())  # attacked in full
+        return bounds(self, cells, shared_only=shared_only, **kwargs)
 
     monkeypatch.setattr(suppression._Suppressor, "_set_settled", spy)
     monkeypatch.setattr(privacy.auditor.Attacker, "bounds", attack)
@@ -549,7 +552,8 @@ def test_refinements_give_one_pattern_with_one_thread_or_two(monkeypatch) -> Non
             unsettled.clear()
             attacked.clear()
             result = _protect_refinement(full, old_hidden, shown, fresh)
-            assert len(old_hidden - attacked) <= result.stats["settled"]
+            proven = result.stats["settled"] + result.stats.get("rode_along", 0)
+            assert len(old_hidden - attacked) <= proven
             assert_protected(full, result)  # (attacks every hidden cell: after the check above)
             patterns.append(result.hidden)
             if unsettled and unsettled[0] and result.stats["attack"]:
@@ -570,8 +574,8 @@ def test_the_re_proof_started_before_the_local_rules_gives_their_answer(
     settled = suppression._Suppressor._settled
     attack_until_safe = suppression._Suppressor.attack_until_safe
 
-    def started(self, hidden):  # noqa: ANN001, ANN202
-        found = settled(self, hidden)
+    def started(self, hidden, *early):  # noqa: ANN001, ANN202
+        found = settled(self, hidden, *early)
         runs.append((self, hidden.copy(), found))
         return found
 
@@ -596,6 +600,112 @@ def test_the_re_proof_started_before_the_local_rules_gives_their_answer(
         monkeypatch.setattr(suppression, "_REPROOF_GAIN", gain)
         assert np.array_equal(found, again), f"seed {seed}"
     assert rules_hid_more  # the local rules did hide complements after the re-proof started
+
+
+def _across(seed: int) -> tuple[CellSystem, set[int], set[int], list[int]]:
+    """An A x B table released and protected; then B x C, which shares B's margin (B's small
+    first column makes it hidden): B's margin cells sit in fresh equations, the inner cells of
+    A x B do not, yet their proofs may move B's margin."""
+    rng = np.random.default_rng(seed)
+    counts = rng.choice([0, 1, 2, 3, 4, 6, 9, 14, 20, 35], size=(2, 4, 2))
+    counts[:, 0, :] = rng.choice([0, 1, 2], size=(2, 2))
+    full = CellSystem()
+    index = add_table(full, "T", counts)
+    old = [c for key, c in index.items() if key[2] == ALL]
+    new = [c for key, c in index.items() if key[0] == ALL and key[2] != ALL]
+    where = {c: i for i, c in enumerate(old + new)}
+    rows = [
+        (where[p], [where[c] for c in ch])
+        for p, ch in full.constraints
+        if p in where and all(c in where for c in ch)
+    ]
+    old_rows = [(p, ch) for p, ch in rows if p < len(old) and max(ch) < len(old)]
+    new_rows = [row for row in rows if row not in old_rows]
+    system = CellSystem(
+        keys=[full.keys[c] for c in old + new],
+        values=full.values[old + new],
+        constraints=old_rows + new_rows,
+    )
+    first = CellSystem(
+        keys=system.keys[: len(old)], values=system.values[: len(old)], constraints=old_rows
+    )
+    old_hidden = set(protect(first, POLICY).hidden)
+    shown = set(range(len(old))) - old_hidden
+    return system, old_hidden, shown, list(range(len(old_rows), len(system.constraints)))
+
+
+def test_earlier_cells_certain_to_stay_open_are_proven_while_the_re_proof_goes_on(
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """Before its LPs, the re-proof of earlier cells names those it cannot settle (cells of
+    fresh equations, and cells whose outer bounds fail with those held). They ride along in
+    the first attack round as targets of its shared points (no LPs of their own), which prove
+    most of them; the round after attacks the rest in full, while the re-proof goes on. With two threads its LPs wait here until the
+    rounds have taken them on: reading its answer first would leave them waiting. It names no
+    cell that it then settles; the result is protected, and the same with one thread."""
+    seen: dict[str, object] = {}
+    gate = threading.Event()
+    waited: list[bool] = []
+    in_full: set[int] = set()  # cells the attack rounds attack in full (not riding along)
+    settled_fn = suppression._Suppressor._settled
+    bounds = privacy.auditor.Attacker.bounds
+
+    reproof = threading.local()  # .active: this thread runs the re-proof (any thread count)
+
+    def settled(self, hidden, early=None):  # noqa: ANN001, ANN202
+        seen["early"] = early
+        reproof.active = True
+        try:
+            seen["settled"] = found = settled_fn(self, hidden, early)
+        finally:
+            reproof.active = False
+        return found
+
+    def named() -> set[int]:
+        early = seen.get("early")
+        return set(early.result().tolist()) if early is not None and early.done() else set()
+
+    def attack(self, cells, shared_only=None, **kwargs):  # noqa: ANN001, ANN202
+        if getattr(reproof, "active", False):
+            if threading.current_thread().name.startswith("edudash-beside") and named():
+                waited.append(gate.wait(timeout=10))
+        else:
+            cells = np.asarray(cells)
+            riding = np.zeros(len(cells), dtype=bool) if shared_only is None else shared_only
+            in_full.update(cells[~riding].tolist())
+            if named() & set(cells.tolist()):
+                gate.set()
+        return bounds(self, cells, shared_only=shared_only, **kwargs)
+
+    monkeypatch.setattr(suppression._Suppressor, "_settled", settled)
+    monkeypatch.setattr(privacy.auditor.Attacker, "bounds", attack)
+    beyond_fresh = 0  # seeds with a named cell outside the fresh equations
+    proven_riding = 0
+    for seed in range(8):
+        system, old_hidden, shown, fresh = _across(seed)
+        in_fresh = {c for r in fresh for c in [system.constraints[r][0], *system.constraints[r][1]]}
+        patterns = []
+        for threads in (1, 2):
+            monkeypatch.setattr(parallel, "_THREADS", threads)
+            seen.clear()
+            gate.clear()
+            waited.clear()
+            in_full.clear()
+            result = _protect_refinement(system, old_hidden, shown, fresh)
+            early = named()
+            assert early <= old_hidden, f"seed {seed}"
+            assert not early & set(np.flatnonzero(seen["settled"]).tolist()), f"seed {seed}"
+            assert all(waited), f"seed {seed}: the re-proof's answer was read first"
+            assert bool(waited) == (threads > 1 and bool(early)), f"seed {seed}"
+            # each named cell is proven by the first round's shared points or attacked in full
+            assert len(early - in_full) == result.stats.get("rode_along", 0), f"seed {seed}"
+            assert_protected(system, result)
+            patterns.append(result.hidden)
+            beyond_fresh += bool(early - in_fresh)
+            proven_riding += result.stats.get("rode_along", 0)
+        assert patterns[0] == patterns[1], f"seed {seed}"
+    assert beyond_fresh
+    assert proven_riding
 
 
 def test_small_cell_that_was_shown_before_is_refused() -> None:
