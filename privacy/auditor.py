@@ -47,7 +47,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse.csgraph import connected_components
 
-from privacy import highs, parallel
+from privacy import gc_pause, highs, parallel
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
@@ -142,6 +142,7 @@ class AuditReport:
         return ordered[:k]
 
 
+@gc_pause.pausing
 def audit(
     system: CellSystem,
     hidden: Iterable[int],

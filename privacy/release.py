@@ -31,7 +31,7 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from privacy import suppression
+from privacy import gc_pause, suppression
 from privacy.auditor import AuditReport, audit
 from privacy.catalogue import CatalogueEntry, public_catalogue
 from privacy.cells import CellSystem
@@ -478,6 +478,7 @@ class _Protected:
     statuses: dict[str, str]
 
 
+@gc_pause.pausing
 def _protect(
     layouts: Sequence[TableLayout],
     units: dict[str, pl.DataFrame],

@@ -54,7 +54,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from privacy import highs, parallel
+from privacy import gc_pause, highs, parallel
 from privacy.auditor import Attacker, audit
 from privacy.cells import CellSystem
 from privacy.policy import Policy
@@ -133,6 +133,7 @@ class Protection:
         return [None if i in self.hidden else int(v) for i, v in enumerate(values)]
 
 
+@gc_pause.pausing
 def protect(
     system: CellSystem,
     policy: Policy,
