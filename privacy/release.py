@@ -1281,7 +1281,8 @@ def prepare_custom_tables(db_path: str | os.PathLike[str] | None, school_year: s
     Releases nothing and records nothing: it loads the year's public release, the cells
     released so far, the group sizes and, per population, the equations of the tables
     already released (see `_old_equations`), so that a staff member's first table is
-    protected as fast as later ones. Safe to run in a background thread.
+    protected as fast as later ones (the counts behind coded rates of those tables too). Safe
+    to run in a background thread.
     """
     snap = _snapshot(db_path)
     _check_against_warehouse(snap, TableRequest("enrollment", school_year))
@@ -1289,7 +1290,9 @@ def prepare_custom_tables(db_path: str | os.PathLike[str] | None, school_year: s
     policy = load_policy()
     known = snap.known_cells(school_year)
     for population in aggregates.STUDENT_POPULATIONS:
-        _custom_inputs(snap, school_year, population, known, policy)
+        earlier, _, _ = _custom_inputs(snap, school_year, population, known, policy)
+        for lay in earlier:
+            hide_required(lay, policy)  # remembered per layout, read by every protection
 
 
 def _custom_inputs(
