@@ -759,7 +759,17 @@ def test_reading_ahead_releases_nothing_and_spares_the_first_custom_table_the_wo
     before = len(releases(released_db, school_year=YEAR))
     _snapshot(released_db).equations.clear()  # as a fresh process would have them
     monkeypatch.setattr(tables_module, "_HIDE_REQUIRED", {})
+    hide_required = tables_module._hide_required
+    looked_at: list[str] = []  # layouts whose counts behind coded rates were worked out
+
+    def coding(layout, policy):  # noqa: ANN001, ANN202
+        looked_at.append(layout.request.to_json())
+        return hide_required(layout, policy)
+
+    monkeypatch.setattr(tables_module, "_hide_required", coding)
     release_module.prepare_custom_tables(released_db, YEAR)
+    assert looked_at  # the read-ahead worked them out for the tables released so far
+    looked_at.clear()
     assert len(releases(released_db, school_year=YEAR)) == before  # nothing released
     assert (YEAR, "enrollment") in _snapshot(released_db).equations
     computed: list[int] = []
@@ -770,17 +780,10 @@ def test_reading_ahead_releases_nothing_and_spares_the_first_custom_table_the_wo
         return equation_keys(*args)
 
     monkeypatch.setattr(release_module, "_equation_keys", counting)
-    hide_required = tables_module._hide_required
-    looked_at: list[str] = []  # layouts whose coded rates were worked out
-
-    def coding(layout, policy):  # noqa: ANN001, ANN202
-        looked_at.append(layout.request.to_json())
-        return hide_required(layout, policy)
-
-    monkeypatch.setattr(tables_module, "_hide_required", coding)
     request = TableRequest("enrollment", YEAR, "state", ("english_learner", "homeless"))
     table = release_table(released_db, request, Staff("rep.ahead"))
     assert table.data.height > 0 and computed == []  # the read-ahead's equations were used
-    assert looked_at == [request.to_json()]  # and its counts behind coded rates: all but new
+    # and its counts behind coded rates: only the new table's are worked out (if it is new)
+    assert set(looked_at) <= {request.to_json()}
     with pytest.raises(ValueError, match="school year"):
         release_module.prepare_custom_tables(released_db, "1999-00")
