@@ -594,11 +594,12 @@ class Attacker:
             (False where nothing reads them, e.g. an audit: at scale 1 the copies take about
             a second).
         shared_only: (check mode) per cell, True for a cell that only shared points may
-            decide: it is a target of the phase of shared points (`_aggregate_witnesses`) and
-            a witness for any point found, but gets no LP of its own. Its bounds returned are
-            then inner ones (witnesses; the true value where no point moved it) unless decided:
-            enough to show that it passes, not that it fails. For cells the caller expects to
-            pass and attacks in full later if not.
+            decide: it is a target of the phase of shared points (`_aggregate_witnesses`, which
+            runs when at least `_AGGREGATE_MIN_CELLS` cells are open) and a witness for any
+            point found, but gets no LP of its own. Its bounds returned are then inner ones
+            (witnesses; the true value where no point moved it) unless decided: enough to show
+            that it passes, not that it fails. For cells the caller expects to pass and attacks
+            in full later if not.
         """
         cells = np.asarray(cells, dtype=np.int64)
         k = len(cells)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,18 +31,30 @@ def paused() -> Iterator[None]:
     """Pause the collector for the ``with`` block; it restarts when the last open pause ends
     (and only if it was running when the first began)."""
     global _depth, _was_enabled
-    with _lock:
-        if _depth == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _depth += 1
     try:
+        with _lock:
+            _depth += 1  # counted first: an interrupt after it still ends the pause below
+            if _depth == 1:
+                _was_enabled = gc.isenabled()
+                gc.disable()
         yield
     finally:
         with _lock:
             _depth -= 1
             if _depth == 0 and _was_enabled:
                 gc.enable()
+
+
+def _after_fork() -> None:
+    """A forked child has none of the parent's open pauses: its collector runs again."""
+    global _depth, _lock
+    _lock = threading.Lock()
+    if _depth and _was_enabled:
+        gc.enable()
+    _depth = 0
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def pausing(fn: Callable[_P, _R]) -> Callable[_P, _R]:

@@ -21,7 +21,6 @@ _R = TypeVar("_R")
 _THREADS = min(2, os.cpu_count() or 1)
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None  # `in_threads`
-_beside: ThreadPoolExecutor | None = None  # `beside`
 _in_pool = threading.local()  # .active: this thread runs a task of `_pool`
 
 
@@ -59,23 +58,28 @@ def beside(fn: Callable[..., _R], *args: object) -> Future[_R]:
 
     Either way the caller reads the answer from the returned future, at a point of its
     choosing, so what it does with the answer does not depend on the machine. ``fn`` must
-    only read state the caller leaves alone until then.
+    only read state the caller leaves alone until then. Each call gets a new thread: a
+    caller never waits behind another's work (two staff members' custom tables at once).
     """
-    global _beside
+    done: Future[_R] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # raised where the caller reads the answer
+            done.set_exception(exc)
+
     if _THREADS < 2:
-        done: Future[_R] = Future()
-        done.set_result(fn(*args))
-        return done
-    with _lock:
-        if _beside is None:
-            _beside = ThreadPoolExecutor(1, thread_name_prefix="edudash-beside")
-        return _beside.submit(fn, *args)
+        run()
+    else:
+        threading.Thread(target=run, name="edudash-beside", daemon=True).start()
+    return done
 
 
 def _forget_threads() -> None:
     """In a forked child the parent's threads are not there: new ones start when needed."""
-    global _pool, _beside, _lock
-    _pool, _beside, _lock = None, None, threading.Lock()
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_threads)

@@ -22,12 +22,14 @@ It works in three passes:
    gets at once every complement of the cheapest move it needs, found by one LP over the
    whole system (`_MoveLP`), instead of one complement per round (complements that fail in
    turn made chains of a hundred rounds on a district level at scale 1);
-3. minimising, within a time budget: complements are tried back (largest first) and kept
+3. minimising, with a fixed amount of work (or a time budget): complements are tried back (largest first) and kept
    shown when the attacker still finds no violation (only cells whose proving points moved the
    complement are re-attacked); then the complements of each small component are re-chosen by
    exact integer programming (`minimum_complements`) when that hides fewer cells.
 
-The result is checked once more by the attacker before it is returned.
+Every hidden cell of the result was proven on a pattern that the result only adds to, or proven
+again after a complement that its proving points moved was shown again; `verify` attacks a
+result afresh.
 
 Zero rule (see ``policy.toml``): zero counts are shown unless the policy says otherwise; a zero
 may be hidden as a complement only when nothing else fits, and hidden zeros are protected like
@@ -929,9 +931,10 @@ class _Suppressor:
         Its answer does not depend on which new cells end up hidden: every new cell sits in
         fresh equations only, so it is held fixed by `_proven_apart` whether hidden or not,
         and joins no component of earlier cells that holds no hidden cell of a fresh equation
-        itself. It can therefore start before the local rules choose the first complements;
-        until it is read (after the first attack round), the earlier cells count as settled.
-        (A refusal raised later, in the first attack round, leaves it to finish unread.)
+        itself. It can therefore start before the local rules choose the first complements.
+        The cells it is sure to leave open (``early``) are read before the first attack round;
+        its answer, after it: until then the other earlier cells count as settled. (A refusal
+        raised later, in the first attack round, leaves it to finish unread.)
         """
         if self.proven.any() and len(self.fresh_rows):
             self.early = Future()
@@ -1009,8 +1012,9 @@ class _Suppressor:
         larger hidden pattern). Holding those cells fixed also splits the large components that
         they tie together, so these attacks are cheap; a cell that fails here is attacked in
         full.
-        early: given, before any LP, the cells certain to be attacked in full: the proven
-            ``touched`` cells, and those whose outer bounds with ``touched`` held already fail.
+        early: given, before any LP, the cells certain not to be settled here: the proven
+            ``touched`` cells, and those whose outer bounds with ``touched`` held already fail
+            (the attack rounds take them on at once, see `attack_until_safe`).
         """
         apart = hidden.copy()
         apart[touched] = False

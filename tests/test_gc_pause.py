@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 
 import numpy as np
@@ -86,3 +87,21 @@ def test_protect_and_audit_run_with_the_collector_paused(monkeypatch) -> None:  
     seen.clear()
     assert protect(system, policy).hidden == result.hidden
     assert all(seen)
+
+
+def test_a_child_forked_during_a_pause_runs_its_collector() -> None:
+    """The child has none of the parent's open pauses: left off, its collector would never
+    run again."""
+    read, write = os.pipe()
+    with gc_pause.paused():
+        pid = os.fork()
+        if pid == 0:  # the child: report, then leave without running the parent's cleanup
+            os.write(write, b"on" if gc.isenabled() else b"off")
+            os._exit(0)
+        assert not gc.isenabled()
+    os.close(write)
+    answer = os.read(read, 8)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"on"
+    assert gc.isenabled()
