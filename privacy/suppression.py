@@ -848,7 +848,7 @@ class _Suppressor:
             self._set_settled(self._settled(self.hidden))
         to_check = np.flatnonzero(self.hidden & ~self.unchecked & ~self.settled & chosen)
         later = False
-        attacked = np.zeros(self.n, dtype=bool)  # earlier cells attacked before `pending` is read
+        attacked = np.zeros(self.n, dtype=bool)  # earlier cells taken on before `pending` is read
         while len(to_check) or pending is not None:
             if not len(to_check):
                 if early is not None:
@@ -1020,7 +1020,7 @@ class _Suppressor:
         apart[touched] = False
         cells = np.flatnonzero(self.proven & apart & ~self.unchecked)
         found = np.zeros(self.n, dtype=bool)
-        held = touched[self.proven[touched]]  # never settled: attacked in full
+        held = touched[self.proven[touched]]  # never settled here
         if not len(cells):
             if early is not None:
                 early.set_result(held)
@@ -1029,9 +1029,8 @@ class _Suppressor:
         if early is not None:
             # cells whose outer bounds (cheap) already fail here cannot pass apart: with the
             # held cells, the attack rounds may take them on at once, beside the LPs below
-            need_upper, need_width = self._needs(cells)
             lo, hi = attacker.outer_bounds()
-            fails = (hi[cells] < need_upper) | (hi[cells] - lo[cells] < need_width)
+            fails = ~self._passes(cells, lo[cells], hi[cells])
             early.set_result(np.union1d(held, cells[fails]))
         # nearly every such cell passes, most in the first rounds of shared points: a round
         # that decides under a tenth of what is left ends its phase (neighbourhoods, then whole
