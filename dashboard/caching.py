@@ -8,6 +8,7 @@ and a rebuilt warehouse never serves stale tables.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import threading
@@ -56,14 +57,53 @@ _READY: set[tuple] = set()
 
 
 def public_release(year: str) -> privacy.PublicRelease:
-    """The jointly protected public release of `year` (protected once per warehouse build)."""
+    """The jointly protected public release of `year` (protected once per warehouse build).
+
+    The first viewer of a year also starts rendering all of its tables in the background
+    (`_rendering`): a page renders a table when it first shows it, and the school-level
+    tables a profile switches to took most of a second to render on a first click.
+    """
     key = (identity(), year, _noise_key())
     if key in _READY:
-        return _public_release(*key)
-    with st.spinner(f"Preparing the protected {year} tables (once per warehouse build)..."):
         release = _public_release(*key)
-    _READY.add(key)
+    else:
+        with st.spinner(f"Preparing the protected {year} tables (once per warehouse build)..."):
+            release = _public_release(*key)
+        _READY.add(key)
+    _rendering(*key)  # once per release held (a cache hit after that)
     return release
+
+
+def _render_quietly(release: privacy.PublicRelease) -> None:
+    try:
+        release.render_all(stop=_STOPPING)
+    except Exception:  # noqa: BLE001 - rendering ahead only saves time; a page renders again
+        log.exception("rendering the %s public tables ahead failed", release.school_year)
+
+
+# Set when the process exits: a thread still rendering stops after its current table (a daemon
+# thread killed inside polars or DuckDB at exit aborts the process).
+_STOPPING = threading.Event()
+_AHEAD: list[threading.Thread] = []
+
+
+@atexit.register
+def _stop_rendering_ahead() -> None:
+    _STOPPING.set()
+    for thread in list(_AHEAD):
+        thread.join(30)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _rendering(ident: tuple[str, int, int, int], year: str, noise_key: str) -> threading.Thread:
+    release = _public_release(ident, year, noise_key)
+    thread = threading.Thread(
+        target=_render_quietly, args=(release,), name=f"render-ahead {year}", daemon=True
+    )
+    _AHEAD[:] = [t for t in _AHEAD if t.is_alive()]
+    _AHEAD.append(thread)
+    thread.start()
+    return thread
 
 
 def public_table(year: str, name: str) -> privacy.ProtectedTable:

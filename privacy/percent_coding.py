@@ -76,11 +76,12 @@ def code_rate(numerator: int, denominator: int, policy: Policy) -> CodedRate:
     band = policy.band_for(denominator)
     if band is None:
         raise ValueError(f"the policy has no percent band for a group of {denominator}")
-    rate = Fraction(100 * numerator, denominator)
+    # exact comparisons in integers: 100 * numerator / denominator against an edge p / q
+    scaled = 100 * numerator
     edge_value = policy.coding_edge(denominator)
     if edge_value is None:
-        band_edge = Fraction(str(band.edge_percent))
-        if rate <= band_edge or rate >= 100 - band_edge:
+        p, q = _ratio(band.edge_percent)
+        if scaled * q <= p * denominator or scaled * q >= (100 * q - p) * denominator:
             return CodedRate(
                 value=None,
                 display=HIDDEN,
@@ -91,9 +92,9 @@ def code_rate(numerator: int, denominator: int, policy: Policy) -> CodedRate:
                 ),
                 hide_counts=True,
             )
-        return CodedRate(value=float(rate), display=f"{float(rate):.1f}%", coded=False, reason="")
-    edge = Fraction(str(edge_value))
-    if rate <= edge:
+        return _exact(scaled, denominator)
+    p, q = _ratio(edge_value)
+    if scaled * q <= p * denominator:
         return CodedRate(
             value=None,
             display=low_display(edge_value),
@@ -101,7 +102,7 @@ def code_rate(numerator: int, denominator: int, policy: Policy) -> CodedRate:
             reason=f"rate at or below {edge_value:g}% in a group of {denominator}",
             hide_counts=True,
         )
-    if rate >= 100 - edge:
+    if scaled * q >= (100 * q - p) * denominator:
         return CodedRate(
             value=None,
             display=high_display(edge_value),
@@ -109,7 +110,19 @@ def code_rate(numerator: int, denominator: int, policy: Policy) -> CodedRate:
             reason=f"rate at or above {100 - edge_value:g}% in a group of {denominator}",
             hide_counts=True,
         )
-    return CodedRate(value=float(rate), display=f"{float(rate):.1f}%", coded=False, reason="")
+    return _exact(scaled, denominator)
+
+
+def _exact(scaled: int, denominator: int) -> CodedRate:
+    value = scaled / denominator  # int / int rounds correctly, as float(Fraction(...)) did
+    return CodedRate(value=value, display=f"{value:.1f}%", coded=False, reason="")
+
+
+@functools.lru_cache(maxsize=64)
+def _ratio(edge_percent: float) -> tuple[int, int]:
+    """An edge such as 0.5 as the exact ratio of its decimal text (1, 2)."""
+    edge = Fraction(str(edge_percent))
+    return edge.numerator, edge.denominator
 
 
 def low_display(edge_percent: float) -> str:

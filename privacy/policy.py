@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,11 @@ class Policy:
 
     def __post_init__(self) -> None:
         _validate(self)
+        # a policy is part of the key of every cached rate code and bound: hash it once
+        object.__setattr__(self, "_hash", hash(astuple(self)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined]
 
     def is_small(self, count: int) -> bool:
         """True if ``count`` must never be shown (primary suppression)."""

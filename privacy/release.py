@@ -143,6 +143,18 @@ class PublicRelease:
     tables: Mapping[str, ProtectedTable]
     catalogue: list[CatalogueEntry] = field(repr=False)
 
+    def render_all(self, stop: threading.Event | None = None) -> None:
+        """Render every table of the release now, in catalogue order.
+
+        For a server warming its cache, so that no viewer's first click waits for a table to
+        render; what any table shows is the same whenever it is rendered.
+        stop: when set, return before the next table (a server shutting down).
+        """
+        for name in self.tables:
+            if stop is not None and stop.is_set():
+                return
+            self.tables[name]
+
     def table(self, name: str) -> ProtectedTable:
         """The public table `name` (ValueError naming the catalogue if unknown)."""
         try:

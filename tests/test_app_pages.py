@@ -396,3 +396,47 @@ def test_pages_offer_only_years_whose_public_release_is_recorded(
     assert not at.exception and not at.error
     assert at.selectbox(key="year").options == [year]
     assert [r.school_year for r in registry_releases(fresh_db)] == [year]
+
+
+def test_the_first_viewer_of_a_year_starts_rendering_all_of_its_tables(
+    env_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh server: the first page view renders what it shows, and a background thread
+    renders the rest of that year's public tables, so a later first click (a profile switched
+    to schools) waits for none."""
+    import threading
+
+    import streamlit as st
+
+    from dashboard import caching
+    from privacy import release as release_module
+    from privacy.release import published_years
+
+    st.cache_resource.clear()
+    monkeypatch.setattr(caching, "_READY", set())
+    monkeypatch.setattr(release_module, "_SNAPSHOTS", {})  # no table rendered in this process
+    rendered: list[str] = []
+    render = release_module._render
+
+    def counting(snap, request, *args):  # noqa: ANN001, ANN202
+        rendered.append(request.to_json())
+        return render(snap, request, *args)
+
+    monkeypatch.setattr(release_module, "_render", counting)
+    at = run_page("pages/graduation.py")
+    assert not at.exception
+    ahead = [t for t in threading.enumerate() if t.name.startswith("render-ahead ")]
+    years = {t.name.removeprefix("render-ahead ") for t in ahead}
+    assert years == set(published_years(env_db))  # the page's trend shows every year
+    for thread in ahead:
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()
+    expected = {
+        e.request.to_json() for y in years for e in privacy.public_release(env_db, y).catalogue
+    }
+    assert set(rendered) == expected
+    # every table rendered ahead is the one a page is served (rendered once, then held)
+    count = len(rendered)
+    at = run_page("pages/profiles.py")
+    at.selectbox(key="kind").set_value("school").run()
+    assert not at.exception and len(rendered) == count

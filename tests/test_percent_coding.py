@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from privacy.percent_coding import code_rate, public_bounds
-from privacy.policy import Policy
+from privacy.policy import PercentBand, Policy
 
 POLICY = Policy()
 
@@ -115,3 +119,38 @@ def test_a_hidden_rate_that_could_have_been_coded_bounds_the_count() -> None:
 def test_bad_counts_are_refused(numerator, denominator, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         code_rate(numerator, denominator, POLICY)
+
+
+@given(
+    numerator=st.integers(0, 5000),
+    extra=st.integers(0, 5000),
+    edge=st.sampled_from([0.1, 0.3, 0.5, 0.7, 1.0, 2.5, 3.3]),
+)
+def test_rates_are_compared_with_their_edge_exactly(
+    numerator: int, extra: int, edge: float
+) -> None:
+    """The edge is the decimal written in the policy (0.3 is 3/10, not the nearest float)."""
+    policy = Policy(
+        percent_bands=(
+            PercentBand(10, 20, 10.0),
+            PercentBand(21, 40, 5.0),
+            PercentBand(41, 100, 2.0),
+            PercentBand(101, None, edge),
+        )
+    )
+    denominator = numerator + extra
+    coded = code_rate(numerator, denominator, policy)
+    if denominator < policy.min_cell:
+        assert coded.display == "*"
+        return
+    used = policy.coding_edge(denominator)
+    exact = Fraction(100 * numerator, denominator)
+    if used is None:
+        band = Fraction(str(policy.band_for(denominator).edge_percent))
+        near = exact <= band or exact >= 100 - band
+        assert (coded.display == "*") == near and not coded.coded
+    else:
+        e = Fraction(str(used))
+        assert coded.coded == (exact <= e or exact >= 100 - e)
+    if coded.value is not None:
+        assert coded.value == float(exact) and coded.display == f"{float(exact):.1f}%"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import polars as pl
 import pytest
@@ -116,6 +118,7 @@ def test_a_release_read_back_renders_only_the_tables_asked_for(released_db, monk
     import privacy.release as release_module
 
     rel = public_release(released_db, YEAR)
+    rel.render_all()  # compared with below: rendered here, not counted (in any test order)
     _snapshot(released_db).public.clear()  # as a fresh process would see it
     rendered: list[str] = []
     render = release_module._render
@@ -134,6 +137,17 @@ def test_a_release_read_back_renders_only_the_tables_asked_for(released_db, monk
     with pytest.raises(ValueError, match="no public table"):
         again.table("nope")
     assert "nope" not in again.tables and len(rendered) == 1
+    # a server renders the rest ahead: each once, the same tables, and none after a stop
+    stop = threading.Event()
+    stop.set()
+    again.render_all(stop=stop)
+    assert len(rendered) == 1
+    again.render_all()
+    assert sorted(rendered) == sorted(e.request.to_json() for e in again.catalogue)
+    again.render_all()
+    assert len(rendered) == len(again.catalogue)
+    for n, table in rel.tables.items():
+        assert again.tables[n].data.equals(table.data), n
 
 
 def test_tables_are_tidy_with_all_margins(released_db) -> None:  # noqa: ANN001
