@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -156,13 +157,41 @@ def main(argv: list[str] | None = None) -> int:
         print("no public release is recorded: nothing to time", file=sys.stderr)
         return 1
 
+    # building custom tables records them in the registry: a second run on the same warehouse
+    # would only read them back, so the state file is put back as it was after timing
+    from warehouse.connection import state_path
+
+    state = state_path(db)
+    kept = Path(tempfile.mkdtemp(prefix="bench-dash-state-")) / state.name
+    _copy_sqlite(state, kept)
+    try:
+        return _time_pages(db, args.repeat)
+    finally:
+        _copy_sqlite(kept, state)  # through SQLite: the state file is in WAL mode
+        shutil.rmtree(kept.parent, ignore_errors=True)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    import sqlite3
+
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def _time_pages(db: Path, repeat: int) -> int:
+    from privacy.release import published_years
+
     rows = []
     years = list(reversed(published_years(db)))
     for path, key, values in FILTER_CHANGES:
         values = years[1:] + years[:1] if values == ["<years>"] else values
-        first, median, worst = bench_page(path, key, values, args.repeat)
+        first, median, worst = bench_page(path, key, values, repeat)
         rows.append((path, key, first, median, worst))
-    explorer = bench_explorer(db, args.repeat)
+    explorer = bench_explorer(db, repeat)
     explorer_district = bench_explorer(db, 1, geo="district")
     explorer_school = bench_explorer(db, 1, geo="school")
 
