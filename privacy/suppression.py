@@ -735,12 +735,20 @@ class _Suppressor:
         """Apply the local rules to ``rows`` (and rows they touch); return the cells added."""
         queue = [int(r) for r in rows if self.hidden_per_row[r] > 0]
         queued = set(queue)
+        # a row's need depends only on its own cells: rows found without one at the start
+        # are skipped until a cell of theirs is hidden (the same rows, in the same order, as
+        # checking each one; most rows need nothing)
+        check = np.zeros(self.nrows, dtype=bool)
+        check[queue] = self._may_need(np.asarray(queue, dtype=np.int64))
         added: list[int] = []
         while queue:
             r = queue.pop()
             queued.discard(r)
+            if not check[r]:
+                continue
             need = self._local_need(r)
             if need is None:
+                check[r] = False
                 continue
             target, deficit = need
             c = self.choose(r, target, deficit)
@@ -750,10 +758,39 @@ class _Suppressor:
             self.stats["local"] += 1
             added.append(c)
             for r2 in [r, *self.rows_of(c).tolist()]:
+                check[r2] = True
                 if r2 not in queued:
                     queued.add(r2)
                     queue.append(r2)
         return added
+
+    def _may_need(self, rows: np.ndarray) -> np.ndarray:
+        """Per row of ``rows``: False only where `_local_need` finds nothing (vectorised)."""
+        if not len(rows):
+            return np.zeros(0, dtype=bool)
+        sub = self.csr[rows]
+        cells, coefs = sub.indices, sub.data
+        starts = sub.indptr[:-1]
+        hid = self.hidden[cells]
+        checked = hid & ~self.unchecked[cells]
+        values = self.values[cells]
+        child = hid & (coefs < 0)
+        count = np.add.reduceat(hid.astype(np.int64), starts)
+        n_checked = np.add.reduceat(checked.astype(np.int64), starts)
+        hidden_sum = np.add.reduceat(np.where(hid, values, 0), starts)
+        parent_hidden = np.add.reduceat((hid & (coefs > 0)).astype(np.int64), starts) > 0
+        children_sum = np.add.reduceat(np.where(child, values, 0), starts)
+        small = child & self.primary[cells]
+        row_of = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+        room = children_sum[row_of] - values
+        needed = np.maximum(
+            np.maximum(int(self.need_upper) - values, int(self.need_width) - values), 1
+        )
+        short = np.add.reduceat((small & (room < needed)).astype(np.int64), starts) > 0
+        lone = (count == 1) & (n_checked > 0)
+        zeros = (count > 1) & (hidden_sum == 0) & (n_checked > 0)
+        cramped = (count > 1) & (hidden_sum > 0) & ~parent_hidden & short
+        return lone | zeros | cramped
 
     def _local_need(self, r: int) -> tuple[int, int] | None:
         """(cell to protect, room it needs) if equation ``r`` breaks a local rule."""

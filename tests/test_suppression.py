@@ -165,6 +165,44 @@ def test_random_school_district_state_hierarchies_with_linked_subgroups(district
     assert_protected(system, protection)
 
 
+@st.composite
+def sparse_tables(draw, dims: int):
+    """Tables with many zeros and few small cells (rows of hidden zeros, lone cells)."""
+    shape = tuple(draw(st.lists(st.integers(2, 4), min_size=dims, max_size=dims)))
+    values = st.sampled_from([0, 0, 0, 0, 3, 10, 25])
+    size = int(np.prod(shape))
+    return np.array(draw(st.lists(values, min_size=size, max_size=size))).reshape(shape)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(tables(3), sparse_tables(3)), st.data())
+def test_the_local_rules_skip_exactly_the_rows_that_need_nothing(counts, data) -> None:  # noqa: ANN001
+    """The local rules screen rows in one vectorised pass (`_may_need`) and look closely only
+    at the rest: the screen must agree with the close look on every row, in any state, and
+    the rules must hide the same complements, in the same order, as without it."""
+    system = CellSystem()
+    add_table(system, "t", counts)
+    n = len(system)
+    primary = {c for c in range(n) if POLICY.is_small(int(system.values[c]))}
+    hidden = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    unchecked = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+
+    def engine() -> suppression._Suppressor:
+        e = suppression._Suppressor(system, POLICY, primary, set(), set())
+        for c in range(n):
+            e.set_hidden(c, hidden[c] or c in primary)
+        e.unchecked[:] = np.array(unchecked) & ~e.primary
+        return e
+
+    screened, everything = engine(), engine()
+    rows = np.arange(screened.nrows)
+    close = [screened._local_need(int(r)) is not None for r in rows]
+    assert screened._may_need(rows).tolist() == close
+    everything._may_need = lambda rows: np.ones(len(rows), dtype=bool)  # look at every row
+    assert screened.local_rules(rows) == everything.local_rules(rows)
+    assert (screened.hidden == everything.hidden).all()
+
+
 # -- known leak patterns ---------------------------------------------------------------------
 
 
