@@ -52,7 +52,6 @@ def download_button(
     user: the signed-in staff member exporting a custom table (the download is audited under
         their ID); None for public tables, whose downloads need no record.
     """
-    data = table.to_csv_bytes()
     kwargs: dict = {}
     if user is not None:
         kwargs = {
@@ -63,7 +62,9 @@ def download_button(
         kwargs = {"on_click": "ignore"}
     st.download_button(
         label,
-        data=data,
+        # written when clicked, not on every rerun: a school-level table is over a megabyte,
+        # and a page holds several buttons (the bytes are the same whenever they are written)
+        data=table.to_csv_bytes,
         file_name=file_name(table, name),
         mime="text/csv",
         key=key,
@@ -81,13 +82,17 @@ def download_zip(
     label: str = "Download CSVs (one per year)",
 ) -> None:
     """One ZIP of per-year CSVs (each exactly `to_csv_bytes()`) for a table spanning releases."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for table in tables:
-            zf.writestr(file_name(table, name), table.to_csv_bytes())
+
+    def zipped() -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for table in tables:
+                zf.writestr(file_name(table, name), table.to_csv_bytes())
+        return buffer.getvalue()
+
     st.download_button(
         label,
-        data=buffer.getvalue(),
+        data=zipped,  # written when clicked (see `download_button`)
         file_name=f"{name}_trend.zip",
         mime="application/zip",
         key=key,

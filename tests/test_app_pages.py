@@ -440,3 +440,14 @@ def test_the_first_viewer_of_a_year_starts_rendering_all_of_its_tables(
     at = run_page("pages/profiles.py")
     at.selectbox(key="kind").set_value("school").run()
     assert not at.exception and len(rendered) == count
+
+
+def test_downloads_are_written_only_when_clicked(env_db: Path) -> None:
+    """A page ships no CSV bytes on a rerun: each button holds a deferred file, written by
+    `ProtectedTable.to_csv_bytes` on the click (the bytes are checked in the browser tests)."""
+    for path in ("pages/profiles.py", "pages/overview.py"):
+        at = run_page(path)
+        buttons = at.get("download_button")
+        assert buttons, path
+        for button in buttons:
+            assert button.proto.deferred_file_id and not button.proto.url, path

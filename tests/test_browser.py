@@ -219,6 +219,37 @@ def test_download_holds_no_small_count(server: str, app_page) -> None:  # noqa: 
     assert {r["race_ethnicity"] for r in rows} >= {"All"}
 
 
+def test_trend_download_is_a_zip_of_yearly_csvs_written_when_clicked(
+    server: str, app_page, dash_db: Path
+) -> None:  # noqa: ANN001
+    """The overview's trend button: its ZIP is written on the click (not on every rerun) and
+    holds one protected CSV per released year, the bytes each year's table exports."""
+    import zipfile
+
+    import privacy
+    from privacy.release import published_years
+
+    page = app_page
+    page.goto(f"{server}/")
+    wait_for_app(page)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download CSVs (one per year)").first.click()
+    assert info.value.suggested_filename.endswith("_trend.zip")
+    with zipfile.ZipFile(info.value.path()) as zf:
+        names = zf.namelist()
+        years = published_years(dash_db)
+        assert len(names) == len(years) and all(n.endswith(".csv") for n in names)
+        for n in names:
+            text = zf.read(n).decode("utf-8")
+            assert any(line.startswith("# release_id: ") for line in text.splitlines())
+            body = "\n".join(x for x in text.splitlines() if not x.startswith("# "))
+            rows = list(csv.DictReader(io.StringIO(body)))
+            assert rows and count_violations([r["count"] for r in rows]) == []
+            year = next(y for y in years if n.endswith(f"_{y}.csv"))
+            release = privacy.public_release(dash_db, year).release_id
+            assert f"# release_id: {release}" in text
+
+
 def test_signed_in_role_sees_only_its_pages(server: str, app_page, dash_db: Path) -> None:  # noqa: ANN001
     page = app_page
     page.goto(f"{server}/")
