@@ -84,24 +84,26 @@ def _render_quietly(release: privacy.PublicRelease) -> None:
 # Set when the process exits: a thread still rendering stops after its current table (a daemon
 # thread killed inside polars or DuckDB at exit aborts the process).
 _STOPPING = threading.Event()
-_AHEAD: list[threading.Thread] = []
+_AHEAD_PREFIX = "render-ahead "
 
 
-@atexit.register
-def _stop_rendering_ahead() -> None:
+def stop_rendering_ahead(timeout: float = 30.0) -> None:
+    """Stop every background rendering thread: each returns after the table it is on."""
     _STOPPING.set()
-    for thread in list(_AHEAD):
-        thread.join(30)
+    for thread in threading.enumerate():
+        if thread.name.startswith(_AHEAD_PREFIX) and thread is not threading.current_thread():
+            thread.join(timeout)
+
+
+atexit.register(stop_rendering_ahead)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _rendering(ident: tuple[str, int, int, int], year: str, noise_key: str) -> threading.Thread:
     release = _public_release(ident, year, noise_key)
     thread = threading.Thread(
-        target=_render_quietly, args=(release,), name=f"render-ahead {year}", daemon=True
+        target=_render_quietly, args=(release,), name=f"{_AHEAD_PREFIX}{year}", daemon=True
     )
-    _AHEAD[:] = [t for t in _AHEAD if t.is_alive()]
-    _AHEAD.append(thread)
     thread.start()
     return thread
 

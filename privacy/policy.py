@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import tomllib
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,11 @@ class Policy:
 
     def __hash__(self) -> int:
         return self._hash  # type: ignore[attr-defined]
+
+    def __reduce__(self) -> tuple:
+        # rebuilt through __init__, so a process that unpickles it hashes it afresh (the hash
+        # of None, in every policy's last band, differs between processes)
+        return (self.__class__, tuple(getattr(self, f.name) for f in fields(self)))
 
     def is_small(self, count: int) -> bool:
         """True if ``count`` must never be shown (primary suppression)."""

@@ -60,3 +60,24 @@ def real_data_dir(name: str) -> Path:
     if not folder.is_dir():
         pytest.skip(f"real data folder {folder} is absent; these checks need shared/real-data/")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _pages_leave_nothing_behind():  # noqa: ANN202
+    """What a page test leaves in the process is put back when it ends.
+
+    - Streamlit's test runner leaves `sys.modules["__main__"]` set to the page script, and a
+      process spawned after that (protection's worker processes) runs the page as its main
+      module: the original is restored.
+    - Pages start background threads that render a year's public tables: they are stopped, so
+      that none renders into a later test (which may count renders).
+    """
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+    caching = sys.modules.get("dashboard.caching")
+    if caching is not None:
+        caching.stop_rendering_ahead()
+        caching._STOPPING.clear()

@@ -142,3 +142,22 @@ def test_docstring_examples_run(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def _agrees_here(policy: Policy) -> bool:
+    """In a fresh process: the policy received equals one built there, and hashes the same."""
+    return policy == load_policy() and hash(policy) == hash(load_policy())
+
+
+def test_a_policy_sent_to_a_worker_process_hashes_as_one_built_there() -> None:
+    """Protection sends the policy to spawned worker processes; its hash is kept for speed, and
+    must be worked out again there (the hash of None differs from process to process)."""
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    policy = load_policy()
+    again = pickle.loads(pickle.dumps(policy))
+    assert again == policy and hash(again) == hash(policy)
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        assert pool.submit(_agrees_here, policy).result(timeout=120)
