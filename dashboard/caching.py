@@ -87,12 +87,17 @@ _STOPPING = threading.Event()
 _AHEAD_PREFIX = "render-ahead "
 
 
-def stop_rendering_ahead(timeout: float = 30.0) -> None:
-    """Stop every background rendering thread: each returns after the table it is on."""
+def stop_rendering_ahead(timeout: float = 30.0, *, resume: bool = False) -> None:
+    """Stop every background rendering thread: each returns after the table it is on.
+
+    resume: let threads started from now on render again (a test ending, not the process).
+    """
     _STOPPING.set()
     for thread in threading.enumerate():
         if thread.name.startswith(_AHEAD_PREFIX) and thread is not threading.current_thread():
             thread.join(timeout)
+    if resume:
+        _STOPPING.clear()
 
 
 atexit.register(stop_rendering_ahead)

@@ -79,5 +79,4 @@ def _pages_leave_nothing_behind():  # noqa: ANN202
     sys.modules["__main__"] = main
     caching = sys.modules.get("dashboard.caching")
     if caching is not None:
-        caching.stop_rendering_ahead()
-        caching._STOPPING.clear()
+        caching.stop_rendering_ahead(resume=True)
