@@ -297,13 +297,27 @@ class Attacker:
         self.aggregate_gain = _AGGREGATE_GAIN
         full = incidence if incidence is not None else system.incidence()
         self.nrows = full.shape[0]
-        mask = sp.diags(self.hidden.astype(np.float64))
-        mh = (full.astype(np.float64) @ mask).tocsr()
-        mh.eliminate_zeros()
-        self.rows_csr = mh
-        # each equation's cells in their first order (scipy may sort ``mh`` in place later)
-        self._row_cells = mh.indices.copy()
-        self.cols_csc = mh.tocsc()
+        self._full = full
+        self._rows_csr: sp.csr_matrix | None = None
+        self._cols_csc: sp.csc_matrix | None = None
+        self._first_order: np.ndarray | None = None
+        # one equation or none (a school's row of races under its total, say): bounds in
+        # closed form, and the sparse matrices only if another method asks for them
+        self._one_row: tuple[np.ndarray, np.ndarray] | None = None
+        if self.nrows == 0:
+            self._one_row = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        elif self.nrows == 1:
+            row = sp.csr_matrix(full)
+            cells, coef = row.indices.astype(np.int64), row.data
+            # only a sum (one parent +1, its children -1, each cell once) has the closed form
+            if (
+                int((coef == 1).sum()) == 1
+                and bool((np.abs(coef) == 1).all())
+                and len(np.unique(cells)) == len(cells)
+            ):
+                self._one_row = (cells, coef.astype(np.int64))
+        if self._one_row is None:
+            self._build_matrices()
         self._components: np.ndarray | None = None
         self._unbounded: np.ndarray | None = None
         self._unbounded_stale = False
@@ -316,6 +330,34 @@ class Attacker:
         self._member: sp.csr_matrix | None = None
         self._warm: dict[int, _WarmLP] = {}
         self._initial: dict[int, np.ndarray] = {}  # per cell, under the current `free`
+
+    def _build_matrices(self) -> None:
+        mask = sp.diags(self.hidden.astype(np.float64))
+        mh = (self._full.astype(np.float64) @ mask).tocsr()
+        mh.eliminate_zeros()
+        self._rows_csr = mh
+        # each equation's cells in their first order (scipy may sort ``mh`` in place later)
+        self._first_order = mh.indices.copy()
+        self._cols_csc = mh.tocsc()
+
+    @property
+    def rows_csr(self) -> sp.csr_matrix:
+        """Equations x cells, the hidden cells' columns only (as hidden when built)."""
+        if self._rows_csr is None:
+            self._build_matrices()
+        return self._rows_csr
+
+    @property
+    def cols_csc(self) -> sp.csc_matrix:
+        if self._cols_csc is None:
+            self._build_matrices()
+        return self._cols_csc
+
+    @property
+    def _row_cells(self) -> np.ndarray:
+        if self._first_order is None:
+            self._build_matrices()
+        return self._first_order
 
     def fix(self, cell: int) -> None:
         """Show hidden ``cell`` to the attacker (its true value becomes known)."""
@@ -348,6 +390,14 @@ class Attacker:
 
     def components(self) -> np.ndarray:
         """Component label per cell (cells joined by constraints through hidden cells)."""
+        if self._components is None and self._one_row is not None:
+            # labels numbered by each component's first cell, as `connected_components` does
+            cells, _ = self._one_row
+            first = np.arange(self.n)
+            joined = cells[self.hidden[cells]]
+            if len(joined):
+                first[joined] = joined.min()
+            self._components = np.unique(first, return_inverse=True)[1].reshape(-1)
         if self._components is None:
             coo = self.cols_csc.tocoo()
             graph = sp.coo_matrix(
@@ -369,6 +419,10 @@ class Attacker:
     def unbounded(self) -> np.ndarray:
         """Per cell: True if nothing released bounds it above (a ray of the hidden system)."""
         if self._unbounded is not None:
+            return self._unbounded
+        if self._one_row is not None:
+            self._unbounded = self._one_row_unbounded()
+            self._unbounded_stale = False
             return self._unbounded
         free = self.free
         bounded = ~free
@@ -437,6 +491,10 @@ class Attacker:
         """
         if self._outer is not None:
             return self._outer
+        if self._one_row is not None:
+            self._outer_seed = None
+            self._outer = self._one_row_bounds()
+            return self._outer
         if self._outer_seed is not None:
             lo, hi = self._outer_seed
             self._outer_seed = None
@@ -482,6 +540,47 @@ class Attacker:
             hi, lo = next_hi, next_lo
         self._outer = (lo, hi)
         return self._outer
+
+    # -- one equation: closed forms ---------------------------------------------------------
+
+    def _one_row_free(self) -> tuple[np.ndarray, int | None]:
+        """The free cells of the one equation, and its parent if that is free."""
+        cells, coef = self._one_row
+        free = cells[self.free[cells]]
+        parent = int(cells[coef > 0][0]) if len(cells) else None
+        return free, parent if parent is not None and self.free[parent] else None
+
+    def _one_row_unbounded(self) -> np.ndarray:
+        """`unbounded` of one sum: a free cell in no equation, and a free parent with its free
+        children (raise both together); children of a shown parent are bounded by it."""
+        unbounded = self.free.copy()
+        unbounded[self._one_row[0]] = False
+        free, parent = self._one_row_free()
+        if parent is not None and len(free) > 1:
+            unbounded[free] = True
+        return unbounded
+
+    def _one_row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The exact integer bounds of every cell under one sum ``parent = sum(children)``.
+
+        Free cells in no equation: [0, inf). One free cell: its value. A shown parent leaves
+        its free children [0, R] each (R: their true sum; all of R can sit on any one of
+        them). A free parent with free children: the children [0, inf), the parent at least
+        the sum of its shown children, without end. (Bounds propagation, with which
+        `outer_bounds` starts, finds the same: these outer bounds are exact.)
+        """
+        lo = np.where(self.free, 0.0, self.xstar)
+        hi = np.where(self.free, np.inf, self.xstar)
+        free, parent = self._one_row_free()
+        if len(free) == 1:
+            lo[free] = hi[free] = self.xstar[free]
+        elif len(free) > 1:
+            if parent is None:
+                hi[free] = self.xstar[free].sum()
+            else:
+                children = free[free != parent]
+                lo[parent] = self.xstar[parent] - self.xstar[children].sum()
+        return lo, hi
 
     def _neighbour_matrix(self) -> sp.csr_matrix:
         """Equations x cells: each equation's `_NEIGHBOURS_PER_ROW` largest free hidden cells
@@ -621,9 +720,20 @@ class Attacker:
             shared_only = np.asarray(shared_only, dtype=bool)
             if not check or shared_only.shape != (k,):
                 raise ValueError("shared_only needs the criterion and one flag per cell")
+        empty = np.zeros(0, dtype=np.int64)
+        if self._one_row is not None:
+            # one equation: the exact bounds in closed form, no solver (each is reached by a
+            # point that moves only the equation's free cells: those are the supports)
+            lo, hi = self._one_row_bounds()
+            if keep_supports:
+                free, _ = self._one_row_free()
+                moving = free if len(free) > 1 else empty
+                in_row = np.isin(cells, free)
+                for c, inside in zip(cells.tolist(), in_row.tolist(), strict=True):
+                    self.supports[c] = moving if inside else np.array([c], dtype=np.int64)
+            return lo[cells], hi[cells], exact
         truth = self.xstar[cells]
         wit_hi, wit_lo = truth.copy(), truth.copy()
-        empty = np.zeros(0, dtype=np.int64)
         sup_hi: list[np.ndarray] = [empty] * k
         sup_lo: list[np.ndarray] = [empty] * k
         outer_lo, outer_hi = self.outer_bounds()

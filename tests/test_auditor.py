@@ -709,6 +709,68 @@ def test_outer_bounds_kept_across_fix_and_unfix_hold_the_exact_interval(release,
         assert said == truth
 
 
+def one_sum(values: list[int], lone: int | None, beside: bool) -> CellSystem:
+    """A total over ``values`` (a school's races, say), maybe a cell in no equation, and with
+    ``beside`` an equation of two more cells (never hidden below: it changes no bound)."""
+    system = CellSystem()
+    system.add_sum((("T",), sum(values)), [((f"c{i}",), v) for i, v in enumerate(values)])
+    if lone is not None:
+        system.add_cell(("lone",), lone)
+    if beside:
+        system.add_sum((("D",), 70), [(("d",), 70)])
+    return system
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from([0, 0, 1, 2, 3, 5, 9, 12, 40]), min_size=1, max_size=8),
+    st.none() | st.sampled_from([0, 4, 30]),
+    st.randoms(use_true_random=False),
+)
+def test_one_equation_is_bounded_in_closed_form_as_by_the_brute_force_program(
+    values, lone, rnd
+) -> None:  # noqa: ANN001
+    """One sum is answered in closed form: no solver and no sparse matrix, and the bounds are
+    the brute-force program's, before and after a hidden cell is shown (`fix`) and hidden
+    again. Components, rays, outer bounds and supports agree with the general engine's, run
+    on the same sum with an equation of shown cells beside it."""
+    fast_system = one_sum(values, lone, beside=False)
+    general_system = one_sum(values, lone, beside=True)
+    n = len(fast_system)
+    hidden = sorted(rnd.sample(range(n), rnd.randint(1, n)))
+    fast = Attacker(fast_system, np.array(hidden))
+    general = Attacker(general_system, np.array(hidden))
+    assert fast._one_row is not None and general._one_row is None
+    shown_again = [rnd.choice(hidden)] if len(hidden) > 1 and rnd.random() < 0.5 else []
+    for step in ("hidden", "fixed", "unfixed"):
+        if step != "hidden" and not shown_again:
+            break
+        if step == "fixed":
+            fast.fix(shown_again[0])
+            general.fix(shown_again[0])
+        elif step == "unfixed":
+            fast.unfix(shown_again[0])
+            general.unfix(shown_again[0])
+        free = [c for c in hidden if step != "fixed" or c not in shown_again]
+        cells = np.array(free)
+        lower, upper, exact = fast.bounds(cells)
+        expected = oracle(fast_system, set(free))
+        assert {c: (lower[i], upper[i]) for i, c in enumerate(free)} == expected
+        assert exact.all()
+        need = {"need_upper": np.full(len(cells), 10.0), "need_width": np.full(len(cells), 5.0)}
+        checked = fast.bounds(cells, **need, until_failure=True)
+        assert np.array_equal(checked[0], lower) and np.array_equal(checked[1], upper)
+        general.bounds(cells)
+        for c in free:  # the cells the general engine's points moved are among the supports
+            assert set(general.supports[c].tolist()) <= set(fast.supports[c].tolist())
+        assert np.array_equal(fast.unbounded(), general.unbounded()[:n])
+        fast_outer, general_outer = fast.outer_bounds(), general.outer_bounds()
+        assert np.array_equal(fast_outer[0], general_outer[0][:n])
+        assert np.array_equal(fast_outer[1], general_outer[1][:n])
+    assert np.array_equal(fast.components(), general.components()[:n])
+    assert fast._rows_csr is None  # nothing built that the closed form does not need
+
+
 def test_an_attack_cut_short_needs_the_criterion() -> None:
     system = two_way([[3, 12], [20, 7]])
     hidden = np.array([system.cell(("t", 0, 0)), system.cell(("t", 0, 1))])

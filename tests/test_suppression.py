@@ -1190,3 +1190,33 @@ def test_complements_shown_again_in_batches_never_leave_a_cell_exposed(
         exposed = hidden[~engine._passes(hidden, lower, upper)]
         assert not len(exposed), [system.keys[c] for c in exposed]
     assert shown_again > 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(COUNTS, min_size=2, max_size=8))
+def test_one_sum_is_protected_as_by_the_attackers_general_path(values) -> None:  # noqa: ANN001
+    """A part of one equation (a school's races under its total) is attacked in closed form.
+    Its protection is the one the general engine gives: the same sum beside an equation of
+    cells that must stay shown (which changes nothing, but is two equations)."""
+
+    def build(beside: bool) -> CellSystem:
+        system = CellSystem()
+        system.add_sum((("T",), sum(values)), [((f"c{i}",), v) for i, v in enumerate(values)])
+        if beside:
+            system.add_sum((("D",), 70), [(("d",), 70)])
+        return system
+
+    alone, beside = build(False), build(True)
+    n = len(alone)
+
+    def outcome(system: CellSystem, **kwargs) -> object:  # noqa: ANN003
+        try:
+            found = protect(system, POLICY, **kwargs)
+        except ProtectionError as exc:
+            return str(exc)
+        return found.status[:n], found.reason[:n]
+
+    got = outcome(alone)
+    assert got == outcome(beside, must_show={n, n + 1})
+    if not isinstance(got, str):
+        assert_protected(alone, protect(alone, POLICY))
