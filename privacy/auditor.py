@@ -421,7 +421,8 @@ class Attacker:
         if self._unbounded is not None:
             return self._unbounded
         if self._one_row is not None:
-            self._unbounded = self._one_row_unbounded()
+            # one sum: its outer bounds are exact (`_one_row_bounds`), so no upper end is a ray
+            self._unbounded = self.free & np.isinf(self.outer_bounds()[1])
             self._unbounded_stale = False
             return self._unbounded
         free = self.free
@@ -549,16 +550,6 @@ class Attacker:
         free = cells[self.free[cells]]
         parent = int(cells[coef > 0][0]) if len(cells) else None
         return free, parent if parent is not None and self.free[parent] else None
-
-    def _one_row_unbounded(self) -> np.ndarray:
-        """`unbounded` of one sum: a free cell in no equation, and a free parent with its free
-        children (raise both together); children of a shown parent are bounded by it."""
-        unbounded = self.free.copy()
-        unbounded[self._one_row[0]] = False
-        free, parent = self._one_row_free()
-        if parent is not None and len(free) > 1:
-            unbounded[free] = True
-        return unbounded
 
     def _one_row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """The exact integer bounds of every cell under one sum ``parent = sum(children)``.
@@ -722,9 +713,9 @@ class Attacker:
                 raise ValueError("shared_only needs the criterion and one flag per cell")
         empty = np.zeros(0, dtype=np.int64)
         if self._one_row is not None:
-            # one equation: the exact bounds in closed form, no solver (each is reached by a
-            # point that moves only the equation's free cells: those are the supports)
-            lo, hi = self._one_row_bounds()
+            # one equation: its outer bounds are the exact ones, no solver (each is reached by
+            # a point that moves only the equation's free cells: those are the supports)
+            lo, hi = self.outer_bounds()
             if keep_supports:
                 free, _ = self._one_row_free()
                 moving = free if len(free) > 1 else empty
