@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -34,6 +34,13 @@ from scipy.sparse.csgraph import connected_components
 from privacy import gc_pause, suppression
 from privacy.auditor import AuditReport, audit
 from privacy.catalogue import CatalogueEntry, public_catalogue
+from privacy.cell_build import (  # noqa: F401 - _filter_sums, LATENT: tests and callers
+    LATENT,
+    SystemBase,
+    _filter_sums,
+    build_system,
+    is_latent,
+)
 from privacy.cells import CellSystem
 from privacy.noise import NoiseSpec
 from privacy.percent_coding import public_bounds
@@ -192,6 +199,9 @@ class _Snapshot:
     # one computation of a population's equations at a time (a read-ahead thread and a staff
     # member's first table must not both compute them)
     equation_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    # per (year, population): the cell system of what was released (see `_system_base`)
+    bases: dict[tuple[str, str], SystemBase] = field(default_factory=dict)
+    base_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
 
     def known_cells(self, year: str) -> KnownCells:
         """Every cell released so far for `year` (re-read only when a release was recorded)."""
@@ -311,178 +321,24 @@ def _check_against_warehouse(snap: _Snapshot, request: TableRequest) -> None:
 # -- the cell system -----------------------------------------------------------------------
 
 
-def build_system(layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame]) -> CellSystem:
-    """One cell system for `layouts`: shared cells by key, table sums and geography sums.
-
-    units: population -> the schools counted in it (district_id, school_id), used to add a
-    district = sum of its schools (state = sum of districts) relation only when every child
-    cell is published.
-    """
-    frames = [lay.rows.select("cell_key", "value") for lay in layouts]
-    cells = pl.concat(frames).unique("cell_key", keep="first", maintain_order=True)
-    dup = pl.concat(frames).group_by("cell_key").agg(pl.col("value").n_unique().alias("k"))
-    if dup["k"].max() is not None and dup["k"].max() > 1:
-        raise RuntimeError("a cell key carries two values; the table layout is inconsistent")
-    keys = cells["cell_key"].to_list()
-    system = CellSystem(keys=keys, values=np.asarray(cells["value"].to_numpy(), dtype=np.int64))
-    index = system.index
-    seen: set[tuple[int, tuple[int, ...]]] = set()
-    pending: list[tuple[int, tuple[int, ...]]] = []
-
-    def add(parent: str, children: Iterable[str]) -> None:
-        p = index[parent]
-        kids = tuple(sorted(index[c] for c in children))
-        if (p, kids) not in seen:
-            seen.add((p, kids))
-            pending.append((p, kids))
-
-    for lay in layouts:
-        for parent, children in lay.constraints:
-            add(parent, children)
-    for parent, children in _geography_sums(cells.select("cell_key"), units):
-        add(parent, children)
-    for parent, children, rest in _filter_sums(keys, system.values):
-        kids = list(children)
-        if rest is not None:
-            kids.append(system.add_cell(*rest))
-        add(parent, [system.keys[k] for k in kids])
-    system.add_constraints(pending)
-    return system
-
-
-LATENT = "~rest|"
-
-
-def is_latent(key: str) -> bool:
-    """True for cells the attacker can form but no table publishes (see `_filter_sums`)."""
-    return key.startswith(LATENT)
-
-
-_GEOGRAPHY_RANK = {"S": 0, "D": 1}
-
-
-def complement_rank(key: str) -> int:
-    """How reluctantly a cell is hidden as a complement: by geography, school 0 to state 2.
+def complement_ranks(keys: Sequence[str]) -> np.ndarray:
+    """How reluctantly each cell is hidden as a complement: by geography, school 0 to state 2.
 
     A small school cell is then covered by other school cells, and a statewide figure is
-    hidden only when nothing finer can do.
+    hidden only when nothing finer can do. The geography is a key's second part (see
+    `_geography_of`): "state", "D:<district>" (1); anything else, schools included, is 0.
     """
-    geography = _geography_of(key)
-    return 2 if geography == "state" else _GEOGRAPHY_RANK.get(geography[:1], 0)
-
-
-def _filter_sums(
-    keys: list[str], values: np.ndarray
-) -> list[tuple[str, list[int], tuple[str, int] | None]]:
-    """Sums across tables that filter on a dimension: ``All = sum over its codes``.
-
-    A table filtered to gender F and one filtered to gender M, next to the unfiltered table,
-    let anyone subtract: the unfiltered cell is F + M + X even though no single table holds
-    that sum. For every released cell whose key fixes a dimension d, and whose key without d
-    is released too, this gives the constraint parent = sum of the released codes + a latent
-    cell for the codes not released (the attacker knows it exists and is >= 0; it is a real
-    count, protected like any hidden cell, and never published). Returns (parent key,
-    children indices, (latent key, value) or None).
-    """
-    from privacy.requests import dimension_codes
-
-    index = {k: i for i, k in enumerate(keys)}
-    groups: dict[tuple[str, str, str], dict[str, int]] = {}
-    for i, key in enumerate(keys):
-        for parent, name, head, code in _key_parents(key):
-            if parent in index:
-                groups.setdefault((parent, name, head), {})[code] = i
-    out: list[tuple[str, list[int], tuple[str, int] | None]] = []
-    for (parent, name, _), present in sorted(groups.items()):
-        codes = [c for c, _ in dimension_codes(name)]
-        kids = [present[c] for c in codes if c in present]
-        if not kids:
-            continue
-        missing = [c for c in codes if c not in present]
-        remainder = int(values[index[parent]]) - int(values[kids].sum())
-        if remainder < 0:
-            raise RuntimeError(f"cells under {parent} add up to more than it holds")
-        latent = None
-        if missing:
-            latent = (f"{LATENT}{parent}|{name}={'+'.join(missing)}", remainder)
-        elif remainder:
-            raise RuntimeError(f"cells under {parent} do not add up to it")
-        out.append((parent, kids, latent))
-    return out
-
-
-@functools.lru_cache(maxsize=1 << 20)
-def _key_parents(key: str) -> tuple[tuple[str, str, str, str], ...]:
-    """(parent key, dimension, head, code) for each dimension a cell key fixes."""
-    if is_latent(key) or key.startswith("~"):
-        return ()
-    head, sep, dims = key.rpartition("|")
-    if not sep or not dims:
-        return ()
-    parts = [p for p in dims.split(";") if p]
-    out = []
-    for j, part in enumerate(parts):
-        name, _, code = part.partition("=")
-        rest = parts[:j] + parts[j + 1 :]
-        out.append((f"{head}|{''.join(f'{r};' for r in rest)}", name, head, code))
-    return tuple(out)
-
-
-def _geography_sums(
-    cells: pl.DataFrame, units: dict[str, pl.DataFrame]
-) -> list[tuple[str, list[str]]]:
-    parts = cells.with_columns(
-        pl.col("cell_key").str.split_exact("|", 2).struct.rename_fields(["pop", "geo", "dims"])
-    ).unnest("cell_key")
-    parts = parts.with_columns(cell_key=pl.concat_str(["pop", "geo", "dims"], separator="|"))
-    parts = parts.with_columns(
-        population=pl.col("pop").str.split(":").list.first(),
-        level=pl.col("geo").str.slice(0, 2),
-        unit=pl.col("geo").str.slice(2),
-    )
-    school_map = (
-        pl.concat(
-            [
-                u.select("school_id", "district_id").with_columns(population=pl.lit(p))
-                for p, u in units.items()
-            ]
-        )
-        if units
-        else pl.DataFrame(
-            schema={"school_id": pl.String, "district_id": pl.String, "population": pl.String}
-        )
-    )
-    n_schools = school_map.group_by("population", "district_id").agg(pl.len().alias("need"))
-    n_districts = school_map.group_by("population").agg(
-        pl.col("district_id").n_unique().alias("need")
-    )
-    out: list[tuple[str, list[str]]] = []
-    schools = (
-        parts.filter(pl.col("level") == "S:")
-        .join(school_map.rename({"school_id": "unit"}), on=["population", "unit"], how="inner")
-        .group_by("pop", "population", "district_id", "dims")
-        .agg(pl.col("cell_key").alias("children"))
-    )
-    districts = parts.filter(pl.col("level") == "D:").rename({"unit": "district_id"})
-    joined = (
-        districts.join(schools, on=["pop", "population", "district_id", "dims"])
-        .join(n_schools, on=["population", "district_id"])
-        .filter(pl.col("children").list.len() == pl.col("need"))
-    )
-    out.extend(zip(joined["cell_key"].to_list(), joined["children"].to_list(), strict=True))
-    states = parts.filter(pl.col("geo") == "state")
-    dgroups = districts.group_by("pop", "population", "dims").agg(
-        pl.col("cell_key").alias("children")
-    )
-    joined = (
-        states.join(dgroups, on=["pop", "population", "dims"])
-        .join(n_districts, on="population")
-        .filter(pl.col("children").list.len() == pl.col("need"))
-    )
-    out.extend(zip(joined["cell_key"].to_list(), joined["children"].to_list(), strict=True))
-    # a fixed order (group_by does not keep one): the same warehouse always gives the same
-    # cell system, hence the same protection pattern
-    return sorted((parent, sorted(children)) for parent, children in out)
+    parts = pl.Series("key", list(keys), dtype=pl.String).str.split("|")
+    geography = pl.when(parts.list.len() > 2).then(parts.list.get(1, null_on_oob=True))
+    ranks = pl.select(
+        pl.when(geography == "state")
+        .then(2)
+        .when(geography.str.starts_with("D"))
+        .then(1)
+        .otherwise(0)
+        .fill_null(0)
+    ).to_series()
+    return ranks.to_numpy().astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -499,6 +355,7 @@ def _protect(
     known: dict[str, str] | None = None,
     earlier: Sequence[TableLayout] = (),
     old_equations: set[tuple[str, tuple[str, ...]]] | None = None,
+    base: SystemBase | None = None,
     workers: int = 1,
 ) -> _Protected:
     """Protect `layouts` jointly; cells released before (`known`: key -> status) keep it.
@@ -509,6 +366,8 @@ def _protect(
     proven safe against them; those cells are attacked again only where a new equation
     reaches them (see `privacy.suppression.protect`'s `proven`).
     old_equations: the equations of `earlier` (`_equation_keys`), if the caller has them.
+    base: the cell system of the first layouts (`SystemBase`, e.g. of `earlier`), extended by
+        the others instead of laying them all out again; the attacker sees the same sums.
 
     The rate displays of the result tell the public bounds on hidden counts (a coded range,
     or a "*" that could have been a range: see `rate_bounds`). Which bounds are read depends
@@ -540,6 +399,7 @@ def _protect(
                 bounds,
                 hidden_before | opened,
                 old_equations,
+                base=base,
                 workers=workers,
             )
         except ReleaseRefusedError as exc:
@@ -623,9 +483,13 @@ def _equation_keys(
     units: dict[str, pl.DataFrame],
     statuses: dict[str, str],
     policy: Policy,
+    base: SystemBase | None = None,
 ) -> set[tuple[str, tuple[str, ...]]]:
-    """Every equation of a released cell system (with its public bounds), by cell keys."""
-    system = build_system(layouts, units)
+    """Every equation of a released cell system (with its public bounds), by cell keys.
+
+    base: the cell system of `layouts` if the caller keeps one (`_system_base`).
+    """
+    system = build_system(layouts, units) if base is None else base.extend(layouts)
     found = rate_bounds(layouts, statuses, policy)
     system.add_bounds({system.index[k]: b for k, b in found.items()})
     return {_equation_key(system, p, ch) for p, ch in system.constraints}
@@ -779,6 +643,7 @@ def _protect_once(
     hidden_before: set[str],
     old_equations: set[tuple[str, tuple[str, ...]]] | None = None,
     *,
+    base: SystemBase | None = None,
     workers: int = 1,
 ) -> dict[str, str]:
     """One protection of `layouts` with the public `bounds` modelled (see `_protect`).
@@ -789,7 +654,7 @@ def _protect_once(
     equations); parts made only of earlier cells keep their statuses untouched.
     """
 
-    system = build_system(layouts, units)
+    system = build_system(layouts, units) if base is None else base.extend(layouts)
     n_real = len(system)
     constants, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
     n = len(system)
@@ -799,13 +664,14 @@ def _protect_once(
         status_before[c] = SHOWN
     must_show = np.array([s == SHOWN for s in status_before], dtype=bool)
     must_hide = np.array([s is not None and s != SHOWN for s in status_before], dtype=bool)
+    hidden_before_now = must_hide.copy()  # hidden by an earlier release
     must_hide[slacks] = True
     for k in hidden_before:
         must_hide[system.index[k]] = True
     for lay in layouts:
         for k in hide_required(lay, policy):
             must_hide[system.index[k]] = True
-    primary = np.array([policy.is_small(int(v)) for v in system.values.tolist()], dtype=bool)
+    primary = np.fromiter(map(policy.is_small, system.values.tolist()), dtype=bool, count=n)
     primary[n_real:] = False
     latent = np.array([is_latent(k) for k in keys], dtype=bool)
     unchecked = (latent & ~primary) | np.isin(np.arange(n), slacks)
@@ -837,6 +703,7 @@ def _protect_once(
             [keys[c] for c in starved.tolist()],
         )
     statuses: list[str | None] = list(status_before)
+    ranks = complement_ranks(keys)
     parts = _free_parts(system, must_show)
     jobs: list[tuple[list[int], dict[int, int], CellSystem, dict]] = []
     incidence = system.incidence().tocsc() if system.constraints else None
@@ -865,19 +732,23 @@ def _protect_once(
                 )
             continue
         sub, local, order, rows = _subsystem(system, cells, incidence)
+        own = np.asarray(cells)  # the part's own cells come first: cells[i] is local cell i
+        around = np.asarray(order)
+
+        def where(mask: np.ndarray, among: np.ndarray = own) -> frozenset[int]:
+            return frozenset(np.flatnonzero(mask[among]).tolist())
+
         proven: frozenset[int] = frozenset()
         fresh: list[int] = []
         if fresh_row is not None:
-            proven = frozenset(
-                local[c] for c in cells if status_before[c] not in (None, SHOWN) and must_hide[c]
-            )
+            proven = where(hidden_before_now & must_hide)
             fresh = np.flatnonzero(fresh_row[rows]).tolist()
         kwargs = {
-            "primary": frozenset(local[c] for c in cells if primary[c]),
-            "must_hide": frozenset(local[c] for c in cells if must_hide[c]),
-            "must_show": frozenset(i for i, c in enumerate(order) if must_show[c]),
-            "unchecked": frozenset(local[c] for c in cells if unchecked[c]),
-            "rank": [complement_rank(k) for k in sub.keys],
+            "primary": where(primary),
+            "must_hide": where(must_hide),
+            "must_show": where(must_show, around),
+            "unchecked": where(unchecked),
+            "rank": ranks[around],
             "proven": proven,
             "fresh_rows": fresh,
         }
@@ -1027,11 +898,9 @@ def _subsystem(
                 members.add(c)
                 order.append(c)
     local = {c: i for i, c in enumerate(order)}
-    sub = CellSystem(
-        keys=[system.keys[c] for c in order],
-        values=system.values[order],
-        constraints=[(local[p], [local[c] for c in ch]) for p, ch in constraints],
-    )
+    sub = CellSystem(keys=[system.keys[c] for c in order], values=system.values[order])
+    # the system's own equations, renumbered one to one: valid as they were
+    sub.constraints = [(local[p], [local[c] for c in ch]) for p, ch in constraints]
     return sub, local, order, rows
 
 
@@ -1257,7 +1126,9 @@ def release_table(
         if all(k in known.statuses for k in keys):
             statuses = known.statuses
         else:
-            earlier, units, old_equations = _custom_inputs(snap, year, population, known, policy)
+            earlier, units, old_equations, base = _custom_inputs(
+                snap, year, population, known, policy
+            )
             protected = _protect(
                 [*earlier, layout],
                 units,
@@ -1265,6 +1136,7 @@ def release_table(
                 known=known.statuses,
                 earlier=earlier,
                 old_equations=old_equations,
+                base=base,
             )
             statuses = protected.statuses
         rid = new_release_id(year, "custom")
@@ -1292,7 +1164,7 @@ def prepare_custom_tables(db_path: str | os.PathLike[str] | None, school_year: s
 
     Releases nothing and records nothing: it loads the year's public release, the cells
     released so far, the group sizes and, per population, the equations of the tables
-    already released (see `_old_equations`), so that a staff member's first table is
+    already released (see `_old_equations`) and their cell system (`_system_base`), so that a staff member's first table is
     protected as fast as later ones (the counts behind coded rates of those tables too). Safe
     to run in a background thread.
     """
@@ -1302,19 +1174,27 @@ def prepare_custom_tables(db_path: str | os.PathLike[str] | None, school_year: s
     policy = load_policy()
     known = snap.known_cells(school_year)
     for population in aggregates.STUDENT_POPULATIONS:
-        earlier, _, _ = _custom_inputs(snap, school_year, population, known, policy)
+        earlier, _, _, _ = _custom_inputs(snap, school_year, population, known, policy)
         for lay in earlier:
             hide_required(lay, policy)  # remembered per layout, read by every protection
 
 
 def _custom_inputs(
     snap: _Snapshot, year: str, population: str, known: KnownCells, policy: Policy
-) -> tuple[list[TableLayout], dict[str, pl.DataFrame], set[tuple[str, tuple[str, ...]]] | None]:
+) -> tuple[
+    list[TableLayout],
+    dict[str, pl.DataFrame],
+    set[tuple[str, tuple[str, ...]]] | None,
+    SystemBase | None,
+]:
     """What a custom table of `population` is protected with: the layouts released before
-    for it, the group sizes, and the equations of those layouts (cached, `_old_equations`)."""
+    for it, the group sizes, the equations of those layouts (cached, `_old_equations`) and
+    their cell system (kept, `_system_base`)."""
     earlier = _released_layouts(snap, year, population)
     units = _units_for(snap, year)
-    return earlier, units, _old_equations(snap, year, population, known, earlier, policy)
+    base = _system_base(snap, year, population, earlier, units)
+    old = _old_equations(snap, year, population, known, earlier, policy, base)
+    return earlier, units, old, base
 
 
 _STALE_EQUATIONS = 10  # releases after which the cached equations are computed again
@@ -1327,8 +1207,11 @@ def _old_equations(
     known: KnownCells,
     earlier: Sequence[TableLayout],
     policy: Policy,
+    base: SystemBase | None = None,
 ) -> set[tuple[str, tuple[str, ...]]] | None:
     """The equations of `earlier` (None if nothing was released), cached per population.
+
+    base: the cell system of `earlier`, if kept (`_system_base`).
 
     Equations only change by growing (a filter sum gains codes, a table is added), so a set
     computed a few releases ago holds none that the current system lacks: the equations since
@@ -1343,9 +1226,42 @@ def _old_equations(
             cached = snap.equations.get((year, population))
         if cached is not None and 0 <= known.last_seq - cached[0] <= _STALE_EQUATIONS:
             return cached[1]
-        found = _equation_keys(earlier, _units_for(snap, year), known.statuses, policy)
+        found = _equation_keys(earlier, _units_for(snap, year), known.statuses, policy, base)
         with snap.lock:
             snap.equations[(year, population)] = (known.last_seq, found)
+        return found
+
+
+def _system_base(
+    snap: _Snapshot,
+    year: str,
+    population: str,
+    earlier: Sequence[TableLayout],
+    units: dict[str, pl.DataFrame],
+) -> SystemBase | None:
+    """The cell system of `earlier` (None if nothing was released), kept per population.
+
+    A custom table extends it (`SystemBase.extend`) instead of laying out every table released
+    before again. After a release, the kept system grows by the tables released since, which
+    come after the earlier ones (`_released_layouts` keeps the registry's order); it is built
+    afresh only if that does not hold. Grown or built afresh, it holds the same cells and sums.
+    """
+    if not earlier:
+        return None
+    requests = tuple(lay.request.to_json() for lay in earlier)
+    with snap.lock:
+        building = snap.base_locks.setdefault((year, population), threading.Lock())
+    with building:
+        with snap.lock:
+            cached = snap.bases.get((year, population))
+        if cached is not None and cached.requests == requests:
+            return cached
+        if cached is not None and requests[: len(cached.requests)] == cached.requests:
+            found = cached.grow(earlier)
+        else:
+            found = SystemBase.build(earlier, units)
+        with snap.lock:
+            snap.bases[(year, population)] = found
         return found
 
 

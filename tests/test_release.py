@@ -650,7 +650,7 @@ def test_a_group_size_retry_keeps_the_parts_it_does_not_touch(monkeypatch) -> No
 
     calls: list[dict[str, str]] = []
 
-    def once(layouts, units, policy, known, bounds, hidden, old=None, *, workers=1):  # noqa: ANN001, ANN202
+    def once(layouts, units, policy, known, bounds, hidden, old=None, *, base=None, workers=1):  # noqa: ANN001, ANN202
         calls.append(dict(known))
         if len(calls) == 1:
             settled = [{"a": "shown", "b": "suppressed_small"}, {"g": "shown", "h": "shown"}]

@@ -1,0 +1,188 @@
+"""A custom table's cell system, extended from what was released before, is the whole one.
+
+The attacker of a custom table must know every sum of every released table. `SystemBase`
+keeps the cell system of the tables released before and adds a new table to it; these tests
+check it against laying every table out again (`build_system`), on random tables of a real
+warehouse, and that releases use and keep it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from privacy.catalogue import public_catalogue
+from privacy.cell_build import SystemBase, build_system, is_latent
+from privacy.cells import CellSystem
+from privacy.release import _snapshot, _units_for, release_table
+from privacy.requests import PROGRAM_FLAGS, TableRequest, dimension_codes
+from privacy.tables import POPULATION_OF, TableLayout
+from tests.conftest import RELEASE_YEAR as YEAR
+
+DIMS = ("grade", "race_ethnicity", "gender", *PROGRAM_FLAGS)
+
+
+def _sums(system: CellSystem) -> set[tuple[Hashable, tuple[Hashable, ...]]]:
+    return {
+        (system.keys[p], tuple(sorted(str(system.keys[c]) for c in kids)))
+        for p, kids in system.constraints
+    }
+
+
+def _assert_same_system(extended: CellSystem, full: CellSystem) -> None:
+    """Same cells with the same counts and the same sums; extra cells are latent, in no sum."""
+    extended.validate()
+    assert _sums(extended) == _sums(full)
+    values = dict(zip(extended.keys, extended.values.tolist(), strict=True))
+    assert values.items() >= dict(zip(full.keys, full.values.tolist(), strict=True)).items()
+    in_sums = {c for p, kids in extended.constraints for c in (p, *kids)}
+    extra = [k for i, k in enumerate(extended.keys) if k not in full.index]
+    assert all(is_latent(k) for k in extra), extra
+    assert not {extended.index[k] for k in extra} & in_sums
+
+
+def _public_enrollment(db: Path) -> list[TableLayout]:
+    snap = _snapshot(db)
+    return [
+        snap.layout(e.request)
+        for e in public_catalogue(YEAR)
+        if e.request.measure != "staff" and POPULATION_OF[e.request.measure] == "enrollment"
+    ]
+
+
+@st.composite
+def enrollment_requests(draw: st.DrawFn) -> TableRequest:
+    geography = draw(st.sampled_from(("state", "district", "school")))
+    dims = draw(st.lists(st.sampled_from(DIMS), min_size=1, max_size=2, unique=True))
+    filters: tuple[tuple[str, str], ...] = ()
+    if draw(st.booleans()):
+        name = draw(st.sampled_from([d for d in DIMS if d not in dims]))
+        code = draw(st.sampled_from([c for c, _ in dimension_codes(name)]))
+        filters = ((name, code),)
+    return TableRequest("enrollment", YEAR, geography, tuple(dims), filters)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(new=st.lists(enrollment_requests(), min_size=1, max_size=4), cut=st.integers(0, 30))
+def test_a_base_extended_or_grown_holds_every_sum_of_laying_all_out_again(
+    built_db: Path, new: list[TableRequest], cut: int
+) -> None:
+    """Random tables (filtered ones too, whose filter sums gain codes) added to the public
+    enrollment tables, or to some of them: one extension, or a base grown table by table."""
+    snap = _snapshot(built_db)
+    units = _units_for(snap, YEAR)
+    public = _public_enrollment(built_db)
+    earlier = public[: max(1, cut)]
+    added = [snap.layout(r) for r in new]
+    base = SystemBase.build(earlier, units)
+    _assert_same_system(base.system, build_system(earlier, units))
+    _assert_same_system(base.extend([*earlier, *added]), build_system([*earlier, *added], units))
+    grown, layouts = base, list(earlier)
+    for lay in added:
+        layouts.append(lay)
+        grown = grown.grow(layouts)
+        full = build_system(layouts, units)
+        _assert_same_system(grown.system, full)
+        # the sums a later table may replace are where the base says they are
+        for (parent, _, _), row in grown.latent_rows.items():
+            p, kids = grown.system.constraints[row]
+            assert grown.system.keys[p] == parent
+            assert any(is_latent(grown.system.keys[c]) for c in kids)
+    last = snap.layout(
+        TableRequest("enrollment", YEAR, "school", ("gender",), (("homeless", "true"),))
+    )
+    _assert_same_system(grown.extend([*layouts, last]), build_system([*layouts, last], units))
+
+
+def test_a_filter_sum_that_gains_codes_replaces_the_one_before(built_db: Path) -> None:
+    """School x race for gender F, then for M: the unfiltered cell is F + M + a latent rest
+    (gender X), no longer F + a rest (M and X) that the earlier base held."""
+    snap = _snapshot(built_db)
+    units = _units_for(snap, YEAR)
+    public = _public_enrollment(built_db)
+    female, male = (
+        snap.layout(
+            TableRequest("enrollment", YEAR, "school", ("race_ethnicity",), (("gender", g),))
+        )
+        for g in ("F", "M")
+    )
+    base = SystemBase.build([*public, female], units)
+    assert base.latent_rows
+    extended = base.extend([*public, female, male])
+    _assert_same_system(extended, build_system([*public, female, male], units))
+    rests = {k for k in extended.keys if is_latent(k)}
+    assert any(k.endswith("gender=M+X") for k in rests)  # the rest before: now in no sum
+    sums = _sums(extended)
+    assert not any(any(str(k).endswith("gender=M+X") for k in kids) for _, kids in sums)
+    assert any(any(str(k).endswith("gender=X") for k in kids) for _, kids in sums)
+    # grown instead: the homeless sums kept after the gender ones replaced are still found
+    homeless = [
+        snap.layout(
+            TableRequest("enrollment", YEAR, "school", ("race_ethnicity",), (("homeless", f),))
+        )
+        for f in ("true", "false")
+    ]
+    layouts = [*public, female, homeless[0]]
+    grown = SystemBase.build(layouts, units)
+    for lay in (male, homeless[1]):
+        layouts.append(lay)
+        grown = grown.grow(layouts)
+        _assert_same_system(grown.system, build_system(layouts, units))
+    assert {name for _, name, _ in grown.latent_rows} == {"gender"}  # homeless: every code
+
+
+def test_an_extension_refuses_other_tables_and_inconsistent_counts(built_db: Path) -> None:
+    snap = _snapshot(built_db)
+    units = _units_for(snap, YEAR)
+    public = _public_enrollment(built_db)
+    base = SystemBase.build(public, units)
+    with pytest.raises(ValueError, match="do not start with the base's layouts"):
+        base.extend(public[1:])
+    changed = dataclasses.replace(public[0], rows=public[0].rows.with_columns(pl.col("value") + 1))
+    changed = dataclasses.replace(
+        changed,
+        request=TableRequest("enrollment", YEAR, "state", ("gender",), (("homeless", "true"),)),
+    )
+    with pytest.raises(RuntimeError, match="carries two values"):
+        base.extend([*public, changed])
+    assert _sums(base.extend(public)) == _sums(base.system)  # nothing new: the same system
+
+
+def test_custom_tables_extend_the_kept_base_and_grow_it(released_db: Path, monkeypatch) -> None:  # noqa: ANN001
+    """After the read-ahead, custom tables lay out only themselves: the kept system of what was
+    released grows by each released table instead of being built again; and what they show
+    passes the year's audit, whose attacker lays every table out afresh."""
+    import privacy.cell_build as cell_build
+    from privacy.release import audit_year, prepare_custom_tables
+
+    class Staff:
+        user_id = "cell.build"
+
+    prepare_custom_tables(released_db, YEAR)
+    built: list[int] = []
+    original = cell_build.SystemBase.build.__func__
+
+    def counting(cls, layouts, units):  # noqa: ANN001, ANN202
+        built.append(len(layouts))
+        return original(cls, layouts, units)
+
+    monkeypatch.setattr(cell_build.SystemBase, "build", classmethod(counting))
+    first, second = (
+        TableRequest("enrollment", YEAR, "district", dims)
+        for dims in (("gender", "economically_disadvantaged"), ("homeless", "english_learner"))
+    )
+    for request in (first, second):
+        assert release_table(released_db, request, Staff()).data.height
+    assert built == []
+    # the second table was protected with the base grown by the first
+    assert _snapshot(released_db).bases[(YEAR, "enrollment")].requests[-1] == first.to_json()
+    report = audit_year(released_db, YEAR)
+    assert report.ok, (report.problems, report.report.violations[:5])
