@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from privacy import gc_pause, highs, parallel
@@ -278,8 +278,9 @@ class Attacker:
 
     Internal engine shared by `audit` and `privacy.suppression.protect`. `fix` / `unfix` show
     or re-hide a hidden cell cheaply (used to try un-hiding complements); ``supports[cell]``
-    lists (possibly repeated), after `bounds`, the cells whose values differ from the truth in the points that
-    realise that cell's bounds: showing any other cell cannot change its bounds.
+    holds, after `bounds`, the cells whose values differ from the truth in the points that
+    realise that cell's bounds, as arrays (one per point; a cell may repeat, and one point's
+    array is shared by every cell it proves): showing any other cell cannot change its bounds.
     """
 
     def __init__(
@@ -291,7 +292,7 @@ class Attacker:
         self.hidden = np.zeros(self.n, dtype=bool)
         self.hidden[np.asarray(hidden, dtype=np.int64)] = True
         self.free = self.hidden.copy()
-        self.supports: dict[int, np.ndarray] = {}
+        self.supports: dict[int, tuple[np.ndarray, ...]] = {}
         # a round of shared points that decides fewer than 1/this of its open cells ends its
         # phase (neighbourhoods, then whole components); see `_aggregate_witnesses`
         self.aggregate_gain = _AGGREGATE_GAIN
@@ -721,7 +722,7 @@ class Attacker:
                 moving = free if len(free) > 1 else empty
                 in_row = np.isin(cells, free)
                 for c, inside in zip(cells.tolist(), in_row.tolist(), strict=True):
-                    self.supports[c] = moving if inside else np.array([c], dtype=np.int64)
+                    self.supports[c] = (moving,) if inside else (np.array([c], dtype=np.int64),)
             return lo[cells], hi[cells], exact
         truth = self.xstar[cells]
         wit_hi, wit_lo = truth.copy(), truth.copy()
@@ -902,8 +903,8 @@ class Attacker:
             # cut short (some cells hold no complete proof), or nothing reads the supports
             return lower, upper, exact
         for i in range(k):
-            # cells may repeat: a union of large witness supports is costly and not needed
-            self.supports[int(cells[i])] = np.concatenate((sup_hi[i], sup_lo[i]))
+            # the points' own arrays, shared: copies would cost more than the attack
+            self.supports[int(cells[i])] = (sup_hi[i], sup_lo[i])
         return lower, upper, exact
 
     def _split_whole(
@@ -1170,32 +1171,30 @@ class Attacker:
             ),
             shape=(m, nx + m),
         )
-        constraints = [LinearConstraint(link, -np.inf, -sign * v)]
-        if a.shape[0]:
-            constraints.append(
-                LinearConstraint(sp.hstack([a, sp.csr_matrix((a.shape[0], m))]), b, b)
-            )
+        matrix = sp.vstack([link, sp.hstack([a, sp.csr_matrix((a.shape[0], m))])])
+        rows = (np.concatenate([np.full(m, -np.inf), b]), np.concatenate([-sign * v, b]))
         c = np.concatenate([np.zeros(nx), -1.0 / gap])
         # the credit may go negative (a target moved the other way), capped below so that one
         # target's loss never outweighs many targets' gains
-        bounds = Bounds(
+        cols = (
             np.concatenate([np.zeros(nx), -np.where(sign > 0, np.minimum(v, gap), gap)]),
             np.concatenate([np.full(nx, np.inf), gap]),
         )
-        res = milp(c, constraints=constraints, bounds=bounds)
-        if res.x is not None and np.abs(res.x[:nx] - np.round(res.x[:nx])).max() > 1e-6:
+        found, _ = highs.milp(c, matrix, rows, cols)
+        if found is not None and np.abs(found[:nx] - np.round(found[:nx])).max() > 1e-6:
             if m < _AGGREGATE_MILP_MIN_CELLS:
                 return None  # a few cells: their own LPs are cheaper than an integer program
-            res = milp(
+            found, _ = highs.milp(
                 c,
-                constraints=constraints,
+                matrix,
+                rows,
+                cols,
                 integrality=np.concatenate([np.ones(nx), np.zeros(m)]),
-                bounds=bounds,
-                options={"time_limit": _AGGREGATE_TIME_LIMIT},
+                time_limit=_AGGREGATE_TIME_LIMIT,
             )
-        if res.x is None:
+        if found is None:
             return None
-        x = np.round(res.x[:nx])
+        x = np.round(found[:nx])
         if not _satisfies(x, a, b):
             return None  # not an integer point of the system: no witness from it
         return members, x
@@ -1271,16 +1270,17 @@ class Attacker:
             rhs = b - a @ np.where(fractional, 0.0, rounded)
             c = np.zeros(len(free))
             c[np.searchsorted(free, where)] = -sense
-            res = milp(
+            found, _ = highs.milp(
                 c,
-                constraints=[LinearConstraint(sub[rows], rhs[rows], rhs[rows])],
+                sub[rows],
+                (rhs[rows], rhs[rows]),
+                (0.0, np.inf),
                 integrality=np.ones(len(free)),
-                bounds=Bounds(0, np.inf),
-                options={"node_limit": _ROUNDING_NODES},  # a cap on work, not on time
+                node_limit=_ROUNDING_NODES,  # a cap on work, not on time
             )
-            if res.x is not None and round(res.x[np.searchsorted(free, where)]) == bound:
+            if found is not None and round(found[np.searchsorted(free, where)]) == bound:
                 point = rounded.copy()
-                point[free] = np.round(res.x)
+                point[free] = np.round(found)
                 if _satisfies(point, a, b):
                     return point
             # free the cells that share an equation with those free now, and try again
@@ -1312,17 +1312,17 @@ class Attacker:
         c = np.zeros(len(pairs))
         where = int(np.searchsorted(pairs, cell))
         c[where] = -sense
-        constraints = [LinearConstraint(a, b, b)] if a.shape[0] else []
-        res = milp(
+        found, proven = highs.milp(
             c,
-            constraints=constraints,
+            a,
+            (b, b),
+            (0.0, np.inf),
             integrality=np.ones(len(pairs)),
-            bounds=Bounds(0, np.inf),
-            options={"time_limit": _MILP_TIME_LIMIT},
+            time_limit=_MILP_TIME_LIMIT,
         )
-        if res.x is None:
+        if found is None:
             return float(self.xstar[cell]), False
-        return float(round(res.x[where])), res.status == 0
+        return float(round(found[where])), proven
 
 
 def _solve_lp(c: np.ndarray, a: sp.csc_matrix, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -36,9 +36,12 @@ def bounded_solver(
     rows: tuple[np.ndarray, np.ndarray],
     cols: tuple[np.ndarray, np.ndarray],
     *,
-    strategy: int,
+    strategy: int | None,
 ) -> Any:  # noqa: ANN401
-    """A HiGHS solver loaded with min c x s.t. rows[0] <= a x <= rows[1], cols[0] <= x <= cols[1]."""
+    """A HiGHS solver loaded with min c x s.t. rows[0] <= a x <= rows[1], cols[0] <= x <= cols[1].
+
+    strategy: HiGHS's ``simplex_strategy``; None keeps its default.
+    """
     m, n = a.shape
     lp = core.HighsLp()
     lp.num_col_ = n
@@ -56,11 +59,90 @@ def bounded_solver(
     lp.row_upper_ = np.asarray(rows[1], dtype=np.float64)
     model = core._Highs()
     model.setOptionValue("output_flag", False)
-    model.setOptionValue("simplex_strategy", strategy)
+    if strategy is not None:
+        model.setOptionValue("simplex_strategy", strategy)
     model.passModel(lp)
     return model
+
+
+def milp(
+    c: np.ndarray,
+    a: sp.spmatrix,
+    rows: tuple[np.ndarray, np.ndarray],
+    cols: tuple[np.ndarray, np.ndarray],
+    *,
+    integrality: np.ndarray | None = None,
+    time_limit: float | None = None,
+    node_limit: int | None = None,
+) -> tuple[np.ndarray | None, bool]:
+    """min c x s.t. rows[0] <= a x <= rows[1], cols[0] <= x <= cols[1] (x[j] integer where
+    ``integrality[j]``): (x or None, proven optimal).
+
+    What `scipy.optimize.milp` answers, with the same solver and options, without its
+    per-column Python work (a Python object per column, twice, on every call): x is the
+    optimum, or for an integer program stopped by a limit the best point found (not proven);
+    None if there is none.
+    """
+    n = a.shape[1]
+    if core is None:  # pragma: no cover - other scipy builds: scipy's own wrapper
+        return _scipy_milp(c, a, rows, cols, integrality, time_limit, node_limit)
+    model = bounded_solver(
+        np.asarray(c, dtype=np.float64),
+        sp.csc_matrix(a),
+        rows,
+        (np.broadcast_to(cols[0], (n,)), np.broadcast_to(cols[1], (n,))),
+        strategy=None,
+    )
+    model.setOptionValue("log_to_console", False)
+    if time_limit is not None:
+        model.setOptionValue("time_limit", float(time_limit))
+    if node_limit is not None:
+        model.setOptionValue("mip_max_nodes", int(node_limit))
+    integer = np.flatnonzero(np.asarray(integrality)) if integrality is not None else []
+    if len(integer):
+        model.changeColsIntegrality(
+            len(integer), integer.astype(np.int32), np.ones(len(integer), dtype=np.uint8)
+        )
+    model.run()
+    status = model.getModelStatus()
+    done = status == core.HighsModelStatus.kOptimal
+    stopped = len(integer) and status in (
+        core.HighsModelStatus.kTimeLimit,
+        core.HighsModelStatus.kIterationLimit,
+        core.HighsModelStatus.kSolutionLimit,
+    )
+    if not done and not (stopped and model.getInfo().objective_function_value != core.kHighsInf):
+        return None, False
+    return np.array(model.getSolution().col_value), bool(done)
 
 
 def optimal(model: Any) -> bool:  # noqa: ANN401
     """Did the last solve of ``model`` end at an optimum?"""
     return model.getModelStatus() == core.HighsModelStatus.kOptimal
+
+
+def _scipy_milp(
+    c: np.ndarray,
+    a: sp.spmatrix,
+    rows: tuple[np.ndarray, np.ndarray],
+    cols: tuple[np.ndarray, np.ndarray],
+    integrality: np.ndarray | None,
+    time_limit: float | None,
+    node_limit: int | None,
+) -> tuple[np.ndarray | None, bool]:  # pragma: no cover - other scipy builds
+    from scipy.optimize import Bounds, LinearConstraint
+    from scipy.optimize import milp as scipy_milp
+
+    options: dict[str, Any] = {}
+    if time_limit is not None:
+        options["time_limit"] = time_limit
+    if node_limit is not None:
+        options["node_limit"] = node_limit
+    res = scipy_milp(
+        c,
+        constraints=[LinearConstraint(a, rows[0], rows[1])] if a.shape[0] else [],
+        integrality=integrality,
+        bounds=Bounds(cols[0], cols[1]),
+        options=options,
+    )
+    return res.x, res.status == 0

@@ -528,21 +528,36 @@ class _Dependents:
     """
 
     def __init__(
-        self, supports: dict[int, np.ndarray], n: int, only: np.ndarray | None = None
+        self,
+        supports: dict[int, tuple[np.ndarray, ...]],
+        n: int,
+        only: np.ndarray | None = None,
     ) -> None:
-        """only: the support cells that `of` will be asked about (None: every cell); the
+        """supports: per cell, the arrays of cells its proving points move (`Attacker`'s: one
+        array per point, shared by the cells a point proves, so each is read once here).
+        only: the support cells that `of` will be asked about (None: every cell); the
         others are dropped before sorting (supports hold millions of entries at scale 1)."""
-        cells = np.fromiter(supports.keys(), dtype=np.int64, count=len(supports))
-        parts = [np.asarray(v, dtype=np.int64) for v in supports.values()]
         asked = None
         if only is not None:
-            # dropped per support before joining: a few % of tens of millions of entries
             asked = np.zeros(n, dtype=bool)
             asked[only] = True
-            parts = [p[asked[p]] for p in parts]
+        kept: dict[int, np.ndarray] = {}  # id of a point's array -> its cells asked about
+        parts: list[np.ndarray] = []
+        owners: list[int] = []
+        for cell, pieces in supports.items():
+            for piece in pieces:
+                part = kept.get(id(piece))
+                if part is None:
+                    part = np.asarray(piece, dtype=np.int64)
+                    if asked is not None:
+                        part = part[asked[part]]
+                    kept[id(piece)] = part  # `supports` keeps `piece` alive: its id is its own
+                if len(part):
+                    parts.append(part)
+                    owners.append(cell)
         lengths = np.array([len(p) for p in parts], dtype=np.int64)
         rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        cols = np.repeat(cells, lengths)
+        cols = np.repeat(np.asarray(owners, dtype=np.int64), lengths)
         # support cell -> dependents, as CSR arrays (duplicates are harmless: `of` is a set)
         self.indices = cols[np.argsort(rows, kind="stable")]
         self.indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n))))
@@ -563,13 +578,14 @@ class _Dependents:
                 found.add(a)
         return found
 
-    def update(self, cell: int, support: np.ndarray) -> None:
+    def update(self, cell: int, support: tuple[np.ndarray, ...]) -> None:
         """`cell` is proven again by points that move `support` (its old ones no longer count).
 
         A support is a few sorted runs (one per proving point), so a stable sort merges them
         in linear time; duplicates are harmless to `of`'s binary search.
         """
-        self.changed[cell] = np.sort(support, kind="stable")
+        joined = np.concatenate(support) if support else np.zeros(0, dtype=np.int64)
+        self.changed[cell] = np.sort(joined, kind="stable")
 
 
 class _MoveLP:
@@ -668,7 +684,7 @@ class _Suppressor:
             c: "hidden in an earlier release" for c in must_hide if c not in primary
         }
         self.stats = {"local": 0, "attack": 0, "unhidden": 0, "attack_rounds": 0}
-        self.supports: dict[int, np.ndarray] = {}
+        self.supports: dict[int, tuple[np.ndarray, ...]] = {}
         self.move_lp: _MoveLP | None = None
         self.need_upper = float(policy.min_upper_bound)
         self.need_width = float(policy.min_interval_width)

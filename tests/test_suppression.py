@@ -813,25 +813,33 @@ def test_a_complement_far_from_the_cell_may_be_a_zero_that_can_grow() -> None:
 
 def test_dependents_restricted_to_the_asked_cells_answer_as_the_full_index() -> None:
     """Unhiding asks which proofs move each complement: the index it builds holds only the
-    complements, and answers for them exactly as the index over every cell does."""
+    complements, and answers for them exactly as the index over every cell does. Supports are
+    the attacker's: one array per proving point, the same array for every cell it proves."""
     from privacy.suppression import _Dependents
 
     rng = np.random.default_rng(4)
     n = 200
+    points = [rng.choice(n, size=int(rng.integers(0, 40)), replace=True) for _ in range(25)]
     supports = {
-        int(c): rng.choice(n, size=int(rng.integers(0, 40)), replace=True)
+        int(c): tuple(points[i] for i in rng.choice(len(points), int(rng.integers(0, 3))))
         for c in rng.choice(n, 80, replace=False)
     }
     asked = np.sort(rng.choice(n, 30, replace=False))
     full, some = _Dependents(supports, n), _Dependents(supports, n, only=asked)
+    moved = (np.array([int(asked[0])]), np.array([int(asked[1])]))
     for index in (full, some):
-        index.update(int(next(iter(supports))), np.array([int(asked[0]), int(asked[1])]))
+        index.update(int(next(iter(supports))), moved)
     for s in asked.tolist():
         assert some.of(s) == full.of(s)
         assert some.of(s) == {
             c
             for c, sup in supports.items()
-            if s in (set(sup.tolist()) if c not in full.changed else set(full.changed[c].tolist()))
+            if s
+            in (
+                {int(x) for piece in sup for x in piece}
+                if c not in full.changed
+                else set(full.changed[c].tolist())
+            )
         }
     not_asked = next(s for s in range(n) if s not in set(asked.tolist()))
     with pytest.raises(ValueError, match="not among the cells asked"):

@@ -1,0 +1,61 @@
+"""`privacy.highs.milp` answers as `scipy.optimize.milp`, whose per-call overhead it avoids.
+
+The attacker's shared points and integer optima go through it: a wrong optimum or a point
+reported for an infeasible program would be a wrong proof.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from privacy import highs
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> tuple:
+    n = draw(st.integers(1, 7))
+    m = draw(st.integers(0, 5))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-2, 3, size=(m, n)).astype(float)
+    x0 = rng.integers(0, 6, size=n).astype(float)  # a feasible integer point, most of the time
+    b = a @ x0 + (rng.integers(0, 2, size=m) if draw(st.booleans()) else 0)
+    lo_rows = np.where(rng.random(m) < 0.3, -np.inf, b)
+    c = rng.integers(-3, 4, size=n).astype(float)
+    upper = np.where(rng.random(n) < 0.5, np.inf, 8.0)
+    integral = rng.random(n) < 0.5 if draw(st.booleans()) else np.zeros(n, dtype=bool)
+    return c, a, (lo_rows, b), (np.zeros(n), upper), integral
+
+
+@settings(max_examples=300, deadline=None)
+@given(program=programs())
+def test_the_optimum_and_its_status_are_scipys(program: tuple) -> None:
+    c, a, rows, cols, integral = program
+    x, proven = highs.milp(c, sp.csr_matrix(a), rows, cols, integrality=integral.astype(float))
+    constraints = [LinearConstraint(a, rows[0], rows[1])] if a.shape[0] else []
+    res = milp(c, constraints=constraints, integrality=integral, bounds=Bounds(*cols))
+    assert (x is None) == (res.x is None)
+    if x is None:
+        assert not proven
+        return
+    assert proven == (res.status == 0)
+    assert c @ x == pytest.approx(res.fun, abs=1e-6)
+    # and x is a point of the program
+    assert (x >= cols[0] - 1e-9).all() and (x <= cols[1] + 1e-9).all()
+    assert (a @ x >= rows[0] - 1e-6).all() and (a @ x <= rows[1] + 1e-6).all()
+    assert np.abs(x[integral] - np.round(x[integral])).max(initial=0) < 1e-6
+
+
+def test_an_infeasible_program_has_no_point() -> None:
+    # x0 = x1 and x0 + x1 + x2 = 7.5 has no integer point
+    a = sp.csr_matrix(np.array([[1.0, 1.0, 1.0], [1.0, -1.0, 0.0]]))
+    rows = (np.array([7.5, 0.0]), np.array([7.5, 0.0]))
+    x, proven = highs.milp(np.array([-1.0, 0, 0]), a, rows, (0.0, np.inf), integrality=np.ones(3))
+    assert x is None and not proven
+    x, proven = highs.milp(np.array([-1.0, 0, 0]), a, rows, (0.0, 10.0))  # as an LP it has one
+    assert proven and x is not None and x[0] == pytest.approx(3.75)
