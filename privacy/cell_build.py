@@ -183,7 +183,7 @@ class SystemBase:
             cells=pl.concat([self.cells, new_parts]),
             units=self.units,
         )
-        return _copy(system, system.constraints), grown
+        return system, grown
 
 
 def _unique_cells(layouts: Sequence[TableLayout]) -> pl.DataFrame:

@@ -732,7 +732,7 @@ def _protect_once(
                 )
             continue
         sub, local, order, rows = _subsystem(system, cells, incidence)
-        own = np.asarray(cells)  # the part's own cells come first: cells[i] is local cell i
+        own = np.asarray(order[: len(cells)])  # the part's own cells come first
         around = np.asarray(order)
 
         def where(mask: np.ndarray, among: np.ndarray = own) -> frozenset[int]:
@@ -882,26 +882,34 @@ def _subsystem(
     """The cells of one part plus the shown constants of its equations, as a cell system.
 
     incidence: constraints x cells (CSC). Returns the subsystem, global -> local index, the
-    global index of each local cell, and the global index of each local equation.
+    global index of each local cell (the part's own cells first), and the global index of
+    each local equation.
+
+    Cells and equations are in the order of their keys, not of `system`: the same part gets
+    the same subsystem, hence the same protection, however `system` was put together (laid
+    out at once, or extended from a kept one, see `privacy.cell_build`).
     """
     rows = np.unique(
         np.concatenate(
             [incidence.indices[incidence.indptr[c] : incidence.indptr[c + 1]] for c in cells]
         )
     )
-    constraints = [system.constraints[int(r)] for r in rows]
+    keys = system.keys
     members = set(cells)
-    order = list(cells)
-    for p, ch in constraints:
-        for c in (p, *ch):
-            if c not in members:
-                members.add(c)
-                order.append(c)
+    around = {
+        c for r in rows.tolist() for c in (system.constraints[r][0], *system.constraints[r][1])
+    }
+    order = sorted(cells, key=keys.__getitem__) + sorted(around - members, key=keys.__getitem__)
     local = {c: i for i, c in enumerate(order)}
-    sub = CellSystem(keys=[system.keys[c] for c in order], values=system.values[order])
+    equations = [
+        (local[p], sorted(local[c] for c in ch))
+        for p, ch in (system.constraints[r] for r in rows.tolist())
+    ]
+    by_key = sorted(range(len(rows)), key=lambda i: (equations[i][0], equations[i][1]))
+    sub = CellSystem(keys=[keys[c] for c in order], values=system.values[order])
     # the system's own equations, renumbered one to one: valid as they were
-    sub.constraints = [(local[p], [local[c] for c in ch]) for p, ch in constraints]
-    return sub, local, order, rows
+    sub.constraints = [equations[i] for i in by_key]
+    return sub, local, order, rows[by_key]
 
 
 # -- public release ------------------------------------------------------------------------
@@ -1164,9 +1172,9 @@ def prepare_custom_tables(db_path: str | os.PathLike[str] | None, school_year: s
 
     Releases nothing and records nothing: it loads the year's public release, the cells
     released so far, the group sizes and, per population, the equations of the tables
-    already released (see `_old_equations`) and their cell system (`_system_base`), so that a staff member's first table is
-    protected as fast as later ones (the counts behind coded rates of those tables too). Safe
-    to run in a background thread.
+    already released (see `_old_equations`) and their cell system (`_system_base`), so that
+    a staff member's first table is protected as fast as later ones (the counts behind coded
+    rates of those tables too). Safe to run in a background thread.
     """
     snap = _snapshot(db_path)
     _check_against_warehouse(snap, TableRequest("enrollment", school_year))
@@ -1244,7 +1252,9 @@ def _system_base(
     A custom table extends it (`SystemBase.extend`) instead of laying out every table released
     before again. After a release, the kept system grows by the tables released since, which
     come after the earlier ones (`_released_layouts` keeps the registry's order); it is built
-    afresh only if that does not hold. Grown or built afresh, it holds the same cells and sums.
+    afresh only if that does not hold. Grown or built afresh, it holds the same cells and sums,
+    and each part is protected in the order of its keys (`_subsystem`): the same registry
+    gives the same pattern whatever this process did before.
     """
     if not earlier:
         return None
@@ -1256,6 +1266,10 @@ def _system_base(
             cached = snap.bases.get((year, population))
         if cached is not None and cached.requests == requests:
             return cached
+        if cached is not None and cached.requests[: len(requests)] == requests:
+            # the kept one is newer (this caller read the registry before a release): the
+            # caller's table will meet that release when it is recorded, and start again
+            return SystemBase.build(earlier, units)
         if cached is not None and requests[: len(cached.requests)] == cached.requests:
             found = cached.grow(earlier)
         else:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from privacy.catalogue import public_catalogue
 from privacy.cell_build import SystemBase, build_system, is_latent
 from privacy.cells import CellSystem
-from privacy.release import _snapshot, _units_for, release_table
+from privacy.release import _protect, _snapshot, _units_for, release_table
 from privacy.requests import PROGRAM_FLAGS, TableRequest, dimension_codes
 from privacy.tables import POPULATION_OF, TableLayout
 from tests.conftest import RELEASE_YEAR as YEAR
@@ -186,3 +186,57 @@ def test_custom_tables_extend_the_kept_base_and_grow_it(released_db: Path, monke
     assert _snapshot(released_db).bases[(YEAR, "enrollment")].requests[-1] == first.to_json()
     report = audit_year(released_db, YEAR)
     assert report.ok, (report.problems, report.report.violations[:5])
+
+
+def test_the_same_registry_gives_the_same_pattern_whatever_the_process_did_before(
+    released_db: Path, tmp_path: Path
+) -> None:
+    """A kept base grown release by release, one built afresh (a restarted server) and no base
+    at all order cells and sums differently; the protection of a custom table must not care."""
+    import shutil
+
+    from privacy.policy import load_policy
+    from privacy.release import _custom_inputs
+    from warehouse.connection import state_path
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copyfile(released_db, db)
+    shutil.copyfile(state_path(released_db), state_path(db))
+
+    class Staff:
+        user_id = "same.pattern"
+
+    for request in (  # the kept bases grow by each (filter sums gain codes: orphan rests)
+        TableRequest("assessment", YEAR, "district", ("gender",), (("race_ethnicity", "AS"),)),
+        TableRequest("assessment", YEAR, "district", ("gender",), (("race_ethnicity", "WH"),)),
+        TableRequest("enrollment", YEAR, "school", ("race_ethnicity",), (("gender", "F"),)),
+        TableRequest("graduation", YEAR, "school", ("gender",), (("homeless", "true"),)),
+    ):
+        release_table(db, request, Staff())
+    snap = _snapshot(db)
+    policy = load_policy()
+    for request in (
+        TableRequest("assessment", YEAR, "district", ("gender", "race_ethnicity")),
+        TableRequest("graduation", YEAR, "district", ("gender", "homeless")),
+        TableRequest("enrollment", YEAR, "school", ("race_ethnicity",), (("gender", "X"),)),
+    ):
+        known = snap.known_cells(YEAR)
+        population = POPULATION_OF[request.measure]
+        earlier, units, old, grown = _custom_inputs(snap, YEAR, population, known, policy)
+        assert grown is not None and len(grown.requests) == len(earlier)
+        fresh = SystemBase.build(earlier, units)
+        new = snap.layout(request)
+        found = [
+            _protect(
+                [*earlier, new],
+                units,
+                policy,
+                known=known.statuses,
+                earlier=earlier,
+                old_equations=old,
+                base=base,
+            ).statuses
+            for base in (grown, fresh, None)
+        ]
+        assert found[0] == found[1] == found[2], request
+        assert any(st != "shown" for k, st in found[0].items() if k not in known.statuses)
