@@ -61,7 +61,8 @@ def bounded_solver(
     model.setOptionValue("output_flag", False)
     if strategy is not None:
         model.setOptionValue("simplex_strategy", strategy)
-    model.passModel(lp)
+    if model.passModel(lp) == core.HighsStatus.kError:
+        raise ValueError("HiGHS rejected the model (a repeated matrix entry, or a NaN bound)")
     return model
 
 
@@ -86,13 +87,16 @@ def milp(
     n = a.shape[1]
     if core is None:  # pragma: no cover - other scipy builds: scipy's own wrapper
         return _scipy_milp(c, a, rows, cols, integrality, time_limit, node_limit)
-    model = bounded_solver(
-        np.asarray(c, dtype=np.float64),
-        sp.csc_matrix(a),
-        rows,
-        (np.broadcast_to(cols[0], (n,)), np.broadcast_to(cols[1], (n,))),
-        strategy=None,
-    )
+    try:
+        model = bounded_solver(
+            np.asarray(c, dtype=np.float64),
+            sp.csc_matrix(a),
+            rows,
+            (np.broadcast_to(cols[0], (n,)), np.broadcast_to(cols[1], (n,))),
+            strategy=None,
+        )
+    except ValueError:
+        return None, False  # as scipy: no point for a model HiGHS will not take
     model.setOptionValue("log_to_console", False)
     if time_limit is not None:
         model.setOptionValue("time_limit", float(time_limit))

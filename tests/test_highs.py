@@ -59,3 +59,18 @@ def test_an_infeasible_program_has_no_point() -> None:
     assert x is None and not proven
     x, proven = highs.milp(np.array([-1.0, 0, 0]), a, rows, (0.0, 10.0))  # as an LP it has one
     assert proven and x is not None and x[0] == pytest.approx(3.75)
+
+
+def test_a_model_highs_rejects_has_no_point() -> None:
+    """A repeated matrix entry or a NaN bound: scipy answers no point; so does `milp` (and
+    the solver is never run on it: a repeated entry crashed the process)."""
+    repeated = sp.csr_matrix(
+        (np.array([1.0, 1.0, 1.0]), np.array([0, 0, 1]), np.array([0, 3])), shape=(1, 2)
+    )
+    rows = (np.array([3.0]), np.array([3.0]))
+    assert highs.milp(np.array([-1.0, 0.0]), repeated, rows, (0.0, 10.0)) == (None, False)
+    single = sp.csr_matrix(np.array([[1.0]]))
+    nan = (np.array([np.nan]), np.array([1.0]))
+    assert highs.milp(np.array([-1.0]), single, nan, (0.0, 10.0)) == (None, False)
+    with pytest.raises(ValueError, match="rejected"):
+        highs.solver(np.array([-1.0, 0.0]), repeated.tocsc(), np.array([3.0]), strategy=1)
