@@ -35,7 +35,28 @@ def build_system(layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame])
     district = sum of its schools (state = sum of districts) relation only when every child
     cell is published.
     """
-    return SystemBase.build(layouts, units).system
+    return _assemble(layouts, units)[0]
+
+
+def _assemble(
+    layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame]
+) -> tuple[CellSystem, set[Equation], dict[GroupKey, dict[str, int]], dict[GroupKey, int]]:
+    """The system of `layouts`, with what `SystemBase` keeps of its making: the sums as a set,
+    the filter groups, and the rows of the sums that hold a latent remainder."""
+    cells = _unique_cells(layouts)
+    keys = cells["cell_key"].to_list()
+    system = CellSystem(keys=keys, values=np.asarray(cells["value"].to_numpy(), dtype=np.int64))
+    seen: set[Equation] = set()
+    pending: list[Equation] = []
+    _add_sums(system, seen, pending, layouts, cells.select("cell_key"), units)
+    groups = _filter_groups(keys, 0, {})
+    latent_rows: dict[GroupKey, int] = {}
+    for group in sorted(groups):
+        eq = _group_sum(system, group, groups[group])
+        if eq is not None and _add(seen, pending, eq[0]) and eq[1]:
+            latent_rows[group] = len(pending) - 1
+    system.add_constraints(pending)
+    return system, seen, groups, latent_rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,19 +85,7 @@ class SystemBase:
     @classmethod
     def build(cls, layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame]) -> SystemBase:
         """The system of `layouts` (see `build_system`), kept for `extend`."""
-        cells = _unique_cells(layouts)
-        keys = cells["cell_key"].to_list()
-        system = CellSystem(keys=keys, values=np.asarray(cells["value"].to_numpy(), dtype=np.int64))
-        seen: set[Equation] = set()
-        pending: list[Equation] = []
-        _add_sums(system, seen, pending, layouts, cells.select("cell_key"), units)
-        groups = _filter_groups(keys, 0, {})
-        latent_rows: dict[GroupKey, int] = {}
-        for group in sorted(groups):
-            eq = _group_sum(system, group, groups[group])
-            if eq is not None and _add(seen, pending, eq[0]) and eq[1]:
-                latent_rows[group] = len(pending) - 1
-        system.add_constraints(pending)
+        system, seen, groups, latent_rows = _assemble(layouts, units)
         by_parent: dict[str, list[GroupKey]] = {}
         for group in groups:
             by_parent.setdefault(group[0], []).append(group)
@@ -87,7 +96,12 @@ class SystemBase:
             groups=groups,
             by_parent={k: tuple(v) for k, v in by_parent.items()},
             latent_rows=latent_rows,
-            cells=_key_parts(cells.select("cell_key")).select("cell_key", "pop", "dims"),
+            cells=_key_parts(
+                pl.DataFrame(
+                    {"cell_key": [k for k in system.keys if not is_latent(k)]},
+                    schema={"cell_key": pl.String},
+                )
+            ).select("cell_key", "pop", "dims"),
             units=units,
         )
 

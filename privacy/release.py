@@ -34,13 +34,7 @@ from scipy.sparse.csgraph import connected_components
 from privacy import gc_pause, suppression
 from privacy.auditor import AuditReport, audit
 from privacy.catalogue import CatalogueEntry, public_catalogue
-from privacy.cell_build import (  # noqa: F401 - _filter_sums, LATENT: tests and callers
-    LATENT,
-    SystemBase,
-    _filter_sums,
-    build_system,
-    is_latent,
-)
+from privacy.cell_build import SystemBase, build_system, is_latent
 from privacy.cells import CellSystem
 from privacy.noise import NoiseSpec
 from privacy.percent_coding import public_bounds

@@ -416,7 +416,7 @@ def test_filtered_tables_are_tied_to_the_unfiltered_one(released_db) -> None:  #
     """Two custom tables filtered to gender F and M, next to the public school x race table:
     the attacker adds them up (the rest is gender X). The cell system must know that sum, with
     a latent cell for the codes no table published (never recorded, protected if small)."""
-    from privacy.release import _filter_sums, is_latent
+    from privacy.cell_build import _filter_sums, is_latent
 
     snap = _snapshot(released_db)
     base = TableRequest("enrollment", YEAR, "school", ("race_ethnicity",))
