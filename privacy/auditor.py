@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -1182,6 +1182,10 @@ class Attacker:
         )
         found, _ = highs.milp(c, matrix, rows, cols)
         if found is not None and np.abs(found[:nx] - np.round(found[:nx])).max() > 1e-6:
+            # a fractional vertex: its few fractional cells rounded (a small integer program)
+            x = _integer_near(a, b, found[:nx], _credit_costs(nx, col, sign, gap), _any_point)
+            if x is not None:
+                return members, x
             if m < _AGGREGATE_MILP_MIN_CELLS:
                 return None  # a few cells: their own LPs are cheaper than an integer program
             found, _ = highs.milp(
@@ -1253,43 +1257,17 @@ class Attacker:
         so reaching the bound proves it the integer optimum, without an integer program over
         the whole component.
         """
-        rounded = np.round(point)
-        fractional = np.abs(point - rounded) > 1e-6
         where = int(np.searchsorted(pairs, cell))
-        fractional[where] = True
+        if int((np.abs(point - np.round(point)) > 1e-6).sum()) + 1 > _ROUNDING_MAX_CELLS:
+            return None  # before building the local matrix
         value = float(point[where])
         bound = math.floor(value + 1e-6) if sense > 0 else math.ceil(value - 1e-6)
-        if fractional.sum() > _ROUNDING_MAX_CELLS:
-            return None
+        c = np.zeros(len(pairs))
+        c[where] = -sense
         a, b = self._local_matrix(pairs)
-        a_csc = a.tocsc()
-        for _ in range(_ROUNDING_RINGS + 1):
-            free = np.flatnonzero(fractional)
-            sub = a_csc[:, free].tocsr()
-            rows = np.flatnonzero(np.diff(sub.indptr))
-            rhs = b - a @ np.where(fractional, 0.0, rounded)
-            c = np.zeros(len(free))
-            c[np.searchsorted(free, where)] = -sense
-            found, _ = highs.milp(
-                c,
-                sub[rows],
-                (rhs[rows], rhs[rows]),
-                (0.0, np.inf),
-                integrality=np.ones(len(free)),
-                node_limit=_ROUNDING_NODES,  # a cap on work, not on time
-            )
-            if found is not None and round(found[np.searchsorted(free, where)]) == bound:
-                point = rounded.copy()
-                point[free] = np.round(found)
-                if _satisfies(point, a, b):
-                    return point
-            # free the cells that share an equation with those free now, and try again
-            grown = fractional.copy()
-            grown[a[rows].indices] = True
-            if grown.sum() == fractional.sum() or grown.sum() > _ROUNDING_MAX_CELLS:
-                return None
-            fractional = grown
-        return None
+        return _integer_near(
+            a, b, point, c, lambda x: round(x[where]) == bound, always_free=np.array([where])
+        )
 
     def _integer_optimum(
         self, cell: int, sense: int, pairs: np.ndarray, lp_value: float
@@ -1474,11 +1452,84 @@ class _WarmAggregate:
             return None
         x = np.asarray(self.solver.getSolution().col_value)[:nx]
         if np.abs(x - np.round(x)).max() > 1e-6:
-            return None  # the cold path solves it as an integer program where worth it
+            # its few fractional cells rounded; else the cold path solves it as an integer
+            # program where worth it
+            col = np.searchsorted(self.members, targets)
+            return _maybe(
+                self.members,
+                _integer_near(self.a, self.b, x, _credit_costs(nx, col, sign, gap), _any_point),
+            )
         x = np.round(x)
         if not _satisfies(x, self.a, self.b):
             return None
         return self.members, x
+
+
+def _integer_near(
+    a: sp.csr_matrix,
+    b: np.ndarray,
+    point: np.ndarray,
+    c: np.ndarray,
+    accept: Callable[[np.ndarray], bool],
+    always_free: np.ndarray = _NOTHING,
+) -> np.ndarray | None:
+    """An integer point of ``a x = b, x >= 0`` near the fractional feasible ``point``, or None.
+
+    The cells ``point`` leaves integral are held at their values; a small integer program
+    (objective ``c``, at most `_ROUNDING_NODES` nodes) solves for the fractional ones and
+    ``always_free``, then for up to `_ROUNDING_RINGS` rings of cells sharing an equation with
+    them, until it finds a point that ``accept`` takes (given the whole integer point). Every
+    point returned satisfies ``a x = b`` exactly (checked): with ``a, b`` a part of the system
+    whose other cells keep their true values, a feasible point of the whole system.
+    """
+    rounded = np.round(point)
+    fractional = np.abs(point - rounded) > 1e-6
+    fractional[always_free] = True
+    if fractional.sum() > _ROUNDING_MAX_CELLS:
+        return None
+    a_csc = a.tocsc()
+    for _ in range(_ROUNDING_RINGS + 1):
+        free = np.flatnonzero(fractional)
+        sub = a_csc[:, free].tocsr()
+        rows = np.flatnonzero(np.diff(sub.indptr))
+        rhs = b - a @ np.where(fractional, 0.0, rounded)
+        found, _ = highs.milp(
+            c[free],
+            sub[rows],
+            (rhs[rows], rhs[rows]),
+            (0.0, np.inf),
+            integrality=np.ones(len(free)),
+            node_limit=_ROUNDING_NODES,  # a cap on work, not on time
+        )
+        if found is not None:
+            candidate = rounded.copy()
+            candidate[free] = np.round(found)
+            if accept(candidate) and _satisfies(candidate, a, b):
+                return candidate
+        # free the cells that share an equation with those free now, and try again
+        grown = fractional.copy()
+        grown[a[rows].indices] = True
+        if grown.sum() == fractional.sum() or grown.sum() > _ROUNDING_MAX_CELLS:
+            return None
+        fractional = grown
+    return None
+
+
+def _credit_costs(nx: int, col: np.ndarray, sign: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """Costs over the moving cells that reward moving each target (column ``col``) its way,
+    per unit of the move it needs (``sign * gap``): what rounding a shared point keeps."""
+    c = np.zeros(nx)
+    np.add.at(c, col, -sign / gap)
+    return c
+
+
+def _any_point(_: np.ndarray) -> bool:
+    """Any feasible integer point is a witness for every cell it moves."""
+    return True
+
+
+def _maybe(members: np.ndarray, x: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    return None if x is None else (members, x)
 
 
 def _satisfies(x: np.ndarray, a: sp.csr_matrix, b: np.ndarray) -> bool:
