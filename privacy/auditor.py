@@ -326,7 +326,14 @@ class Attacker:
         # bounds still valid after `fix` (showing a cell only narrows them): the next
         # propagation starts there; and the bounds of before the last `fix`, for its `unfix`
         self._outer_seed: tuple[np.ndarray, np.ndarray] | None = None
-        self._outer_undo: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None
+        # the bounds of before the cells shown since (and whether they were a fixed point),
+        # for `unfix`: (the cells shown since, in order; those bounds; converged)
+        self._outer_undo: tuple[list[int], tuple[np.ndarray, np.ndarray], bool] | None = None
+        # `_outer` is a fixed point of the propagation (not cut short by its sweep limit);
+        # and, for the seed, the cells shown since such a fixed point (None: not one)
+        self._outer_converged = False
+        self._seed_shown: list[int] | None = None
+        self._rhs: np.ndarray | None = None  # each equation's constant: rows_csr @ xstar
         self._neighbours: sp.csr_matrix | None = None  # under the current `free`
         self._member: sp.csr_matrix | None = None
         self._warm: dict[int, _WarmLP] = {}
@@ -364,12 +371,22 @@ class Attacker:
         """Show hidden ``cell`` to the attacker (its true value becomes known)."""
         self.free[cell] = False
         self._unbounded_stale = True
-        start = self._outer if self._outer is not None else self._outer_seed
-        self._outer_undo = (cell, self._outer) if self._outer is not None else None
+        if self._outer is not None:
+            start = self._outer
+            self._outer_undo = ([cell], self._outer, self._outer_converged)
+            self._seed_shown = [cell] if self._outer_converged else None
+        else:
+            start = self._outer_seed
+            if self._outer_undo is not None:
+                self._outer_undo[0].append(cell)
+            if self._seed_shown is not None:
+                self._seed_shown = [*self._seed_shown, cell]
         if start is not None:
             lo, hi = start[0].copy(), start[1].copy()
             lo[cell] = hi[cell] = self.xstar[cell]
             self._outer_seed = (lo, hi)
+        else:
+            self._seed_shown = None
         self._outer = None
         self._initial.clear()
         self._neighbours = None
@@ -380,8 +397,20 @@ class Attacker:
             raise ValueError("unfix of a cell that was never hidden")
         self.free[cell] = True
         undo, self._outer_undo, self._outer_seed = self._outer_undo, None, None
-        # right after its `fix`, the bounds of before it hold again
-        self._outer = undo[1] if undo is not None and undo[0] == cell else None
+        self._seed_shown = None
+        self._outer = None
+        if undo is not None and undo[0] and undo[0][-1] == cell:
+            # the last cell shown since known bounds: those bounds, with the cells shown
+            # before it still pinned, hold again (valid as a seed: showing only narrows)
+            shown, (lo, hi), converged = undo[0][:-1], undo[1], undo[2]
+            if not shown:
+                self._outer, self._outer_converged = (lo, hi), converged
+            else:
+                lo, hi = lo.copy(), hi.copy()
+                lo[shown] = hi[shown] = self.xstar[shown]
+                self._outer_seed = (lo, hi)
+                self._seed_shown = list(shown) if converged else None
+                self._outer_undo = (shown, undo[1], converged)
         self._initial.clear()
         self._neighbours = None
         # hiding more can only add rays: recompute lazily
@@ -497,51 +526,86 @@ class Attacker:
             self._outer_seed = None
             self._outer = self._one_row_bounds()
             return self._outer
+        csr = self.rows_csr
+        if self._rhs is None:
+            self._rhs = csr @ self.xstar
         if self._outer_seed is not None:
             lo, hi = self._outer_seed
-            self._outer_seed = None
+            shown, self._outer_seed, self._seed_shown = self._seed_shown, None, None
         else:
             lo = np.where(self.free, 0.0, self.xstar)
             hi = np.where(self.free, np.inf, self.xstar)
-        coo = self.rows_csr.tocoo()
-        row, col, a = coo.row, coo.col, coo.data
-        rhs = self.rows_csr @ self.xstar
-        nr = self.nrows
+            shown = None
+        # Jacobi sweeps over the equations whose cells' bounds changed in the sweep before
+        # (all of them in the first, unless the seed is a fixed point but for the cells shown
+        # since: then theirs). Any other equation would give what it gave in an earlier
+        # sweep, already applied: the bounds are those of sweeping every equation each time.
+        if shown is None:
+            rows = np.arange(self.nrows)
+        else:
+            rows = np.unique(self.cols_csc[:, np.asarray(shown, dtype=np.int64)].indices)
+        self._outer_converged = False
         for _ in range(_PROPAGATION_SWEEPS):
-            term_min = np.where(a > 0, lo[col], -hi[col])
-            term_max = np.where(a > 0, hi[col], -lo[col])
-            min_inf = np.isinf(term_min)
-            max_inf = np.isinf(term_max)
-            min_sum = np.bincount(row, weights=np.where(min_inf, 0.0, term_min), minlength=nr)
-            max_sum = np.bincount(row, weights=np.where(max_inf, 0.0, term_max), minlength=nr)
-            min_infs = np.bincount(row, weights=min_inf, minlength=nr)
-            max_infs = np.bincount(row, weights=max_inf, minlength=nr)
-            # bounds on a_j x_j from the others: rhs - sum(others)
-            others_min_inf = min_infs[row] - min_inf > 0
-            others_max_inf = max_infs[row] - max_inf > 0
-            ax_hi = np.where(
-                others_min_inf, np.inf, rhs[row] - (min_sum[row] - np.where(min_inf, 0.0, term_min))
-            )
-            ax_lo = np.where(
-                others_max_inf,
-                -np.inf,
-                rhs[row] - (max_sum[row] - np.where(max_inf, 0.0, term_max)),
-            )
-            new_hi = np.where(a > 0, ax_hi, -ax_lo)
-            new_lo = np.where(a > 0, ax_lo, -ax_hi)
-            cand_hi = np.full(self.n, np.inf)
-            np.minimum.at(cand_hi, col, new_hi)
-            cand_lo = np.full(self.n, -np.inf)
-            np.maximum.at(cand_lo, col, new_lo)
-            cand_hi = np.floor(cand_hi + 1e-9)
-            cand_lo = np.ceil(cand_lo - 1e-9)
-            next_hi = np.where(self.free, np.minimum(hi, cand_hi), hi)
-            next_lo = np.where(self.free, np.maximum(lo, cand_lo), lo)
-            if np.array_equal(next_hi, hi) and np.array_equal(next_lo, lo):
+            if not len(rows):
+                self._outer_converged = True
                 break
-            hi, lo = next_hi, next_lo
+            lo, hi, changed = self._propagate(rows, lo, hi)
+            if not len(changed):
+                self._outer_converged = True
+                break
+            rows = np.unique(self.cols_csc[:, changed].indices)
         self._outer = (lo, hi)
         return self._outer
+
+    def _propagate(
+        self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One sweep of `outer_bounds` over the equations ``rows`` (sorted): the bounds after
+        it, and the cells whose bounds it narrowed."""
+        csr = self.rows_csr
+        counts = csr.indptr[rows + 1] - csr.indptr[rows]
+        pos = _ranges(csr.indptr[rows], counts)
+        row = np.repeat(np.arange(len(rows)), counts)
+        col, a = csr.indices[pos], csr.data[pos]
+        rhs = self._rhs[rows]
+        nr = len(rows)
+        term_min = np.where(a > 0, lo[col], -hi[col])
+        term_max = np.where(a > 0, hi[col], -lo[col])
+        min_inf = np.isinf(term_min)
+        max_inf = np.isinf(term_max)
+        min_sum = np.bincount(row, weights=np.where(min_inf, 0.0, term_min), minlength=nr)
+        max_sum = np.bincount(row, weights=np.where(max_inf, 0.0, term_max), minlength=nr)
+        min_infs = np.bincount(row, weights=min_inf, minlength=nr)
+        max_infs = np.bincount(row, weights=max_inf, minlength=nr)
+        # bounds on a_j x_j from the others: rhs - sum(others)
+        others_min_inf = min_infs[row] - min_inf > 0
+        others_max_inf = max_infs[row] - max_inf > 0
+        ax_hi = np.where(
+            others_min_inf, np.inf, rhs[row] - (min_sum[row] - np.where(min_inf, 0.0, term_min))
+        )
+        ax_lo = np.where(
+            others_max_inf,
+            -np.inf,
+            rhs[row] - (max_sum[row] - np.where(max_inf, 0.0, term_max)),
+        )
+        new_hi = np.where(a > 0, ax_hi, -ax_lo)
+        new_lo = np.where(a > 0, ax_lo, -ax_hi)
+        cells, at = np.unique(col, return_inverse=True)
+        cand_hi = np.full(len(cells), np.inf)
+        np.minimum.at(cand_hi, at, new_hi)
+        cand_lo = np.full(len(cells), -np.inf)
+        np.maximum.at(cand_lo, at, new_lo)
+        cand_hi = np.floor(cand_hi + 1e-9)
+        cand_lo = np.ceil(cand_lo - 1e-9)
+        free = self.free[cells]
+        next_hi = np.where(free, np.minimum(hi[cells], cand_hi), hi[cells])
+        next_lo = np.where(free, np.maximum(lo[cells], cand_lo), lo[cells])
+        moved = (next_hi != hi[cells]) | (next_lo != lo[cells])
+        if not moved.any():
+            return lo, hi, _NOTHING
+        lo, hi = lo.copy(), hi.copy()
+        lo[cells], hi[cells] = next_lo, next_hi
+        return lo, hi, cells[moved]
 
     # -- one equation: closed forms ---------------------------------------------------------
 

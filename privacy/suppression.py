@@ -522,8 +522,9 @@ def _cells(cells: Iterable[int], n: int, what: str) -> set[int]:
 class _Dependents:
     """For each cell, the hidden cells whose proving points move it (support -> cells).
 
-    Built once as compressed arrays from every support (a set per cell would cost millions of
-    insertions when the attacker's points are large); a cell proven again later keeps its new
+    Built once as compressed arrays, per distinct proving point: the cells it moves, and the
+    cells it proves (one point often proves thousands of cells and moves thousands: expanded
+    per cell, its pairs ran to millions at scale 1). A cell proven again later keeps its new
     support beside them (`update`), and their entries for that cell are ignored.
     """
 
@@ -536,42 +537,44 @@ class _Dependents:
         """supports: per cell, the arrays of cells its proving points move (`Attacker`'s: one
         array per point, shared by the cells a point proves, so each is read once here).
         only: the support cells that `of` will be asked about (None: every cell); the
-        others are dropped before sorting (supports hold millions of entries at scale 1)."""
+        others are dropped before indexing."""
         asked = None
         if only is not None:
             asked = np.zeros(n, dtype=bool)
             asked[only] = True
-        kept: dict[int, np.ndarray] = {}  # id of a point's array -> its cells asked about
-        parts: list[np.ndarray] = []
-        owners: list[int] = []
+        point_of: dict[int, int] = {}  # id of a point's array -> its number
+        moved: list[np.ndarray] = []  # per point: the cells it moves (among those asked)
+        proves: list[list[int]] = []  # per point: the cells it proves
         for cell, pieces in supports.items():
             for piece in pieces:
-                part = kept.get(id(piece))
-                if part is None:
-                    part = np.asarray(piece, dtype=np.int64)
+                k = point_of.get(id(piece))  # `supports` keeps `piece` alive: its id is its own
+                if k is None:
+                    part = np.unique(np.asarray(piece, dtype=np.int64))
                     if asked is not None:
                         part = part[asked[part]]
-                    kept[id(piece)] = part  # `supports` keeps `piece` alive: its id is its own
-                if len(part):
-                    parts.append(part)
-                    owners.append(cell)
-        lengths = np.array([len(p) for p in parts], dtype=np.int64)
-        rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        cols = np.repeat(np.asarray(owners, dtype=np.int64), lengths)
-        # support cell -> dependents, as CSR arrays (duplicates are harmless: `of` is a set)
-        self.indices = cols[np.argsort(rows, kind="stable")]
+                    k = point_of[id(piece)] = len(moved)
+                    moved.append(part)
+                    proves.append([])
+                if len(moved[k]):
+                    proves[k].append(cell)
+        lengths = np.array([len(m) for m in moved], dtype=np.int64)
+        rows = np.concatenate(moved) if moved else np.zeros(0, dtype=np.int64)
+        points = np.repeat(np.arange(len(moved), dtype=np.int64), lengths)
+        # moved cell -> points that move it, as CSR arrays
+        self.points = points[np.argsort(rows, kind="stable")]
         self.indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n))))
+        self.proves = [np.unique(np.asarray(p, dtype=np.int64)) for p in proves]
         self.changed: dict[int, np.ndarray] = {}  # cell -> its current support, sorted
         self.asked = asked
 
     def of(self, s: int) -> set[int]:
         if self.asked is not None and not self.asked[s]:
             raise ValueError(f"cell {s} was not among the cells asked about")
-        found = {
-            a
-            for a in self.indices[self.indptr[s] : self.indptr[s + 1]].tolist()
-            if a not in self.changed
-        }
+        points = self.points[self.indptr[s] : self.indptr[s + 1]].tolist()
+        found: set[int] = set()
+        for k in points:
+            found.update(self.proves[k].tolist())
+        found.difference_update(self.changed)
         for a, support in self.changed.items():
             i = np.searchsorted(support, s)
             if i < len(support) and support[i] == s:
@@ -1223,6 +1226,7 @@ class _Suppressor:
             return 0
         attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
         attacker.supports.update(self.supports)
+        attacker.outer_bounds()  # each try then narrows these instead of starting afresh
         dependents = _Dependents(self.supports, self.n, only=candidates)
         order = candidates[np.argsort(-self.values[candidates], kind="stable")].tolist()
         budget = _UnhideBudget(
