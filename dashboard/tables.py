@@ -12,10 +12,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import pandas  # noqa: F401  (see below)
 import polars as pl
 import streamlit as st
 
 from privacy import ProtectedTable
+
+# `st.dataframe` takes the table through pandas, which pyarrow imports on first use: about
+# 0.2 s, paid here with the page's other imports rather than by the first table a user builds.
 
 HIDDEN_FOOTNOTE = "\\* fewer than 10 students, or hidden so that a small group cannot be worked out"
 CODED_FOOTNOTE = (
