@@ -611,6 +611,7 @@ def _bounds_where(
 ) -> dict[str, tuple[int, int | None]]:
     """`public_bounds` of each count whose (key, group size key) ``applies``, if informative."""
     out: dict[str, tuple[int, int | None]] = {}
+    known: dict[tuple[int, int], tuple[int, int]] = {}  # (count, group size) recur: one each
     for lay in layouts:
         rows = lay.rows.filter(pl.col("denominator").is_not_null())
         for key, num, dkey, den in zip(
@@ -622,7 +623,11 @@ def _bounds_where(
         ):
             if not applies(key, dkey):
                 continue
-            lo, hi = public_bounds(int(num), int(den), policy)
+            pair = (int(num), int(den))
+            found = known.get(pair)
+            if found is None:
+                found = known[pair] = public_bounds(pair[0], pair[1], policy)
+            lo, hi = found
             if lo > 0 or hi < den:
                 out[key] = (lo, hi if hi < den else None)
     return out
