@@ -369,6 +369,9 @@ class Attacker:
 
     def fix(self, cell: int) -> None:
         """Show hidden ``cell`` to the attacker (its true value becomes known)."""
+        if not self.free[cell]:
+            # showing it twice would leave it pinned in the bounds kept for `unfix`
+            raise ValueError("fix of a cell that is not hidden now")
         self.free[cell] = False
         self._unbounded_stale = True
         if self._outer is not None:
@@ -1322,7 +1325,9 @@ class Attacker:
         the whole component.
         """
         where = int(np.searchsorted(pairs, cell))
-        if int((np.abs(point - np.round(point)) > 1e-6).sum()) + 1 > _ROUNDING_MAX_CELLS:
+        fractional = np.abs(point - np.round(point)) > 1e-6
+        fractional[where] = True
+        if int(fractional.sum()) > _ROUNDING_MAX_CELLS:
             return None  # before building the local matrix
         value = float(point[where])
         bound = math.floor(value + 1e-6) if sense > 0 else math.ceil(value - 1e-6)
@@ -1481,7 +1486,8 @@ class _WarmAggregate:
         self, targets: np.ndarray, sign: np.ndarray, gap: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """(members, integer point) as `Attacker._aggregate_point` with ``whole``, or None
-        (a target outside the candidates, no optimum, or a fractional one)."""
+        (a target outside the candidates, no optimum, or a fractional one that `_integer_near`
+        could not round)."""
         nx, m, r = self.nx, self.m, self.r
         j = np.searchsorted(self.candidates, targets)
         if (j >= m).any() or (self.candidates[np.minimum(j, m - 1)] != targets).any():

@@ -781,6 +781,24 @@ def test_outer_bounds_narrowed_from_kept_ones_equal_the_propagation_done_afresh(
     assert converged
 
 
+def test_showing_a_cell_twice_is_refused_and_leaves_the_bounds_as_they_were() -> None:
+    """A second `fix` of a shown cell would leave it pinned in the bounds kept for `unfix`
+    (too narrow once it is hidden again): it is refused, and hiding it again gives the
+    bounds of before it was shown."""
+    system = two_way([[3, 4, 2], [5, 1, 6], [2, 2, 9]])
+    inner = np.array([system.cell(("t", r, c)) for r in range(3) for c in range(3)])
+    attacker = Attacker(system, inner)
+    before = tuple(b.copy() for b in attacker.outer_bounds())
+    cell = int(inner[4])
+    attacker.fix(cell)
+    with pytest.raises(ValueError, match="not hidden"):
+        attacker.fix(cell)
+    attacker.unfix(cell)
+    lo, hi = attacker.outer_bounds()
+    assert np.array_equal(lo, before[0]) and np.array_equal(hi, before[1])
+    assert hi[cell] > lo[cell]
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_release(), st.randoms(use_true_random=False))
 def test_outer_bounds_kept_across_fix_and_unfix_hold_the_exact_interval(release, rnd) -> None:  # noqa: ANN001
