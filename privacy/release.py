@@ -853,20 +853,13 @@ def _outer_bounds(system: CellSystem, must_show: np.ndarray) -> tuple[np.ndarray
 def _free_parts(system: CellSystem, fixed_shown: np.ndarray) -> list[list[int]]:
     """Groups of cells (not shown before) tied together by equations through such cells."""
     n = len(system)
-    rows, cols = [], []
-    for r, (parent, children) in enumerate(system.constraints):
-        for c in (parent, *children):
-            if not fixed_shown[c]:
-                rows.append(r)
-                cols.append(c)
     m = len(system.constraints)
-    graph = sp.coo_matrix(
-        (
-            np.ones(len(rows)),
-            (np.asarray(cols, dtype=np.int64), n + np.asarray(rows, dtype=np.int64)),
-        ),
-        shape=(n + m, n + m),
-    )
+    incidence = system.incidence()
+    rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(incidence.indptr))
+    cols = incidence.indices.astype(np.int64)
+    keep = ~fixed_shown[cols]
+    rows, cols = rows[keep], cols[keep]
+    graph = sp.coo_matrix((np.ones(len(rows)), (cols, n + rows)), shape=(n + m, n + m))
     _, labels = connected_components(graph, directed=False)
     free = np.flatnonzero(~fixed_shown)
     order = np.argsort(labels[free], kind="stable")
