@@ -45,11 +45,13 @@ class CellSystem:
         self.values = np.asarray(self.values, dtype=np.int64)
         if len(self.values) != len(self.keys):
             raise ValueError(f"{len(self.keys)} keys but {len(self.values)} values")
-        self.index = {}
-        for i, key in enumerate(self.keys):
-            if key in self.index:
-                raise ValueError(f"duplicate cell key {key!r}")
-            self.index[key] = i
+        self.index = dict(zip(self.keys, range(len(self.keys)), strict=True))
+        if len(self.index) != len(self.keys):
+            seen: set[Hashable] = set()
+            for key in self.keys:
+                if key in seen:
+                    raise ValueError(f"duplicate cell key {key!r}")
+                seen.add(key)
         self._buffer = self.values.copy()
         self.values = self._buffer[: len(self.keys)]
         self.keys = list(self.keys)

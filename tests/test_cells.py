@@ -44,3 +44,11 @@ def test_bulk_constraints_equal_single_ones_and_incidence_follows() -> None:
     assert grown.shape == (3, 5)
     assert (grown @ many.values == 0).all()
     assert np.array_equal(grown.toarray()[2], [0, 0, 0, -1, 1])
+
+
+def test_a_system_with_a_repeated_key_is_refused() -> None:
+    """Two cells under one key would let one count stand for another: refused, naming it."""
+    with pytest.raises(ValueError, match="duplicate cell key 'b'"):
+        CellSystem(keys=["a", "b", "c", "b"], values=np.array([1, 2, 3, 2]))
+    system = CellSystem(keys=["a", "b", "c"], values=np.array([1, 2, 3]))
+    assert system.index == {"a": 0, "b": 1, "c": 2}
