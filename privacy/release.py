@@ -881,24 +881,23 @@ def _subsystem(
     the same subsystem, hence the same protection, however `system` was put together (laid
     out at once, or extended from a kept one, see `privacy.cell_build`).
     """
+    rows = np.unique(
+        np.concatenate(
+            [incidence.indices[incidence.indptr[c] : incidence.indptr[c + 1]] for c in cells]
+        )
+    )
     keys = system.keys
-    cells_arr = np.asarray(cells, dtype=np.int64)
-    rows = np.unique(incidence[:, cells_arr].indices)
-    by_row = system.incidence()[rows]  # each equation: +1 its parent, -1 each child
-    around = np.unique(by_row.indices)
-    around = around[~np.isin(around, cells_arr)]
-    order = sorted(cells, key=keys.__getitem__) + sorted(around.tolist(), key=keys.__getitem__)
-    where = np.full(len(system), -1, dtype=np.int64)
-    where[order] = np.arange(len(order))
-    # per equation, its parent's local index first, then its children's in ascending order
-    entry_row = np.repeat(np.arange(len(rows)), np.diff(by_row.indptr))
-    entry_local = where[by_row.indices]
-    sort = np.lexsort((entry_local, -by_row.data, entry_row))
-    flat = entry_local[sort].tolist()
-    bounds = by_row.indptr.tolist()
-    equations = [(flat[a], flat[a + 1 : b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    members = set(cells)
+    around = {
+        c for r in rows.tolist() for c in (system.constraints[r][0], *system.constraints[r][1])
+    }
+    order = sorted(cells, key=keys.__getitem__) + sorted(around - members, key=keys.__getitem__)
+    local = {c: i for i, c in enumerate(order)}
+    equations = [
+        (local[p], sorted(local[c] for c in ch))
+        for p, ch in (system.constraints[r] for r in rows.tolist())
+    ]
     by_key = sorted(range(len(rows)), key=lambda i: (equations[i][0], equations[i][1]))
-    local = dict(zip(order, range(len(order)), strict=True))
     sub = CellSystem(keys=[keys[c] for c in order], values=system.values[order])
     # the system's own equations, renumbered one to one: valid as they were
     sub.constraints = [equations[i] for i in by_key]
