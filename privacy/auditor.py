@@ -1129,7 +1129,15 @@ class Attacker:
         pool: _WarmAggregate | None = None
         # phases: neighbourhoods, then whole components; each up to _AGGREGATE_ROUNDS rounds
         turns = itertools.count()  # rounds alternate up and down moves across both phases
-        for whole in (False, True) if _AGGREGATE_WHOLE else (False,):
+        phases = (False, True) if _AGGREGATE_WHOLE else (False,)
+        comp_size = np.bincount(labels[self.free], minlength=labels.max() + 1)
+        sizes = comp_size[labels[cells]]
+        # cells of the targets' components (a kept model is worth it only for large ones)
+        reach = int(comp_size[np.unique(labels[cells])].sum())
+        if _AGGREGATE_WHOLE and sizes.max() <= _SMALL_COMPONENT:
+            # small components: a neighbourhood is most of one, and whole ones cost no more
+            phases = (True,)
+        for whole in phases:
             for _ in range(_AGGREGATE_ROUNDS):
                 round_no = next(turns)
                 ok = decided()
@@ -1151,7 +1159,7 @@ class Attacker:
                 sign = np.where(up[pick], 1.0, -1.0)
                 gap = np.where(up[pick], t_up[pick] - truth[sel], truth[sel] - t_down[pick])
                 before = int(ok.sum())
-                if whole and pool is None and highs.available():
+                if whole and pool is None and highs.available() and reach >= _WARM_MIN_PAIRS:
                     pool = self._warm_aggregate(cells[open_])
                 if whole:
                     point = None

@@ -263,6 +263,63 @@ def test_aggregate_witnesses_decide_like_the_brute_force_program(release) -> Non
             assert exact_lower <= lower[i] and upper[i] <= exact_upper
 
 
+def test_shared_points_over_small_components_skip_neighbourhoods_and_stay_exact(
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """Where every target's component is small, the shared points are sought over whole
+    components at once (no neighbourhood rounds, no kept model): the verdicts are still the
+    brute-force program's."""
+    import privacy.auditor as auditor
+
+    calls = {"neighbourhoods": 0, "kept": 0, "points": 0}
+    real_sets, real_warm = Attacker._initial_sets, Attacker._warm_aggregate
+    real_point = Attacker._aggregate_point
+
+    def sets(self, cells):  # noqa: ANN001, ANN202
+        calls["neighbourhoods"] += len(cells)
+        return real_sets(self, cells)
+
+    def warm(self, candidates):  # noqa: ANN001, ANN202
+        calls["kept"] += 1
+        return real_warm(self, candidates)
+
+    def point(self, *args):  # noqa: ANN001, ANN002, ANN202
+        calls["points"] += 1
+        return real_point(self, *args)
+
+    monkeypatch.setattr(Attacker, "_initial_sets", sets)
+    monkeypatch.setattr(Attacker, "_warm_aggregate", warm)
+    monkeypatch.setattr(Attacker, "_aggregate_point", point)
+    checked = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        system = CellSystem()
+        for t in range(4):  # four small tables: four small components
+            add_table(system, f"t{t}", rng.choice([0, 1, 2, 3, 5, 8, 13], size=(3, 3)))
+        hidden = {int(c) for c in rng.choice(len(system), 30, replace=False)}
+        cells = np.array(sorted(hidden))
+        attacker = Attacker(system, cells)
+        labels = attacker.components()
+        assert np.bincount(labels[cells]).max() <= auditor._SMALL_COMPONENT
+        expected = oracle(system, hidden)
+        primary = np.array([POLICY.is_small(int(system.values[c])) for c in cells])
+        need_upper = np.where(primary, 10.0, -np.inf)
+        need_width = np.where(primary, 5.0, 1.0)
+        calls["neighbourhoods"] = 0
+        lower, upper, _ = attacker.bounds(cells, need_upper=need_upper, need_width=need_width)
+        aggregate_neighbourhoods = calls["neighbourhoods"]
+        for i, cell in enumerate(cells.tolist()):
+            lo, hi = expected[cell]
+            truly = hi >= need_upper[i] and hi - lo >= need_width[i]
+            said = upper[i] >= need_upper[i] and upper[i] - lower[i] >= need_width[i]
+            assert said == truly
+            checked += 1
+        # the per-cell jobs of small components start from their components too
+        assert aggregate_neighbourhoods == 0
+    assert calls["points"] and not calls["kept"]
+    assert checked >= 150
+
+
 def _programs_table() -> tuple[CellSystem, int, int]:
     """818 students, 4 in a program (small, hidden), 814 not (hidden with its coded rate)."""
     system = CellSystem()
