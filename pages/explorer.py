@@ -104,8 +104,18 @@ try:
     )
     with st.spinner(f"Protecting the table together with everything already released{slow}..."):
         table = caching.custom_table(request, user)
-except (privacy.ReleaseRefusedError, ValueError) as exc:
-    st.error(f"Refused: {exc}")
+except privacy.ReleaseRefusedError as exc:
+    st.error(
+        f"Not released, and nothing was recorded: this table cannot be protected together with "
+        f"what is already released for {year}."
+    )
+    st.caption(
+        "Fewer breakdowns, a coarser geography or a single district can usually be released. "
+        f"The reason, for the Education Data Manager: {exc}"
+    )
+    st.stop()
+except ValueError as exc:
+    st.error(f"This table cannot be built: {exc}")
     st.stop()
 
 st.subheader(table.title)

@@ -232,6 +232,34 @@ def test_explorer_builds_records_and_exports_a_custom_table(env_db: Path) -> Non
     assert any(e.action == "export" and e.actor == "rep.staff" for e in trail)
 
 
+def test_explorer_explains_a_refused_table_and_records_nothing(
+    env_db: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """A table that cannot be protected with what is already released is refused: the page
+    says so in plain words (nothing recorded, what to try) and keeps the reason for the
+    Education Data Manager; no table reaches the page and the registry is unchanged."""
+    import privacy.release as release_module
+
+    reason = "cell e:y|S:10| was shown before but must be hidden now; refusing"
+
+    def refuse(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise release_module.ReleaseRefusedError(reason, ["e:y|S:10|"])
+
+    monkeypatch.setattr(privacy, "release_table", refuse)
+    token = sign_in(env_db, "rep.staff")
+    query = {"measure": "Enrollment", "geo": "Schools", "by": ["Gender"]}
+    at = run_page("pages/explorer.py", token=token, query=query)
+    year = at.selectbox(key="year").value
+    before = len(registry_releases(env_db, None, year, kind="custom"))
+    at.button(key="ex_build").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.dataframe
+    assert any("nothing was recorded" in e.value and year in e.value for e in at.error)
+    assert any(reason in c.value and "Fewer breakdowns" in c.value for c in at.caption)
+    assert len(registry_releases(env_db, None, year, kind="custom")) == before
+
+
 def test_navigation_follows_the_stored_role(dash_db: Path) -> None:
     public = {e.path for e in page_entries(PUBLIC_USER)}
     assert {e.path for e in PUBLIC_PAGES} <= public
