@@ -1533,10 +1533,9 @@ class _WarmAggregate:
             # its few fractional cells rounded; else the cold path solves it as an integer
             # program where worth it
             col = np.searchsorted(self.members, targets)
-            return _maybe(
-                self.members,
-                _integer_near(self.a, self.b, x, _credit_costs(nx, col, sign, gap), _any_point),
-            )
+            costs = _credit_costs(nx, col, sign, gap)
+            near = _integer_near(self.a, self.b, x, costs, _any_point)
+            return None if near is None else (self.members, near)
         x = np.round(x)
         if not _satisfies(x, self.a, self.b):
             return None
@@ -1604,10 +1603,6 @@ def _credit_costs(nx: int, col: np.ndarray, sign: np.ndarray, gap: np.ndarray) -
 def _any_point(_: np.ndarray) -> bool:
     """Any feasible integer point is a witness for every cell it moves."""
     return True
-
-
-def _maybe(members: np.ndarray, x: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
-    return None if x is None else (members, x)
 
 
 def _satisfies(x: np.ndarray, a: sp.csr_matrix, b: np.ndarray) -> bool:
