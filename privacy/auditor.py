@@ -849,25 +849,45 @@ class Attacker:
                         out.append((i, sense, init, first_round))
             return out
 
-        def share(pairs: np.ndarray, sol: np.ndarray) -> None:
-            """Every feasible integer point is a witness for every cell it moves."""
-            moved_mask = np.abs(sol - self.xstar[pairs]) > 0.5
-            if not moved_mask.any():
-                return
-            moved = pairs[moved_mask]
+        def credit(moves: list[tuple[np.ndarray, np.ndarray]]) -> None:
+            """Every feasible integer point is a witness for every cell it moves.
+
+            moves: (cells, integer values) per independent move of one point (they move
+            distinct cells); a cell witnessed anew takes its move's cells as its support.
+            """
+            if len(moves) == 1:
+                moved, vals = moves[0]
+                owner = np.zeros(len(moved), dtype=np.int64)
+            else:
+                moved = np.concatenate([c for c, _ in moves])
+                vals = np.concatenate([v for _, v in moves])
+                owner = np.repeat(np.arange(len(moves)), [len(c) for c, _ in moves])
             pos = position[moved]
-            vals = np.round(sol[moved_mask])
-            for p, v in zip(pos.tolist(), vals.tolist(), strict=True):
-                if p < 0:
+            ours = pos >= 0
+            pos, vals, owner = pos[ours], np.round(vals[ours]), owner[ours]
+            up = vals > wit_hi[pos]
+            down = ~up & (vals < wit_lo[pos])
+            for better, wit, sup, done, bound, outer, reached in (
+                (up, wit_hi, sup_hi, done_hi, upper, outer_hi, np.greater_equal),
+                (down, wit_lo, sup_lo, done_lo, lower, outer_lo, np.less_equal),
+            ):
+                idx = np.flatnonzero(better)
+                if not len(idx):
                     continue
-                if v > wit_hi[p]:
-                    wit_hi[p], sup_hi[p] = v, moved
-                    if v >= outer_hi[p] and not done_hi[p]:
-                        upper[p], done_hi[p] = v, True
-                elif v < wit_lo[p]:
-                    wit_lo[p], sup_lo[p] = v, moved
-                    if v <= outer_lo[p] and not done_lo[p]:
-                        lower[p], done_lo[p] = v, True
+                p, v = pos[idx], vals[idx]
+                wit[p] = v
+                for q, o in zip(p.tolist(), owner[idx].tolist(), strict=True):
+                    sup[q] = moves[o][0]
+                # a witness on a proven outer bound is the exact bound
+                hit = reached(v, outer[p]) & ~done[p]
+                bound[p[hit]] = v[hit]
+                done[p[hit]] = True
+
+        def share(pairs: np.ndarray, sol: np.ndarray) -> None:
+            """`credit` the point ``sol`` over ``pairs`` (every other cell at its true value)."""
+            moved_mask = np.abs(sol - self.xstar[pairs]) > 0.5
+            if moved_mask.any():
+                credit([(pairs[moved_mask], sol[moved_mask])])
 
         stop = until_failure and check and bool(failed.any())
         if check and k >= _AGGREGATE_MIN_CELLS and not stop:
@@ -877,7 +897,7 @@ class Attacker:
                 need_width,
                 decided,
                 failed,
-                share,
+                credit,
                 (done_hi, done_lo, upper, lower, wit_hi, wit_lo, outer_lo, outer_hi),
             )
 
@@ -1100,7 +1120,7 @@ class Attacker:
         need_width: np.ndarray,
         decided,
         failed: np.ndarray,
-        share,
+        credit,
         state: tuple[np.ndarray, ...],
     ) -> None:
         """Find feasible integer points that decide many cells at once (check mode only).
@@ -1110,7 +1130,7 @@ class Attacker:
         system): maximise, over the chunk, the share of the move each cell still needs (up to
         the upper end it must reach, or down to widen its interval), capped at that move. An
         integral optimum (the usual case on sum systems; otherwise a time-limited MILP) is a
-        witness for every cell it moves (`share`), exactly like a point found for one cell.
+        witness for every cell it moves (`credit`), exactly like a point found for one cell.
         Cells left open go on to their own LPs; most cells of a heavily hidden release are
         decided here in a few solver calls instead of two LPs each. When a round over the
         neighbourhoods decides few cells (or after `_AGGREGATE_ROUNDS` of them), the points are
@@ -1182,8 +1202,9 @@ class Attacker:
                     )
                 for point in points:
                     if point is not None:
-                        for piece in self._independent_moves(*point):
-                            share(*piece)
+                        moves = self._independent_moves(*point)
+                        if moves:
+                            credit(moves)
                 if int(decided().sum()) - before < max(
                     _AGGREGATE_MIN_CELLS // 2, len(sel) // self.aggregate_gain
                 ):
