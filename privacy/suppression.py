@@ -54,7 +54,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from privacy import gc_pause, highs, parallel
 from privacy.auditor import Attacker, audit
@@ -368,21 +367,22 @@ def _search(
         rounds += 1
         if max_rounds is not None and rounds > max_rounds:
             return None
-        constraints = [LinearConstraint(np.array(cuts), 1, np.inf)] if cuts else []
-        res = milp(
+        k = len(candidates)
+        x, _ = highs.milp(
             cost,
-            constraints=constraints,
-            integrality=np.ones(len(candidates)),
-            bounds=Bounds(0, 1),
+            sp.csr_matrix(np.array(cuts)) if cuts else sp.csr_matrix((0, k)),
+            (np.ones(len(cuts)), np.full(len(cuts), np.inf)),
+            (0.0, 1.0),
+            integrality=np.ones(k),
         )
-        if res.x is None or res.fun >= to_beat:
+        if x is None or float(cost @ x) >= to_beat:
             return None  # no pattern, or none cheaper than the one to improve on
         if not checked:
             # hiding every candidate is the most any pattern can do
             if not passes(candidates):
                 return None
             checked = True
-        pick = res.x > 0.5
+        pick = x > 0.5
         if passes(candidates[pick]):
             return sorted(candidates[pick].tolist())
         failing = pick.copy()
