@@ -1042,14 +1042,10 @@ class Attacker:
         if x is None:  # pragma: no cover - HiGHS failed warm: solve it cold instead
             return self._lp_batch(np.array([cell]), [(0, sense, pairs, 0)])[0]
         x = x[self.free[warm.members]]
-        if (np.abs(x - np.round(x)) > 1e-6).any():
-            # a fractional vertex: rounded to an integer point on its value rounded where its
-            # few fractional cells allow; else a cold dual simplex solve usually lands on an
-            # integral optimum, which spares an integer program over the whole component
-            x = self._rounded_point(cell, sense, pairs, x)
-            if x is None:
-                return self._lp_batch(np.array([cell]), [(0, sense, pairs, 0)])[0]
-        return float(x[np.searchsorted(pairs, cell)]), True, x, _NOTHING
+        # fractional even when solved from scratch (see `_WarmLP.solve`): the caller rounds
+        # it (`_rounded_point`), or solves the integer program
+        integral = not (np.abs(x - np.round(x)) > 1e-6).any()
+        return float(x[np.searchsorted(pairs, cell)]), integral, x, _NOTHING
 
     def _lp_batch(
         self, cells: np.ndarray, batch: list[tuple[int, int, np.ndarray, int]]
@@ -1437,7 +1433,15 @@ class _WarmLP:
     def solve(
         self, cell: int, sense: int, free: np.ndarray, truth: np.ndarray
     ) -> np.ndarray | None:
-        """A vertex maximising ``sense * x_cell``; cells not ``free`` held at ``truth``."""
+        """A vertex maximising ``sense * x_cell``; cells not ``free`` held at ``truth``.
+
+        Primal simplex from the last optimal basis. A fractional optimum is solved again from
+        scratch by dual simplex, which on these sum systems usually lands on an integral
+        vertex, and leaves the model there: warm solves started from an integral vertex mostly
+        stay integral, while those started from a fractional one mostly do not (on the largest
+        part of a scale-1 public release, 128 of 184 warm solves were fractional and each went
+        on to a cold solve of its own; re-solving in place, 26 cold solves in all, 21 s -> 10 s).
+        """
         changed = np.flatnonzero(free != self.free)
         if len(changed):
             lo = np.where(free[changed], 0.0, truth[changed])
@@ -1450,6 +1454,16 @@ class _WarmLP:
         self.solver.changeColCost(col, -float(sense))
         self.costed = col
         self.solver.run()
+        x = self._optimum()
+        if x is not None and np.abs(x - np.round(x)).max() > 1e-6:
+            self.solver.clearSolver()  # the basis, not the model
+            self.solver.setOptionValue("simplex_strategy", 1)
+            self.solver.run()
+            self.solver.setOptionValue("simplex_strategy", 4)
+            x = self._optimum()
+        return x
+
+    def _optimum(self) -> np.ndarray | None:
         if not highs.optimal(self.solver):
             return None
         return np.asarray(self.solver.getSolution().col_value)

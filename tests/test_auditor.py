@@ -1091,14 +1091,16 @@ def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(
     monkeypatch,  # noqa: ANN001
 ) -> None:
     """The whole attack (neighbourhoods, warm whole-component LPs, rounding) stays exact on
-    tables whose LP optima are fractional, and rounding spares the integer programs. With no
-    ring, roundings fail and fall back to the integer programs: still exact."""
+    tables whose LP optima are fractional. A fractional warm optimum is solved again from
+    scratch in its kept model; one still fractional then is rounded, which spares the integer
+    programs. With no ring, roundings fail and fall back to the integer programs: still exact."""
     import privacy.auditor as auditor
 
     monkeypatch.setattr(auditor, "_ROUNDING_RINGS", rings)
 
-    calls = {"rounded": 0, "failed": 0, "milp": 0}
+    calls = {"rounded": 0, "failed": 0, "milp": 0, "warm": 0, "optima": 0}
     real_round, real_milp = auditor.Attacker._rounded_point, auditor.Attacker._milp
+    real_solve, real_optimum = auditor._WarmLP.solve, auditor._WarmLP._optimum
 
     def rounding(self, *args):  # noqa: ANN001, ANN002, ANN202
         found = real_round(self, *args)
@@ -1109,17 +1111,29 @@ def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(
         calls["milp"] += 1
         return real_milp(self, *args)
 
+    def warm(self, *args):  # noqa: ANN001, ANN002, ANN202
+        calls["warm"] += 1
+        return real_solve(self, *args)
+
+    def optimum(self):  # noqa: ANN001, ANN202
+        calls["optima"] += 1  # once per solve, twice when solved again from scratch
+        return real_optimum(self)
+
     monkeypatch.setattr(auditor.Attacker, "_rounded_point", rounding)
     monkeypatch.setattr(auditor.Attacker, "_milp", counted)
+    monkeypatch.setattr(auditor._WarmLP, "solve", warm)
+    monkeypatch.setattr(auditor._WarmLP, "_optimum", optimum)
     monkeypatch.setattr(auditor, "_WARM_MIN_PAIRS", 1)
-    for seed in range(4):
+    for seed in (0, 1, 6, 9, 10, 12, 21, 29, 32):  # 32: fractional even from scratch
         system, cells = _three_way_interior(seed)
         report = audit(system, set(cells.tolist()), POLICY, exact=True)
         got = {c: (iv.lower, iv.upper) for c, iv in report.intervals.items()}
         assert got == oracle(system, set(cells.tolist()))
+    assert calls["optima"] > calls["warm"] > 0  # some warm optima were solved again
     if rings:
         assert calls["rounded"] > 0
         assert calls["milp"] < calls["rounded"]
-    else:  # the fractional cells alone never round here: the fallbacks (a cold re-solve,
-        # then an integer program) ran, and stayed exact
+    else:  # the fractional cells alone never round here: the integer programs ran, and
+        # stayed exact
         assert calls["failed"]
+        assert calls["milp"]
