@@ -49,8 +49,10 @@ def main() -> None:
         times = [t for t, _ in results]
         peak = max(m for _, m in results)
         target = {1.0: "< 60 s", 10.0: "completes"}.get(scale, "")
-        print(f"{scale:>6} {runs:>5} {statistics.median(times):>9.1f} {min(times):>7.1f} "
-              f"{peak:>9.0f}  {target}")
+        print(
+            f"{scale:>6} {runs:>5} {statistics.median(times):>9.1f} {min(times):>7.1f} "
+            f"{peak:>9.0f}  {target}"
+        )
 
 
 if __name__ == "__main__":

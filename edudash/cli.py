@@ -74,7 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("edudash: interrupted", file=sys.stderr)
         return 130
     except (
-        CommandError, ValueError, LookupError, OSError, RuntimeError, duckdb.Error, sqlite3.Error
+        CommandError,
+        ValueError,
+        LookupError,
+        OSError,
+        RuntimeError,
+        duckdb.Error,
+        sqlite3.Error,
     ) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         print(f"edudash {args.command}: {reason}", file=sys.stderr)

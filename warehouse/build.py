@@ -100,8 +100,14 @@ def build_warehouse(
             counts[name] = frame.height
         con.execute(
             "INSERT INTO build_info VALUES (?, ?, ?, ?, ?, ?)",
-            [build_id, dt.datetime.now(dt.UTC).replace(tzinfo=None), "synthetic", scale, seed,
-             SCHEMA_VERSION],
+            [
+                build_id,
+                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "synthetic",
+                scale,
+                seed,
+                SCHEMA_VERSION,
+            ],
         )
         problems = check_references(con)
         if problems:

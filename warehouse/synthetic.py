@@ -22,6 +22,8 @@ from faker.providers.person.en_US import Provider as PersonProvider
 
 from warehouse.state_ids import new_staff_ids, new_student_ids
 
+# code lists and names, several to a line (the formatter would give each a line of its own)
+# fmt: off
 SCHOOL_YEARS: tuple[str, ...] = ("2022-23", "2023-24", "2024-25", "2025-26")
 GRADES: tuple[str, ...] = ("PK", "K", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
 RACES: tuple[str, ...] = ("AM", "AS", "BL", "HI", "PI", "WH", "MU")
@@ -83,6 +85,7 @@ NICKNAMES = {
     "Isabella": "Bella", "Joshua": "Josh", "David": "Dave", "Steven": "Steve",
     "Jacob": "Jake", "Nathan": "Nate", "Gabriel": "Gabe", "Samuel": "Sam", "Charles": "Charlie",
 }
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -257,8 +260,12 @@ def _school_spans(size: int, district_type: str, rng: np.random.Generator) -> li
     )
 
 
-SCHOOL_LABEL = {"ELEMENTARY": "Elementary School", "MIDDLE": "Middle School",
-                "HIGH": "High School", "COMBINED": "School"}
+SCHOOL_LABEL = {
+    "ELEMENTARY": "Elementary School",
+    "MIDDLE": "Middle School",
+    "HIGH": "High School",
+    "COMBINED": "School",
+}
 
 
 def _schools(districts: pl.DataFrame, rng: np.random.Generator, fake: Faker) -> _SchoolLayout:
@@ -295,17 +302,31 @@ def _schools(districts: pl.DataFrame, rng: np.random.Generator, fake: Faker) -> 
             spans_all.append((lo, hi))
     n = len(rows)
     taken = set(districts["district_id"].to_list())
-    pool = [str(x) for x in _unique_digits(rng, n + len(taken) + 8, 1000, 10000) if str(x) not in taken]
+    pool = [
+        str(x) for x in _unique_digits(rng, n + len(taken) + 8, 1000, 10000) if str(x) not in taken
+    ]
     frame = pl.DataFrame(rows).with_columns(pl.Series("school_id", pool[:n]))
     # Two schools of one district can draw the same surname: number the repeats.
     frame = frame.with_columns(
         pl.when(pl.col("school_name").is_duplicated())
-        .then(pl.col("school_name") + " " + pl.col("school_name").cum_count().over("school_name").cast(pl.String))
+        .then(
+            pl.col("school_name")
+            + " "
+            + pl.col("school_name").cum_count().over("school_name").cast(pl.String)
+        )
         .otherwise(pl.col("school_name"))
         .alias("school_name")
     ).select(
-        "school_id", "district_id", "school_name", "school_type", "grade_low", "grade_high",
-        "is_island", "street", "city", "zip",
+        "school_id",
+        "district_id",
+        "school_name",
+        "school_type",
+        "grade_low",
+        "grade_high",
+        "is_island",
+        "street",
+        "city",
+        "zip",
     )
     serves = np.zeros((n, len(GRADES)), dtype=bool)
     for i, (lo, hi) in enumerate(spans_all):
@@ -415,8 +436,9 @@ def _new_students(
     household = np.empty(n, dtype=np.int64)
     household[order] = np.cumsum(new_hh) - 1 + first_household
     nonwhite = race != "WH"
-    econ_boost = np.select([race == "BL", race == "HI", race == "AM", race == "AS"],
-                           [0.75, 0.5, 0.7, -0.1], 0.0)
+    econ_boost = np.select(
+        [race == "BL", race == "HI", race == "AM", race == "AS"], [0.75, 0.5, 0.7, -0.1], 0.0
+    )
     students = _Students(
         district=district,
         gender=gender,
@@ -500,13 +522,16 @@ def _simulate(
         for g in np.unique(grade[bad]):
             members = bad[grade[bad] == g]
             options = np.flatnonzero(district_serves[:, g])
-            st.district[members] = rng.choice(options, size=len(members),
-                                              p=size[options] / size[options].sum())
+            st.district[members] = rng.choice(
+                options, size=len(members), p=size[options] / size[options].sum()
+            )
 
-    counts0 = np.vstack([
-        rng.multinomial(int(s), w / w.sum())
-        for s, w in zip(size, np.where(district_serves, GRADE_WEIGHTS, 0.0), strict=True)
-    ])
+    counts0 = np.vstack(
+        [
+            rng.multinomial(int(s), w / w.sum())
+            for s, w in zip(size, np.where(district_serves, GRADE_WEIGHTS, 0.0), strict=True)
+        ]
+    )
     year0 = int(SCHOOL_YEARS[0][:4])
     st, grade = _new_students(counts0, year0, race_probs, district_poverty, rng, 0)
     school = pick_schools(st.district, grade)
@@ -521,39 +546,68 @@ def _simulate(
         idx = np.flatnonzero(active)
         g = grade[idx]
         # Programs this year.
-        econ = _top_share(st.u_econ[idx] + rng.normal(0, 0.35, len(idx)), TARGET["economically_disadvantaged"])
+        econ = _top_share(
+            st.u_econ[idx] + rng.normal(0, 0.35, len(idx)), TARGET["economically_disadvantaged"]
+        )
         dis = _top_share(st.u_dis[idx] + rng.normal(0, 0.25, len(idx)), TARGET["disability"])
-        el = _top_share(st.u_el[idx] + district_el[st.district[idx]] - 0.12 * g
-                        + rng.normal(0, 0.3, len(idx)), TARGET["english_learner"])
-        home = _top_share(st.u_home[idx] + 0.5 * st.u_econ[idx] + rng.normal(0, 0.5, len(idx)),
-                          TARGET["homeless"])
+        el = _top_share(
+            st.u_el[idx] + district_el[st.district[idx]] - 0.12 * g + rng.normal(0, 0.3, len(idx)),
+            TARGET["english_learner"],
+        )
+        home = _top_share(
+            st.u_home[idx] + 0.5 * st.u_econ[idx] + rng.normal(0, 0.5, len(idx)), TARGET["homeless"]
+        )
         mig = migrant_districts[st.district[idx]] & (st.u_mig[idx] < 0.12)
         cte = (g >= GRADES.index("10")) & (st.u_cte[idx] < 0.3)
         econ_share = np.bincount(school[idx], weights=econ, minlength=nsch) / np.maximum(
-            np.bincount(school[idx], minlength=nsch), 1)
+            np.bincount(school[idx], minlength=nsch), 1
+        )
         title1 = (econ_share[school[idx]] >= 0.5) & (g <= GRADES.index("08"))
-        progs.append(pl.DataFrame({
-            "school_year": np.full(len(idx), year), "_student": idx,
-            "economically_disadvantaged": econ, "english_learner": el, "disability": dis,
-            "migrant": mig, "homeless": home, "title1": title1, "cte": cte,
-        }))
+        progs.append(
+            pl.DataFrame(
+                {
+                    "school_year": np.full(len(idx), year),
+                    "_student": idx,
+                    "economically_disadvantaged": econ,
+                    "english_learner": el,
+                    "disability": dis,
+                    "migrant": mig,
+                    "homeless": home,
+                    "title1": title1,
+                    "cte": cte,
+                }
+            )
+        )
         # Assessments (spring): ELA and math in 3-8 and 11, science in 5, 8, 11; 97% tested.
         for s_i, subject in enumerate(("ELA", "MATH", "SCI")):
             grades_tested = SCIENCE_GRADES if subject == "SCI" else ELA_MATH_GRADES
             who = np.flatnonzero(np.isin(g, grades_tested) & (rng.random(len(idx)) < 0.97))
-            z = (0.8 * st.ability[idx[who]] + 0.6 * rng.normal(0, 1, len(who))
-                 - 0.45 * econ[who] - 0.9 * dis[who] - 0.9 * el[who]
-                 + school_effect[school[idx[who]], s_i] + YEARLY_DRIFT[subject] * t)
+            z = (
+                0.8 * st.ability[idx[who]]
+                + 0.6 * rng.normal(0, 1, len(who))
+                - 0.45 * econ[who]
+                - 0.9 * dis[who]
+                - 0.9 * el[who]
+                + school_effect[school[idx[who]], s_i]
+                + YEARLY_DRIFT[subject] * t
+            )
             if subject not in level_cuts:
                 level_cuts[subject] = np.quantile(z, np.cumsum(LEVEL_SHARES[subject])[:3])
             level = 1 + np.searchsorted(level_cuts[subject], z)
             score = np.clip(np.round(600 + 60 * z), 300, 900).astype(np.int16)
-            tests.append(pl.DataFrame({
-                "school_year": np.full(len(who), year), "_student": idx[who],
-                "_school": school[idx[who]], "grade": np.array(GRADES)[g[who]],
-                "subject": np.full(len(who), subject), "scale_score": score,
-                "performance_level": level.astype(str),
-            }))
+            tests.append(
+                pl.DataFrame(
+                    {
+                        "school_year": np.full(len(who), year),
+                        "_student": idx[who],
+                        "_school": school[idx[who]],
+                        "grade": np.array(GRADES)[g[who]],
+                        "subject": np.full(len(who), subject),
+                        "scale_score": score,
+                        "performance_level": level.astype(str),
+                    }
+                )
+            )
         # End-of-year events.
         exit_code = np.full(len(idx), "COMPLETED_YEAR", dtype=object)
         leave = rng.random(len(idx)) < 0.03
@@ -569,37 +623,61 @@ def _simulate(
         repeat12 = (g == G12) & (cohort[idx] >= 0) & ~leave
         cohort[idx[first12]] = t
         early = np.concatenate(pending_dropouts.pop(t, [np.zeros(0, dtype=np.int64)]))
-        lin = (-1.4 * econ[first12] - 1.35 * dis[first12] - 1.4 * el[first12]
-               + grad_school_effect[school[idx[first12]]])
+        lin = (
+            -1.4 * econ[first12]
+            - 1.35 * dis[first12]
+            - 1.4 * el[first12]
+            + grad_school_effect[school[idx[first12]]]
+        )
         need = TARGET["graduation"] * (first12.sum() + len(early))
         a = _solve_intercept(lin, min(need, first12.sum() - 0.5))
         diploma = rng.random(int(first12.sum())) < _sigmoid(a + lin)
-        other = rng.choice(np.array(["STILL_ENROLLED", "OTHER_COMPLETER", "DROPPED_OUT"]),
-                           size=len(diploma), p=[0.5, 0.2, 0.3])
+        other = rng.choice(
+            np.array(["STILL_ENROLLED", "OTHER_COMPLETER", "DROPPED_OUT"]),
+            size=len(diploma),
+            p=[0.5, 0.2, 0.3],
+        )
         outcome = np.where(diploma, "REGULAR_DIPLOMA", other)
         exit_code[np.flatnonzero(first12)] = np.select(
             [outcome == "REGULAR_DIPLOMA", outcome == "DROPPED_OUT", outcome == "OTHER_COMPLETER"],
-            ["GRADUATED", "DROPPED_OUT", "COMPLETED_YEAR"], "COMPLETED_YEAR")
+            ["GRADUATED", "DROPPED_OUT", "COMPLETED_YEAR"],
+            "COMPLETED_YEAR",
+        )
         finished_other = np.zeros(len(idx), dtype=bool)
         finished_other[np.flatnonzero(first12)[outcome == "OTHER_COMPLETER"]] = True
         rep_grad = rng.random(int(repeat12.sum())) < 0.7
         exit_code[np.flatnonzero(repeat12)[rep_grad]] = "GRADUATED"
-        cohorts.append(pl.DataFrame({
-            "cohort_year": np.full(int(first12.sum()) + len(early), year),
-            "_student": np.concatenate([idx[first12], early]),
-            "_school": np.concatenate([school[idx[first12]], np.full(len(early), -1)]),
-            "outcome": np.concatenate([outcome, np.full(len(early), "DROPPED_OUT")]),
-        }))
+        cohorts.append(
+            pl.DataFrame(
+                {
+                    "cohort_year": np.full(int(first12.sum()) + len(early), year),
+                    "_student": np.concatenate([idx[first12], early]),
+                    "_school": np.concatenate([school[idx[first12]], np.full(len(early), -1)]),
+                    "outcome": np.concatenate([outcome, np.full(len(early), "DROPPED_OUT")]),
+                }
+            )
+        )
         exit_date = np.full(len(idx), np.datetime64(f"{y0 + 1}-06-14"))
         mid = (exit_code == "TRANSFER_OUT") | (exit_code == "DROPPED_OUT")
         exit_date[mid] = np.datetime64(f"{y0}-11-01") + rng.integers(0, 200, int(mid.sum())).astype(
-            "timedelta64[D]")
-        entry_date = np.datetime64(f"{y0}-08-28") + rng.integers(0, 8, len(idx)).astype("timedelta64[D]")
-        enroll.append(pl.DataFrame({
-            "school_year": np.full(len(idx), year), "_student": idx, "_school": school[idx],
-            "grade": np.array(GRADES)[g], "entry_date": entry_date, "exit_date": exit_date,
-            "exit_code": exit_code.astype(str),
-        }))
+            "timedelta64[D]"
+        )
+        entry_date = np.datetime64(f"{y0}-08-28") + rng.integers(0, 8, len(idx)).astype(
+            "timedelta64[D]"
+        )
+        enroll.append(
+            pl.DataFrame(
+                {
+                    "school_year": np.full(len(idx), year),
+                    "_student": idx,
+                    "_school": school[idx],
+                    "grade": np.array(GRADES)[g],
+                    "entry_date": entry_date,
+                    "exit_date": exit_date,
+                    "exit_code": exit_code.astype(str),
+                }
+            )
+        )
         if t == len(SCHOOL_YEARS) - 1:
             break
         # Transition to next year.
@@ -611,7 +689,9 @@ def _simulate(
         movers = cont[rng.random(len(cont)) < 0.025]
         st.district[movers] = rng.choice(nd, size=len(movers), p=size / size.sum())
         relocate_unserved(cont)
-        wrong = (layout.district[school[cont]] != st.district[cont]) | ~layout.serves[school[cont], grade[cont]]
+        wrong = (layout.district[school[cont]] != st.district[cont]) | ~layout.serves[
+            school[cont], grade[cont]
+        ]
         school[cont[wrong]] = pick_schools(st.district[cont[wrong]], grade[cont[wrong]])
         # Newcomers: PK and K entrants and in-migrants across all grades.
         y1 = y0 + 1
@@ -620,8 +700,9 @@ def _simulate(
         new[:, 0] += rng.poisson(lam[:, 0] * (1 - 0.032))
         new[:, 1] += rng.poisson(lam[:, 1] * 0.35)
         new = np.where(district_serves, new, 0)
-        fresh, fresh_grade = _new_students(new, y1, race_probs, district_poverty, rng,
-                                           int(st.household.max()) + 1)
+        fresh, fresh_grade = _new_students(
+            new, y1, race_probs, district_poverty, rng, int(st.household.max()) + 1
+        )
         # A third of young entrants are siblings of a student already in the district.
         young = np.flatnonzero(fresh_grade <= 1)
         sib = young[rng.random(len(young)) < 0.33]
@@ -647,7 +728,9 @@ def _simulate(
     cohort_frame = (
         cohort_frame.join(last_school, on="_student", how="left", suffix="_last")
         .with_columns(
-            pl.when(pl.col("_school") < 0).then(pl.col("_school_last")).otherwise(pl.col("_school"))
+            pl.when(pl.col("_school") < 0)
+            .then(pl.col("_school_last"))
+            .otherwise(pl.col("_school"))
             .alias("_school")
         )
         .drop("_school_last")
@@ -674,7 +757,8 @@ def _identities(st: _Students, rng: np.random.Generator, names: _Names) -> pl.Da
     differ = rng.random(n_hh) < 0.15
     g_last[differ] = names.last_names(rng, int(differ.sum()))
     guardian = (pl.Series(names.first(rng, g_gender)) + " " + pl.Series(g_last)).to_numpy()[
-        st.household]
+        st.household
+    ]
     has_ssn = rng.random(n) < 0.6
     ssn = np.where(has_ssn, _ssn(rng, n), None)
     econ_ever = st.u_econ > np.quantile(st.u_econ, 0.55)
@@ -682,18 +766,20 @@ def _identities(st: _Students, rng: np.random.Generator, names: _Names) -> pl.Da
     mc = pl.Series(_unique_digits(rng, n, 10_000_000, 100_000_000)).cast(pl.String)
     mainecare = np.where(has_mc, ("M" + mc).to_numpy(), None)
     ids = new_student_ids(n, rng=rng)
-    return pl.DataFrame({
-        "state_student_id": ids,
-        "first_name": first.astype(str),
-        "middle_name": pl.Series(middle.tolist(), dtype=pl.String),
-        "last_name": last.astype(str),
-        "birth_date": st.birth,
-        "gender": st.gender,
-        "race_ethnicity": st.race,
-        "guardian_name": guardian.astype(str),
-        "ssn": pl.Series(ssn.tolist(), dtype=pl.String),
-        "mainecare_id": pl.Series(mainecare.tolist(), dtype=pl.String),
-    })
+    return pl.DataFrame(
+        {
+            "state_student_id": ids,
+            "first_name": first.astype(str),
+            "middle_name": pl.Series(middle.tolist(), dtype=pl.String),
+            "last_name": last.astype(str),
+            "birth_date": st.birth,
+            "gender": st.gender,
+            "race_ethnicity": st.race,
+            "guardian_name": guardian.astype(str),
+            "ssn": pl.Series(ssn.tolist(), dtype=pl.String),
+            "mainecare_id": pl.Series(mainecare.tolist(), dtype=pl.String),
+        }
+    )
 
 
 PERTURBATIONS = ("typo", "nickname", "dob_transposed", "last_name_changed", "ssn_missing")
@@ -714,11 +800,13 @@ def _one_typo(name: str, rng: np.random.Generator) -> str:
     i = int(rng.integers(1, len(name) - 1))
     kind = int(rng.integers(0, 3))
     if kind == 0:
-        return name[:i] + name[i + 1] + name[i] + name[i + 2:]
+        return name[:i] + name[i + 1] + name[i] + name[i + 2 :]
     if kind == 1:
-        return name[:i] + name[i + 1:]
+        return name[:i] + name[i + 1 :]
     letter = "aeiourstln"[int(rng.integers(0, 10))]
-    return name[:i] + letter + name[i + 1:] if name[i] != letter else name[:i] + "y" + name[i + 1:]
+    return (
+        name[:i] + letter + name[i + 1 :] if name[i] != letter else name[:i] + "y" + name[i + 1 :]
+    )
 
 
 def _transpose_dob(d: dt.date) -> dt.date | None:
@@ -775,8 +863,13 @@ def _plant_duplicates(
         if kind != "ssn_missing" and rng.random() < 0.5:
             dup["middle_name"] = None
         rows.append(dup)
-        truth.append({"original_id": rec["state_student_id"], "duplicate_id": new_ids[j],
-                      "perturbation": kind})
+        truth.append(
+            {
+                "original_id": rec["state_student_id"],
+                "duplicate_id": new_ids[j],
+                "perturbation": kind,
+            }
+        )
         switch[s] = (len(people) + j, int(rng.integers(first_year[s] + 1, last_year[s] + 1)))
     return pl.DataFrame(rows, schema=people.schema), pl.DataFrame(truth), switch
 
@@ -785,9 +878,19 @@ def _plant_duplicates(
 # Staff
 
 ROLE_SUBJECTS_SECONDARY = np.array(["ELA", "MATH", "SCI", "SOC", "ARTS", "PE", "WL", "CTE"])
-SUBJECT_CERT = {"GENERAL": "020", "ELA": "100", "MATH": "200", "SCI": "300", "SOC": "400",
-                "ARTS": "600", "PE": "700", "WL": "500", "CTE": "800", "SPED": "282",
-                "ESL": "660"}
+SUBJECT_CERT = {
+    "GENERAL": "020",
+    "ELA": "100",
+    "MATH": "200",
+    "SCI": "300",
+    "SOC": "400",
+    "ARTS": "600",
+    "PE": "700",
+    "WL": "500",
+    "CTE": "800",
+    "SPED": "282",
+    "ESL": "660",
+}
 
 
 def _staff(
@@ -809,14 +912,21 @@ def _staff(
         if n_students > 200:
             roles.append("LIBRARIAN")
         rest = max(1, n - len(roles))
-        draw = rng.choice(np.array(["TEACHER", "ED_TECH", "SPED_TEACHER"]), size=rest,
-                          p=[0.64, 0.27, 0.09])
+        draw = rng.choice(
+            np.array(["TEACHER", "ED_TECH", "SPED_TEACHER"]), size=rest, p=[0.64, 0.27, 0.09]
+        )
         roles += draw.tolist()
         for r in roles:
             if r == "TEACHER":
-                subj = (rng.choice(ROLE_SUBJECTS_SECONDARY) if stype in ("HIGH", "MIDDLE")
-                        or (stype == "COMBINED" and rng.random() < 0.4)
-                        else ("GENERAL" if rng.random() < 0.8 else rng.choice(np.array(["ARTS", "PE", "ESL"]))))
+                subj = (
+                    rng.choice(ROLE_SUBJECTS_SECONDARY)
+                    if stype in ("HIGH", "MIDDLE") or (stype == "COMBINED" and rng.random() < 0.4)
+                    else (
+                        "GENERAL"
+                        if rng.random() < 0.8
+                        else rng.choice(np.array(["ARTS", "PE", "ESL"]))
+                    )
+                )
             elif r in ("SPED_TEACHER",):
                 subj = "SPED"
             elif r == "ED_TECH":
@@ -837,15 +947,20 @@ def _staff(
     n_people = int(person.max()) + 1
     ids = np.array(new_staff_ids(n_people, rng=rng))
     fte = np.where(rng.random(n_slots) < 0.9, 1.0, rng.choice([0.5, 0.6, 0.8], size=n_slots))
-    assignments = pl.DataFrame({
-        "school_year": np.repeat(np.array(SCHOOL_YEARS)[None, :], n_slots, axis=0).ravel(),
-        "state_staff_id": ids[person.ravel()],
-        "school_id": layout.frame["school_id"].to_numpy()[np.repeat(slots_school, ny)],
-        "role": np.repeat(slots_role, ny),
-        "subject": np.repeat(slots_subject, ny),
-        "fte": np.repeat(fte, ny),
-    }).unique(subset=["school_year", "state_staff_id", "school_id", "role", "subject"],
-              keep="first", maintain_order=True)
+    assignments = pl.DataFrame(
+        {
+            "school_year": np.repeat(np.array(SCHOOL_YEARS)[None, :], n_slots, axis=0).ravel(),
+            "state_staff_id": ids[person.ravel()],
+            "school_id": layout.frame["school_id"].to_numpy()[np.repeat(slots_school, ny)],
+            "role": np.repeat(slots_role, ny),
+            "subject": np.repeat(slots_subject, ny),
+            "fte": np.repeat(fte, ny),
+        }
+    ).unique(
+        subset=["school_year", "state_staff_id", "school_id", "role", "subject"],
+        keep="first",
+        maintain_order=True,
+    )
     assignments = assignments.with_columns(pl.col("fte").cast(pl.Decimal(3, 2)))
     role_of = np.empty(n_people, dtype=object)
     subj_of = np.empty(n_people, dtype=object)
@@ -854,45 +969,70 @@ def _staff(
     gender = rng.choice(np.array(["F", "M"]), size=n_people, p=[0.75, 0.25])
     exper = np.clip(rng.gamma(2.0, 7.0, n_people), 0, 45).astype(np.int16)
     age = 23 + exper + rng.integers(0, 12, n_people)
-    birth = (np.datetime64(f"{SCHOOL_YEARS[-1][:4]}-09-01")
-             - np.round(age * 365.25).astype("timedelta64[D]")
-             - rng.integers(0, 365, n_people).astype("timedelta64[D]"))
+    birth = (
+        np.datetime64(f"{SCHOOL_YEARS[-1][:4]}-09-01")
+        - np.round(age * 365.25).astype("timedelta64[D]")
+        - rng.integers(0, 365, n_people).astype("timedelta64[D]")
+    )
     is_tech = role_of == "ED_TECH"
     degree = np.where(
         is_tech,
         rng.choice(np.array(["NONE", "AA", "BA"]), size=n_people, p=[0.35, 0.35, 0.30]),
         rng.choice(np.array(["BA", "MA", "CAS", "DOC"]), size=n_people, p=[0.42, 0.50, 0.06, 0.02]),
     )
-    degree = np.where(np.isin(role_of, ["PRINCIPAL", "ASSISTANT_PRINCIPAL"]) & (degree == "BA"),
-                      "MA", degree)
-    staff = pl.DataFrame({
-        "state_staff_id": ids,
-        "first_name": names.first(rng, gender).astype(str),
-        "last_name": names.last_names(rng, n_people).astype(str),
-        "birth_date": birth,
-        "ssn": _ssn(rng, n_people),
-        "highest_degree": degree,
-        "years_experience": exper,
-    })
-    cert = np.array([
-        "ET" if r == "ED_TECH" else "010" if r in ("PRINCIPAL", "ASSISTANT_PRINCIPAL")
-        else "075" if r == "COUNSELOR" else "070" if r == "LIBRARIAN"
-        else SUBJECT_CERT.get(s, "020")
-        for r, s in zip(role_of, subj_of, strict=True)
-    ])
-    issued = (np.datetime64("2026-07-01") - rng.integers(0, 365 * 5, n_people).astype("timedelta64[D]"))
-    certs = pl.DataFrame({
-        "state_staff_id": ids, "certification_area": cert, "issued_date": issued,
-        "expires_date": issued + np.timedelta64(365 * 5, "D"),
-    })
+    degree = np.where(
+        np.isin(role_of, ["PRINCIPAL", "ASSISTANT_PRINCIPAL"]) & (degree == "BA"), "MA", degree
+    )
+    staff = pl.DataFrame(
+        {
+            "state_staff_id": ids,
+            "first_name": names.first(rng, gender).astype(str),
+            "last_name": names.last_names(rng, n_people).astype(str),
+            "birth_date": birth,
+            "ssn": _ssn(rng, n_people),
+            "highest_degree": degree,
+            "years_experience": exper,
+        }
+    )
+    cert = np.array(
+        [
+            "ET"
+            if r == "ED_TECH"
+            else "010"
+            if r in ("PRINCIPAL", "ASSISTANT_PRINCIPAL")
+            else "075"
+            if r == "COUNSELOR"
+            else "070"
+            if r == "LIBRARIAN"
+            else SUBJECT_CERT.get(s, "020")
+            for r, s in zip(role_of, subj_of, strict=True)
+        ]
+    )
+    issued = np.datetime64("2026-07-01") - rng.integers(0, 365 * 5, n_people).astype(
+        "timedelta64[D]"
+    )
+    certs = pl.DataFrame(
+        {
+            "state_staff_id": ids,
+            "certification_area": cert,
+            "issued_date": issued,
+            "expires_date": issued + np.timedelta64(365 * 5, "D"),
+        }
+    )
     second = rng.random(n_people) < 0.2
-    extra = pl.DataFrame({
-        "state_staff_id": ids[second],
-        "certification_area": rng.choice(np.array(["282", "660", "100", "200"]), size=int(second.sum())),
-        "issued_date": issued[second], "expires_date": issued[second] + np.timedelta64(365 * 5, "D"),
-    })
-    certs = pl.concat([certs, extra]).unique(["state_staff_id", "certification_area"],
-                                              keep="first", maintain_order=True)
+    extra = pl.DataFrame(
+        {
+            "state_staff_id": ids[second],
+            "certification_area": rng.choice(
+                np.array(["282", "660", "100", "200"]), size=int(second.sum())
+            ),
+            "issued_date": issued[second],
+            "expires_date": issued[second] + np.timedelta64(365 * 5, "D"),
+        }
+    )
+    certs = pl.concat([certs, extra]).unique(
+        ["state_staff_id", "certification_area"], keep="first", maintain_order=True
+    )
     return staff, certs, assignments
 
 
@@ -902,7 +1042,8 @@ def _staff(
 
 def _year_index() -> pl.Expr:
     return pl.col("school_year").replace_strict(
-        {y: i for i, y in enumerate(SCHOOL_YEARS)}, return_dtype=pl.Int64)
+        {y: i for i, y in enumerate(SCHOOL_YEARS)}, return_dtype=pl.Int64
+    )
 
 
 def _apply_switch(frame: pl.DataFrame, switch: pl.DataFrame, year_col: str) -> pl.DataFrame:
@@ -910,44 +1051,71 @@ def _apply_switch(frame: pl.DataFrame, switch: pl.DataFrame, year_col: str) -> p
     return (
         frame.join(switch, on="_student", how="left")
         .with_columns(
-            pl.when(pl.col("_dup").is_not_null()
-                    & (pl.col(year_col).replace_strict({y: i for i, y in enumerate(SCHOOL_YEARS)},
-                                                       return_dtype=pl.Int64) >= pl.col("_from")))
-            .then(pl.col("_dup")).otherwise(pl.col("_student")).alias("_student")
+            pl.when(
+                pl.col("_dup").is_not_null()
+                & (
+                    pl.col(year_col).replace_strict(
+                        {y: i for i, y in enumerate(SCHOOL_YEARS)}, return_dtype=pl.Int64
+                    )
+                    >= pl.col("_from")
+                )
+            )
+            .then(pl.col("_dup"))
+            .otherwise(pl.col("_student"))
+            .alias("_student")
         )
         .drop("_dup", "_from")
     )
 
 
 def _administrators(
-    districts: pl.DataFrame, schools: pl.DataFrame, staff: pl.DataFrame,
-    assignments: pl.DataFrame, rng: np.random.Generator, names: _Names,
+    districts: pl.DataFrame,
+    schools: pl.DataFrame,
+    staff: pl.DataFrame,
+    assignments: pl.DataFrame,
+    rng: np.random.Generator,
+    names: _Names,
 ) -> pl.DataFrame:
     principals = (
-        assignments.filter((pl.col("school_year") == SCHOOL_YEARS[-1]) & (pl.col("role") == "PRINCIPAL"))
+        assignments.filter(
+            (pl.col("school_year") == SCHOOL_YEARS[-1]) & (pl.col("role") == "PRINCIPAL")
+        )
         .unique("school_id", keep="first", maintain_order=True)
         .join(staff.select("state_staff_id", "first_name", "last_name"), on="state_staff_id")
         .join(schools.select("school_id", "district_id"), on="school_id")
-        .select("district_id", "school_id", pl.lit("PRINCIPAL").alias("role"), "first_name", "last_name")
+        .select(
+            "district_id", "school_id", pl.lit("PRINCIPAL").alias("role"), "first_name", "last_name"
+        )
         .sort("school_id")
     )
     g = rng.choice(np.array(["F", "M"]), size=districts.height, p=[0.45, 0.55])
-    supers = pl.DataFrame({
-        "district_id": districts["district_id"],
-        "school_id": pl.Series([None] * districts.height, dtype=pl.String),
-        "role": ["SUPERINTENDENT"] * districts.height,
-        "first_name": names.first(rng, g).astype(str),
-        "last_name": names.last_names(rng, districts.height).astype(str),
-    })
+    supers = pl.DataFrame(
+        {
+            "district_id": districts["district_id"],
+            "school_id": pl.Series([None] * districts.height, dtype=pl.String),
+            "role": ["SUPERINTENDENT"] * districts.height,
+            "first_name": names.first(rng, g).astype(str),
+            "last_name": names.last_names(rng, districts.height).astype(str),
+        }
+    )
     admins = pl.concat([supers, principals])
     slug = pl.col("district_id")
     return admins.with_columns(
-        (pl.lit("A") + pl.Series(_unique_digits(rng, admins.height, 100000, 1000000)).cast(pl.String))
-        .alias("administrator_id"),
-        (pl.col("first_name").str.to_lowercase().str.replace_all(r"[^a-z]", "") + "."
-         + pl.col("last_name").str.to_lowercase().str.replace_all(r"[^a-z]", "")
-         + "@sau" + slug + ".k12.me.us").alias("email"),
-    ).select("administrator_id", "district_id", "school_id", "role", "first_name", "last_name", "email")
+        (
+            pl.lit("A")
+            + pl.Series(_unique_digits(rng, admins.height, 100000, 1000000)).cast(pl.String)
+        ).alias("administrator_id"),
+        (
+            pl.col("first_name").str.to_lowercase().str.replace_all(r"[^a-z]", "")
+            + "."
+            + pl.col("last_name").str.to_lowercase().str.replace_all(r"[^a-z]", "")
+            + "@sau"
+            + slug
+            + ".k12.me.us"
+        ).alias("email"),
+    ).select(
+        "administrator_id", "district_id", "school_id", "role", "first_name", "last_name", "email"
+    )
 
 
 def generate(cfg: SyntheticConfig) -> dict[str, pl.DataFrame]:
@@ -964,45 +1132,76 @@ def generate(cfg: SyntheticConfig) -> dict[str, pl.DataFrame]:
     presence = (
         sim.enrollments.with_columns(_year_index().alias("_t"))
         .group_by("_student")
-        .agg(pl.len().alias("n_years"), pl.col("_t").min().alias("first_t"),
-             pl.col("_t").max().alias("last_t"))
+        .agg(
+            pl.len().alias("n_years"),
+            pl.col("_t").min().alias("first_t"),
+            pl.col("_t").max().alias("last_t"),
+        )
         .sort("_student")
     )
     dup_rows, truth, switch = _plant_duplicates(people, presence, cfg, rng, names)
     students = pl.concat([people, dup_rows])
     switch_frame = pl.DataFrame(
-        {"_student": list(switch), "_dup": [v[0] for v in switch.values()],
-         "_from": [v[1] for v in switch.values()]},
+        {
+            "_student": list(switch),
+            "_dup": [v[0] for v in switch.values()],
+            "_from": [v[1] for v in switch.values()],
+        },
         schema={"_student": pl.Int64, "_dup": pl.Int64, "_from": pl.Int64},
     )
     sid = students["state_student_id"]
     school_ids = layout.frame["school_id"]
 
     def finish(frame: pl.DataFrame, year_col: str) -> pl.DataFrame:
-        frame = _apply_switch(frame.with_columns(pl.col("_student").cast(pl.Int64)), switch_frame, year_col)
+        frame = _apply_switch(
+            frame.with_columns(pl.col("_student").cast(pl.Int64)), switch_frame, year_col
+        )
         frame = frame.with_columns(sid.gather(frame["_student"]).alias("state_student_id"))
         if "_school" in frame.columns:
             frame = frame.with_columns(school_ids.gather(frame["_school"]).alias("school_id"))
         return frame
 
     enrollments = finish(sim.enrollments, "school_year").select(
-        "school_year", "state_student_id", "school_id", "grade",
-        pl.col("entry_date").cast(pl.Date), pl.col("exit_date").cast(pl.Date), "exit_code")
+        "school_year",
+        "state_student_id",
+        "school_id",
+        "grade",
+        pl.col("entry_date").cast(pl.Date),
+        pl.col("exit_date").cast(pl.Date),
+        "exit_code",
+    )
     programs = finish(sim.programs, "school_year").select(
-        "school_year", "state_student_id", "economically_disadvantaged", "english_learner",
-        "disability", "migrant", "homeless", "title1", "cte")
+        "school_year",
+        "state_student_id",
+        "economically_disadvantaged",
+        "english_learner",
+        "disability",
+        "migrant",
+        "homeless",
+        "title1",
+        "cte",
+    )
     assessments = finish(sim.assessments, "school_year").select(
-        "school_year", "state_student_id", "school_id", "grade", "subject", "scale_score",
-        "performance_level")
+        "school_year",
+        "state_student_id",
+        "school_id",
+        "grade",
+        "subject",
+        "scale_score",
+        "performance_level",
+    )
     cohorts = finish(sim.cohorts, "cohort_year").select(
-        "cohort_year", "state_student_id", "school_id", "outcome")
+        "cohort_year", "state_student_id", "school_id", "outcome"
+    )
     staff, certs, assignments = _staff(layout, sim.enrollments, rng, names)
     admins = _administrators(districts, layout.frame, staff, assignments, rng, names)
-    years = pl.DataFrame({
-        "school_year": list(SCHOOL_YEARS),
-        "start_date": [dt.date(int(y[:4]), 7, 1) for y in SCHOOL_YEARS],
-        "end_date": [dt.date(int(y[:4]) + 1, 6, 30) for y in SCHOOL_YEARS],
-    })
+    years = pl.DataFrame(
+        {
+            "school_year": list(SCHOOL_YEARS),
+            "start_date": [dt.date(int(y[:4]), 7, 1) for y in SCHOOL_YEARS],
+            "end_date": [dt.date(int(y[:4]) + 1, 6, 30) for y in SCHOOL_YEARS],
+        }
+    )
     return {
         "districts": districts.drop("_size", "_island"),
         "schools": layout.frame,
@@ -1013,8 +1212,9 @@ def generate(cfg: SyntheticConfig) -> dict[str, pl.DataFrame]:
         "assessments": assessments,
         "graduation_cohorts": cohorts,
         "staff": staff.with_columns(pl.col("birth_date").cast(pl.Date)),
-        "staff_certifications": certs.with_columns(pl.col("issued_date").cast(pl.Date),
-                                                   pl.col("expires_date").cast(pl.Date)),
+        "staff_certifications": certs.with_columns(
+            pl.col("issued_date").cast(pl.Date), pl.col("expires_date").cast(pl.Date)
+        ),
         "staff_assignments": assignments,
         "school_years": years,
         "ground_truth.planted_duplicates": truth,

@@ -16,11 +16,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Generate synthetic Maine data and write it as the warehouse file. The same "
         "--seed and --scale always give the same data.",
     )
-    p.add_argument("--scale", type=float, default=1.0,
-                   help="1 = Maine size (about 171,000 students); default 1")
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="1 = Maine size (about 171,000 students); default 1",
+    )
     p.add_argument("--seed", type=int, default=20261128, help="random seed (default 20261128)")
-    p.add_argument("--demo-users", action="store_true",
-                   help="also create one demo account per role (local use only; passwords printed)")
+    p.add_argument(
+        "--demo-users",
+        action="store_true",
+        help="also create one demo account per role (local use only; passwords printed)",
+    )
     p.set_defaults(func=run)
 
 
