@@ -340,9 +340,18 @@ class Attacker:
         self._initial: dict[int, np.ndarray] = {}  # per cell, under the current `free`
 
     def _build_matrices(self) -> None:
-        mask = sp.diags(self.hidden.astype(np.float64))
-        mh = (self._full.astype(np.float64) @ mask).tocsr()
-        mh.eliminate_zeros()
+        # the equations' entries of hidden cells, each equation's in reverse order: what the
+        # product with a diagonal mask gave (the order breaks ties between neighbours, see
+        # `_neighbour_matrix`), without a sparse product per attacker
+        full = sp.csr_matrix(self._full)
+        nr = full.shape[0]
+        rows = np.repeat(np.arange(nr), np.diff(full.indptr))
+        rev = full.indptr[rows] + full.indptr[rows + 1] - 1 - np.arange(len(full.indices))
+        cols, data = full.indices[rev], full.data[rev]
+        keep = self.hidden[cols] & (data != 0)
+        indptr = np.zeros(nr + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows[keep], minlength=nr), out=indptr[1:])
+        mh = sp.csr_matrix((data[keep].astype(np.float64), cols[keep], indptr), shape=full.shape)
         self._rows_csr = mh
         # each equation's cells in their first order (scipy may sort ``mh`` in place later)
         self._first_order = mh.indices.copy()
@@ -461,9 +470,10 @@ class Attacker:
         free = self.free
         bounded = ~free
         csr = self.rows_csr
-        coo = csr.tocoo()
-        keep = free[coo.col]
-        rows_k, cols_k, data_k = coo.row[keep], coo.col[keep], coo.data[keep]
+        counts = np.diff(csr.indptr)
+        entry_row = np.repeat(np.arange(self.nrows), counts)
+        keep = free[csr.indices]
+        rows_k, cols_k, data_k = entry_row[keep], csr.indices[keep], csr.data[keep]
         has_free_parent = np.zeros(self.nrows, dtype=bool)
         has_free_parent[rows_k[data_k > 0]] = True
         # A hidden child of a shown parent is bounded by it.
@@ -471,14 +481,16 @@ class Attacker:
         # Propagate: a child of a bounded parent, a parent of bounded children, is bounded
         # (whole sweeps over the equations with a hidden parent, until nothing changes).
         rows = np.flatnonzero(has_free_parent)
-        sub = csr[rows].tocoo()
-        up = sub.data > 0
-        first_row, first = np.unique(sub.row[up], return_index=True)
+        pos = _ranges(csr.indptr[rows], counts[rows])
+        sub_row = np.repeat(np.arange(len(rows)), counts[rows])
+        sub_col, sub_data = csr.indices[pos], csr.data[pos]
+        up = sub_data > 0
+        first_row, first = np.unique(sub_row[up], return_index=True)
         parent_of = np.zeros(len(rows), dtype=np.int64)
-        parent_of[first_row] = sub.col[up][first]
-        par_row, par_col = sub.row[up], sub.col[up]
-        down = (sub.data < 0) & free[sub.col]
-        kid_row, kid_col = sub.row[down], sub.col[down]
+        parent_of[first_row] = sub_col[up][first]
+        par_row, par_col = sub_row[up], sub_col[up]
+        down = (sub_data < 0) & free[sub_col]
+        kid_row, kid_col = sub_row[down], sub_col[down]
         while len(rows) and not bounded[free].all():
             before = int(bounded.sum())
             bounded[kid_col[bounded[parent_of][kid_row]]] = True
@@ -546,7 +558,7 @@ class Attacker:
         if shown is None:
             rows = np.arange(self.nrows)
         else:
-            rows = np.unique(self.cols_csc[:, np.asarray(shown, dtype=np.int64)].indices)
+            rows = self._rows_of_cells(np.asarray(shown, dtype=np.int64))
         self._outer_converged = False
         for _ in range(_PROPAGATION_SWEEPS):
             if not len(rows):
@@ -556,9 +568,15 @@ class Attacker:
             if not len(changed):
                 self._outer_converged = True
                 break
-            rows = np.unique(self.cols_csc[:, changed].indices)
+            rows = self._rows_of_cells(changed)
         self._outer = (lo, hi)
         return self._outer
+
+    def _rows_of_cells(self, cells: np.ndarray) -> np.ndarray:
+        """The equations that hold any of ``cells`` (sorted)."""
+        csc = self.cols_csc
+        counts = csc.indptr[cells + 1] - csc.indptr[cells]
+        return np.unique(csc.indices[_ranges(csc.indptr[cells], counts)])
 
     def _propagate(
         self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray
@@ -1069,7 +1087,10 @@ class Attacker:
         objective = p_cell == job_cell[p_job]
         c = np.zeros(len(p_cell))
         c[objective] = -job_sense[p_job[objective]]
-        a = sp.csc_matrix((coef, (brow, pair_rep)), shape=(nbr, len(p_cell)))
+        # the pairs' columns in order, each column's rows as the attacker's matrix holds them
+        col_start = np.zeros(len(p_cell) + 1, dtype=np.int64)
+        np.cumsum(counts, out=col_start[1:])
+        a = sp.csc_matrix((coef, brow, col_start), shape=(nbr, len(p_cell)))
         x, y = _solve_lp(c, a, a @ self.xstar[p_cell])
         values = np.zeros(nj)
         values[p_job[objective]] = x[objective]
