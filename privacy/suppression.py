@@ -315,17 +315,22 @@ def minimum_complements(
         to_beat = float(cost[np.isin(candidates, improve_on)].sum()) - 1e-9
 
     verdicts: dict[bytes, bool] = {}  # patterns recur across rounds: attack each once
+    quick = _RegionLP(region, sub_primary, policy) if highs.available() else None
 
     def passes(chosen: np.ndarray) -> bool:
         key = np.sort(chosen).tobytes()
         if key not in verdicts:
             if max_attacks is not None and len(verdicts) >= max_attacks:
                 raise _OutOfWork
-            attacker = Attacker(region, region.local(np.union1d(fixed, chosen)), region.matrix)
-            lower, upper, _ = attacker.bounds(
-                sub_primary, need_upper=need_upper, need_width=need_width, until_failure=True
-            )
-            verdicts[key] = bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
+            hidden = region.local(np.union1d(fixed, chosen))
+            verdict = quick.verdict(hidden) if quick is not None else None
+            if verdict is None:
+                attacker = Attacker(region, hidden, region.matrix)
+                lower, upper, _ = attacker.bounds(
+                    sub_primary, need_upper=need_upper, need_width=need_width, until_failure=True
+                )
+                verdict = bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
+            verdicts[key] = verdict
         return verdicts[key]
 
     try:
@@ -500,6 +505,72 @@ class _Region:
         cells = np.asarray(cells, dtype=np.int64)
         cells = cells[self.inside[cells]]
         return np.searchsorted(self.cells, cells)
+
+
+class _RegionLP:
+    """Exact verdicts on `minimum_complements`' patterns from one kept LP, where it can give one.
+
+    One block per small cell and direction: the region's equations over a copy of its cells
+    (those not hidden held at their values by their bounds), maximising the small cell's value
+    or minimising it. All blocks sit in one HiGHS model, kept across the patterns of one
+    search: a pattern changes only bounds, so each solve starts (dual simplex) from the last
+    pattern's basis instead of building an attacker. Cells are capped far above any value, so
+    that a block without an upper end still has an optimum.
+
+    An optimum whose blocks are all integral holds each small cell's exact integer bounds (an
+    integral LP optimum is an integer optimum), or, where a block reached the cap, a point of
+    the system beyond them: enough to decide the pattern either way unless a capped bound is
+    the one that falls short. An LP bound that already breaks the criterion proves failure (the
+    integer bound is no better). Anything else is left undecided (None): the caller attacks the
+    pattern in full.
+    """
+
+    def __init__(self, region: _Region, primary: np.ndarray, policy: Policy) -> None:
+        a = sp.csr_matrix(region.matrix, dtype=np.float64)
+        self.n, k = len(region), 2 * len(primary)
+        self.primary = np.asarray(primary, dtype=np.int64)
+        self.values = region.values.astype(np.float64)
+        self.need_upper = float(policy.min_upper_bound)
+        self.need_width = float(policy.min_interval_width)
+        self.cap = 4.0 * (float(self.values.sum()) + self.need_upper + self.need_width + 1.0)
+        cols = np.arange(k) * self.n + np.tile(self.primary, 2)  # each block's objective cell
+        c = np.zeros(k * self.n)
+        c[cols[: len(primary)]] = -1.0  # up blocks first, then down blocks
+        c[cols[len(primary) :]] = 1.0
+        self.cols = cols
+        b = np.tile(a @ self.values, k)
+        self.solver = highs.solver(c, sp.block_diag([a] * k, format="csc"), b, strategy=1)
+        self.k = k
+
+    def verdict(self, hidden: np.ndarray) -> bool | None:
+        """Do the small cells pass with region cells ``hidden`` (and only those) hidden?"""
+        free = np.zeros(self.n, dtype=bool)
+        free[hidden] = True
+        lo = np.tile(np.where(free, 0.0, self.values), self.k)
+        hi = np.tile(np.where(free, self.cap, self.values), self.k)
+        every = np.arange(self.k * self.n, dtype=np.int32)
+        self.solver.changeColsBounds(len(every), every, lo, hi)
+        self.solver.run()
+        if not highs.optimal(self.solver):
+            return None
+        x = np.asarray(self.solver.getSolution().col_value).reshape(self.k, self.n)
+        integral = (np.abs(x - np.round(x)) <= 1e-6).all(axis=1)
+        capped = (x >= self.cap - 0.5).any(axis=1)  # a bound beyond the block's optimum
+        value = x[np.arange(self.k), np.tile(self.primary, 2)]
+        p = len(self.primary)
+        up, down = value[:p], value[p:]
+        # LP bounds rounded inwards: the integer bounds can be no wider
+        up_bound, down_bound = np.floor(up + 1e-6), np.ceil(down - 1e-6)
+        exact_up, exact_down = ~capped[:p], ~capped[p:]
+        fails = (exact_up & (up_bound < self.need_upper)) | (
+            exact_up & exact_down & (up_bound - down_bound < self.need_width)
+        )
+        if fails.any():
+            return False
+        if not integral.all():
+            return None  # no integer witness for some bound: attacked in full
+        passing = (up >= self.need_upper) & (up - down >= self.need_width)
+        return True if passing.all() else None
 
 
 def _span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

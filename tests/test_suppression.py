@@ -871,6 +871,46 @@ def test_a_region_attack_equals_the_whole_system_attack() -> None:
         assert np.array_equal(whole[0], local[0]) and np.array_equal(whole[1], local[1])
 
 
+def test_the_kept_region_lp_decides_patterns_as_the_attacker_does() -> None:
+    """`minimum_complements` asks one kept LP (`_RegionLP`) for each pattern's verdict first:
+    whenever it answers, it must answer what the full attacker answers, on two-way tables
+    (integral optima) and three-way ones (fractional optima, rays where a margin is hidden);
+    and it must answer most patterns, or it saves nothing."""
+    from privacy.auditor import Attacker
+    from privacy.suppression import _Region, _RegionLP
+
+    rng = np.random.default_rng(5)
+    asked = answered = passed = 0
+    for trial in range(80):
+        system = CellSystem()
+        shape = (4, 4) if trial % 2 else (3, 3, 3)
+        add_table(system, "t", rng.choice([0, 1, 2, 4, 7, 12, 20, 35], size=shape))
+        small = np.flatnonzero((system.values >= 1) & (system.values < 10))
+        if not 1 <= len(small) <= 8:
+            continue
+        primary = small[:4]
+        widest = np.arange(len(system))
+        region = _Region(system, widest, primary)
+        quick = _RegionLP(region, region.local(primary), POLICY)
+        need_upper = np.full(len(primary), float(POLICY.min_upper_bound))
+        need_width = np.full(len(primary), float(POLICY.min_interval_width))
+        for _ in range(12):
+            others = rng.choice(widest, int(rng.integers(0, len(widest))), replace=False)
+            hidden = region.local(np.union1d(small, others))
+            lower, upper, _ = Attacker(region, hidden, region.matrix).bounds(
+                region.local(primary), need_upper=need_upper, need_width=need_width
+            )
+            truth = bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
+            verdict = quick.verdict(hidden)
+            asked += 1
+            passed += truth
+            if verdict is not None:
+                answered += 1
+                assert verdict == truth
+    assert asked >= 100 and answered >= 0.8 * asked
+    assert 0.2 * asked <= passed <= 0.8 * asked  # both verdicts are put to the test
+
+
 def test_growing_a_failing_pattern_by_slices_equals_one_cell_at_a_time() -> None:
     """`minimum_complements` grows each failing pattern to a maximal one; adding whole slices
     (split only when they pass) must give what adding one cell at a time gives."""
@@ -1038,21 +1078,23 @@ def test_the_move_lp_finds_the_cheapest_move_and_re_solves_warm_as_cold() -> Non
 
 def test_the_exact_re_choice_stops_after_its_attacks_and_keeps_what_it_had() -> None:
     """`minimum_complements(max_attacks=k)` gives up (None: the caller keeps its pattern) once
-    it would attack a (k+1)th pattern; with room enough it finds the same minimum."""
+    it would judge a (k+1)th pattern; with room enough it finds the same minimum. (Each new
+    pattern is put to the kept LP first, `_RegionLP.verdict`, and attacked in full only if
+    that leaves it undecided.)"""
     import privacy.suppression as suppression
 
     attacks: list[int] = []
-    bounds = suppression.Attacker.bounds
+    verdict = suppression._RegionLP.verdict
 
     def counted(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         attacks.append(1)
-        return bounds(self, *args, **kwargs)
+        return verdict(self, *args, **kwargs)
 
     seen = 0
     for system, small, candidates in _small_groups(seed=9, tries=40):
         kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
         with pytest.MonkeyPatch.context() as m:
-            m.setattr(suppression.Attacker, "bounds", counted)
+            m.setattr(suppression._RegionLP, "verdict", counted)
             attacks.clear()
             free = suppression.minimum_complements(system, POLICY, **kwargs)
             needed = len(attacks)
