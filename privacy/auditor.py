@@ -728,7 +728,11 @@ class Attacker:
         rows = csc.indices[_ranges(csc.indptr[c], degree)]
         touched_keys = touched.tocoo()
         known = np.sort(touched_keys.row.astype(np.int64) * m + touched_keys.col)
-        hit = np.isin(np.repeat(x, degree) * m + rows, known, assume_unique=False)
+        wanted = np.repeat(x, degree) * m + rows
+        hit = np.zeros(len(wanted), dtype=bool)
+        if len(known):
+            at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+            hit = known[at] == wanted
         linked = np.add.reduceat(hit.astype(np.int64), offsets[:-1]) if len(c) else np.zeros(0)
         linked[degree == 0] = 0
         closing = linked >= np.minimum(degree, 2)
