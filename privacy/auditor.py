@@ -1355,9 +1355,14 @@ class Attacker:
         return extra
 
     def _local_matrix(self, pairs: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray]:
-        sub = self.cols_csc[:, pairs]
-        rows = np.unique(sub.nonzero()[0])
-        a = sub[rows].tocsr()
+        """The equations that hold any of ``pairs``, over ``pairs`` (in their order), and
+        their constants with every cell at its true value."""
+        csc = self.cols_csc
+        counts = csc.indptr[pairs + 1] - csc.indptr[pairs]
+        pos = _ranges(csc.indptr[pairs], counts)
+        rows, row = np.unique(csc.indices[pos], return_inverse=True)
+        col = np.repeat(np.arange(len(pairs)), counts)
+        a = sp.csr_matrix((csc.data[pos], (row, col)), shape=(len(rows), len(pairs)))
         return a, a @ self.xstar[pairs]
 
     def _rounded_point(
