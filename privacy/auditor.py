@@ -342,8 +342,12 @@ class Attacker:
     def _build_matrices(self) -> None:
         # the equations' entries of hidden cells, each equation's in reverse order: what the
         # product with a diagonal mask gave (the order breaks ties between neighbours, see
-        # `_neighbour_matrix`), without a sparse product per attacker
+        # `_neighbour_matrix`), without a sparse product per attacker; on the canonical form
+        # (sorted, no repeated entry), which every incidence matrix has
         full = sp.csr_matrix(self._full)
+        if not full.has_canonical_format:
+            full = full.copy()
+            full.sum_duplicates()
         nr = full.shape[0]
         rows = np.repeat(np.arange(nr), np.diff(full.indptr))
         rev = full.indptr[rows] + full.indptr[rows + 1] - 1 - np.arange(len(full.indices))
@@ -1049,9 +1053,11 @@ class Attacker:
 
         One HiGHS model per component is kept and re-solved by primal simplex from the last
         optimal basis (only the objective changes; cells shown since by `fix` are held at
-        their value by their bounds): about ten times fewer pivots than a cold solve.
+        their value by their bounds): about ten times fewer pivots than a cold solve. A
+        fractional optimum is solved again from scratch in the same model (`_WarmLP.solve`).
         Returns what `_lp_batch` returns for a job: (value, integral, point over ``pairs``,
-        no columns to add, since nothing lies outside the component).
+        no columns to add, since nothing lies outside the component); a point still
+        fractional is the caller's to round, or to settle by an integer program.
         """
         label = int(self.components()[cell])
         warm = self._warm.get(label)
@@ -1061,7 +1067,7 @@ class Attacker:
             a, b = self._local_matrix(members)
             warm = self._warm[label] = _WarmLP(members, a, b)
         x = warm.solve(cell, sense, self.free[warm.members], self.xstar[warm.members])
-        if x is None:  # pragma: no cover - HiGHS failed warm: solve it cold instead
+        if x is None:  # pragma: no cover - HiGHS found no optimum in the kept model: cold
             return self._lp_batch(np.array([cell]), [(0, sense, pairs, 0)])[0]
         x = x[self.free[warm.members]]
         # fractional even when solved from scratch (see `_WarmLP.solve`): the caller rounds

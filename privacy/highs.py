@@ -94,7 +94,7 @@ def milp(
     What `scipy.optimize.milp` answers, with the same solver and options, without its
     per-column Python work (a Python object per column, twice, on every call): x is the
     optimum, or for an integer program stopped by a limit the best point found (not proven);
-    None if there is none.
+    None if there is none. (A program of no column gives None, where scipy raises.)
     """
     n = a.shape[1]
     if core is None:  # pragma: no cover - other scipy builds: scipy's own wrapper

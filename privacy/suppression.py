@@ -279,7 +279,8 @@ def minimum_complements(
     """Fewest ``candidates`` to hide besides ``fixed_hidden`` so that ``primary`` cells pass.
 
     Integer programming with attacker cuts: a master MILP picks the fewest (then smallest)
-    candidates not yet ruled out; the attacker checks the pattern; a failing pattern is grown
+    candidates not yet ruled out; the pattern is judged (by one kept LP, `_RegionLP`, where
+    that is exact; else by the attacker); a failing pattern is grown
     to a maximal failing one ``F`` (every subset of a failing pattern fails too, since hiding
     less never widens an interval), and the cut "hide at least one candidate outside F" is
     added. Only the criterion of the small cells is used: a complement that the attacker
@@ -292,7 +293,8 @@ def minimum_complements(
         only a cheaper one is sought, and None is returned as soon as the master's bound
         shows that there is none.
     Returns None when the deadline passes, ``max_rounds`` master problems are solved or
-    ``max_attacks`` patterns attacked first, or when no pattern works.
+    ``max_attacks`` patterns judged first (by the kept LP, `_RegionLP`, or in full), or when
+    no pattern works.
     """
     candidates = np.asarray(candidates, dtype=np.int64)
     primary = np.asarray(primary, dtype=np.int64)
@@ -314,7 +316,7 @@ def minimum_complements(
     if improve_on is not None and np.isin(improve_on, candidates).all():
         to_beat = float(cost[np.isin(candidates, improve_on)].sum()) - 1e-9
 
-    verdicts: dict[bytes, bool] = {}  # patterns recur across rounds: attack each once
+    verdicts: dict[bytes, bool] = {}  # patterns recur across rounds: judge each once
     quick = _RegionLP(region, sub_primary, policy) if highs.available() else None
 
     def passes(chosen: np.ndarray) -> bool:
@@ -518,9 +520,9 @@ class _RegionLP:
     that a block without an upper end still has an optimum.
 
     An optimum whose blocks are all integral holds each small cell's exact integer bounds (an
-    integral LP optimum is an integer optimum), or, where a block reached the cap, a point of
-    the system beyond them: enough to decide the pattern either way unless a capped bound is
-    the one that falls short. An LP bound that already breaks the criterion proves failure (the
+    integral LP optimum is an integer optimum), or, where a block reached the cap, a witness
+    of the system (a point as far as the cap allows): enough to decide the pattern either way
+    unless a capped bound is the one that falls short. An LP bound that already breaks the criterion proves failure (the
     integer bound is no better). Anything else is left undecided (None): the caller attacks the
     pattern in full.
     """

@@ -880,7 +880,7 @@ def test_the_kept_region_lp_decides_patterns_as_the_attacker_does() -> None:
     from privacy.suppression import _Region, _RegionLP
 
     rng = np.random.default_rng(5)
-    asked = answered = passed = 0
+    asked = answered = passed = undecided_capped = 0
     for trial in range(80):
         system = CellSystem()
         shape = (4, 4) if trial % 2 else (3, 3, 3)
@@ -892,6 +892,10 @@ def test_the_kept_region_lp_decides_patterns_as_the_attacker_does() -> None:
         widest = np.arange(len(system))
         region = _Region(system, widest, primary)
         quick = _RegionLP(region, region.local(primary), POLICY)
+        # a cap just above every value: long moves and rays stop at it, and a block that
+        # reaches it must not be read as the cell's bound
+        tight = _RegionLP(region, region.local(primary), POLICY)
+        tight.cap = float(system.values.max()) + 1.0
         need_upper = np.full(len(primary), float(POLICY.min_upper_bound))
         need_width = np.full(len(primary), float(POLICY.min_interval_width))
         for _ in range(12):
@@ -907,8 +911,12 @@ def test_the_kept_region_lp_decides_patterns_as_the_attacker_does() -> None:
             if verdict is not None:
                 answered += 1
                 assert verdict == truth
+            capped = tight.verdict(hidden)
+            assert capped is None or capped == truth
+            undecided_capped += capped is None
     assert asked >= 100 and answered >= 0.8 * asked
     assert 0.2 * asked <= passed <= 0.8 * asked  # both verdicts are put to the test
+    assert undecided_capped > 0  # the tight cap did bind
 
 
 def test_growing_a_failing_pattern_by_slices_equals_one_cell_at_a_time() -> None:
