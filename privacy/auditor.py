@@ -485,8 +485,8 @@ class Attacker:
         # Propagate: a child of a bounded parent, a parent of bounded children, is bounded
         # (whole sweeps over the equations with a hidden parent, until nothing changes).
         rows = np.flatnonzero(has_free_parent)
-        pos = _ranges(csr.indptr[rows], counts[rows])
-        sub_row = np.repeat(np.arange(len(rows)), counts[rows])
+        sub_counts, pos = _entries(csr, rows)
+        sub_row = np.repeat(np.arange(len(rows)), sub_counts)
         sub_col, sub_data = csr.indices[pos], csr.data[pos]
         up = sub_data > 0
         first_row, first = np.unique(sub_row[up], return_index=True)
@@ -578,9 +578,8 @@ class Attacker:
 
     def _rows_of_cells(self, cells: np.ndarray) -> np.ndarray:
         """The equations that hold any of ``cells`` (sorted)."""
-        csc = self.cols_csc
-        counts = csc.indptr[cells + 1] - csc.indptr[cells]
-        return np.unique(csc.indices[_ranges(csc.indptr[cells], counts)])
+        _, pos = _entries(self.cols_csc, cells)
+        return np.unique(self.cols_csc.indices[pos])
 
     def _propagate(
         self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray
@@ -588,8 +587,7 @@ class Attacker:
         """One sweep of `outer_bounds` over the equations ``rows`` (sorted): the bounds after
         it, and the cells whose bounds it narrowed."""
         csr = self.rows_csr
-        counts = csr.indptr[rows + 1] - csr.indptr[rows]
-        pos = _ranges(csr.indptr[rows], counts)
+        counts, pos = _entries(csr, rows)
         row = np.repeat(np.arange(len(rows)), counts)
         col, a = csr.indices[pos], csr.data[pos]
         rhs = self._rhs[rows]
@@ -727,9 +725,9 @@ class Attacker:
         x, c = second.row.astype(np.int64), second.col.astype(np.int64)
         # how many of each second cell's equations are touched (for its own target)
         csc = self.cols_csc
-        degree = np.diff(csc.indptr)[c]
+        degree, pos = _entries(csc, c)
         offsets = np.concatenate(([0], np.cumsum(degree)))
-        rows = csc.indices[_ranges(csc.indptr[c], degree)]
+        rows = csc.indices[pos]
         touched_keys = touched.tocoo()
         known = np.sort(touched_keys.row.astype(np.int64) * m + touched_keys.col)
         wanted = np.repeat(x, degree) * m + rows
@@ -1086,9 +1084,8 @@ class Attacker:
         job_cell = np.array([cells[i] for i, _, _, _ in batch], dtype=np.int64)
         job_sense = np.array([s for _, s, _, _ in batch], dtype=np.float64)
         csc = self.cols_csc
-        counts = csc.indptr[p_cell + 1] - csc.indptr[p_cell]
+        counts, pos = _entries(csc, p_cell)
         pair_rep = np.repeat(np.arange(len(p_cell)), counts)
-        pos = _ranges(csc.indptr[p_cell], counts)
         rows = csc.indices[pos]
         coef = csc.data[pos]
         keys = p_job[pair_rep] * np.int64(self.nrows) + rows
@@ -1342,9 +1339,9 @@ class Attacker:
         then the larger true value (more room to move down).
         """
         csc = self.cols_csc
-        counts = csc.indptr[cells_hit + 1] - csc.indptr[cells_hit]
+        counts, pos = _entries(csc, cells_hit)
         rep = np.repeat(np.arange(len(cells_hit)), counts)
-        rows = csc.indices[_ranges(csc.indptr[cells_hit], counts)]
+        rows = csc.indices[pos]
         keys = jobs_hit[rep] * np.int64(self.nrows) + rows
         where = np.searchsorted(local_rows, keys)
         where[where == len(local_rows)] = 0
@@ -1364,8 +1361,7 @@ class Attacker:
         """The equations that hold any of ``pairs``, over ``pairs`` (in their order), and
         their constants with every cell at its true value."""
         csc = self.cols_csc
-        counts = csc.indptr[pairs + 1] - csc.indptr[pairs]
-        pos = _ranges(csc.indptr[pairs], counts)
+        counts, pos = _entries(csc, pairs)
         rows, row = np.unique(csc.indices[pos], return_inverse=True)
         col = np.repeat(np.arange(len(pairs)), counts)
         a = sp.csr_matrix((csc.data[pos], (row, col)), shape=(len(rows), len(pairs)))
@@ -1685,6 +1681,14 @@ def _satisfies(x: np.ndarray, a: sp.csr_matrix, b: np.ndarray) -> bool:
     (their equations, every other cell at its true value)? Then it is a feasible point of the
     whole system, a witness for every cell it moves. (Integer data: compared exactly.)"""
     return bool((x >= 0).all()) and (a.shape[0] == 0 or bool(np.array_equal(a @ x, b)))
+
+
+def _entries(matrix: sp.csr_matrix | sp.csc_matrix, major: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(entries per row of a CSR matrix, or per column of a CSC one, for each of ``major``;
+    their positions in ``matrix.indices`` and ``matrix.data``, in that order)."""
+    starts = matrix.indptr[major]
+    counts = matrix.indptr[major + 1] - starts
+    return counts, _ranges(starts, counts)
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from warehouse.aggregates import PROGRAM_FLAGS
 from warehouse.connection import connect_readonly, rewrite_warehouse
 from warehouse.intake_formats import KINDS
 from warehouse.reconciliation import (
@@ -471,17 +472,7 @@ _PERIOD_COLUMNS = {
         "exit_date",
         "exit_code",
     ),
-    "program_participation": (
-        "school_year",
-        "state_student_id",
-        "economically_disadvantaged",
-        "english_learner",
-        "disability",
-        "migrant",
-        "homeless",
-        "title1",
-        "cte",
-    ),
+    "program_participation": ("school_year", "state_student_id", *PROGRAM_FLAGS),
     "assessments": (
         "school_year",
         "state_student_id",

@@ -20,6 +20,7 @@ import polars as pl
 from faker import Faker
 from faker.providers.person.en_US import Provider as PersonProvider
 
+from warehouse.aggregates import PROGRAM_FLAGS
 from warehouse.state_ids import new_staff_ids, new_student_ids
 
 # code lists and names, several to a line (the formatter would give each a line of its own)
@@ -1171,15 +1172,7 @@ def generate(cfg: SyntheticConfig) -> dict[str, pl.DataFrame]:
         "exit_code",
     )
     programs = finish(sim.programs, "school_year").select(
-        "school_year",
-        "state_student_id",
-        "economically_disadvantaged",
-        "english_learner",
-        "disability",
-        "migrant",
-        "homeless",
-        "title1",
-        "cte",
+        "school_year", "state_student_id", *PROGRAM_FLAGS
     )
     assessments = finish(sim.assessments, "school_year").select(
         "school_year",
