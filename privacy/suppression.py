@@ -522,9 +522,9 @@ class _RegionLP:
     An optimum whose blocks are all integral holds each small cell's exact integer bounds (an
     integral LP optimum is an integer optimum), or, where a block reached the cap, a witness
     of the system (a point as far as the cap allows): enough to decide the pattern either way
-    unless a capped bound is the one that falls short. An LP bound that already breaks the criterion proves failure (the
-    integer bound is no better). Anything else is left undecided (None): the caller attacks the
-    pattern in full.
+    unless a capped bound is the one that falls short. An LP bound that already breaks the
+    criterion proves failure (the integer bound is no better). Anything else is left
+    undecided (None): the caller attacks the pattern in full.
     """
 
     def __init__(self, region: _Region, primary: np.ndarray, policy: Policy) -> None:
@@ -535,11 +535,11 @@ class _RegionLP:
         self.need_upper = float(policy.min_upper_bound)
         self.need_width = float(policy.min_interval_width)
         self.cap = 4.0 * (float(self.values.sum()) + self.need_upper + self.need_width + 1.0)
-        cols = np.arange(k) * self.n + np.tile(self.primary, 2)  # each block's objective cell
+        # each block's objective cell, among all the blocks' columns: up blocks, then down
+        self.cols = np.arange(k) * self.n + np.tile(self.primary, 2)
         c = np.zeros(k * self.n)
-        c[cols[: len(primary)]] = -1.0  # up blocks first, then down blocks
-        c[cols[len(primary) :]] = 1.0
-        self.cols = cols
+        c[self.cols[: len(primary)]] = -1.0
+        c[self.cols[len(primary) :]] = 1.0
         b = np.tile(a @ self.values, k)
         self.solver = highs.solver(c, sp.block_diag([a] * k, format="csc"), b, strategy=1)
         self.k = k
@@ -555,10 +555,11 @@ class _RegionLP:
         self.solver.run()
         if not highs.optimal(self.solver):
             return None
-        x = np.asarray(self.solver.getSolution().col_value).reshape(self.k, self.n)
+        flat = np.asarray(self.solver.getSolution().col_value)
+        x = flat.reshape(self.k, self.n)
         integral = (np.abs(x - np.round(x)) <= 1e-6).all(axis=1)
         capped = (x >= self.cap - 0.5).any(axis=1)  # a bound beyond the block's optimum
-        value = x[np.arange(self.k), np.tile(self.primary, 2)]
+        value = flat[self.cols]
         p = len(self.primary)
         up, down = value[:p], value[p:]
         # LP bounds rounded inwards: the integer bounds can be no wider
