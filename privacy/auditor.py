@@ -151,6 +151,7 @@ def audit(
     primary: Iterable[int] | None = None,
     exact: bool = False,
     unchecked: Iterable[int] = frozenset(),
+    witnesses: Iterable[tuple[np.ndarray, np.ndarray]] = (),
 ) -> AuditReport:
     """Attack a release: the integer interval of every hidden cell, and every violation.
 
@@ -166,6 +167,13 @@ def audit(
         ``policy.min_interval_width`` and upper end at least ``policy.min_upper_bound``);
         default: hidden cells that the policy calls small. Every hidden cell, primary or not,
         must not be exactly recoverable.
+    witnesses: candidate proofs, e.g. the points a protection found (`Protection.witnesses`),
+        each as (cells, integer values). Trusted only after checking: a point is a proof only
+        if it moves hidden cells alone, keeps them non-negative integers and satisfies every
+        equation (`checked_witnesses`); it then counts for every cell it moves, as a point the
+        attacker found would. The cells such points decide are not attacked again (their
+        intervals are inner ones, as without ``exact``); the others are attacked as usual.
+        Ignored with ``exact``.
     """
     started = time.perf_counter()
     hidden_set = {int(h) for h in hidden}
@@ -187,21 +195,42 @@ def audit(
     need_upper = np.where(is_primary, float(policy.min_upper_bound), -np.inf)
     need_width = np.where(is_primary, float(policy.min_interval_width), 1.0)
     lower, upper, is_exact = np.zeros(len(cells)), np.zeros(len(cells)), np.zeros(len(cells), bool)
+    attacked = cells
+    if not exact:
+        wit_lo, wit_hi, _ = checked_witnesses(system, hidden_cells, witnesses)
+        lo, hi = wit_lo[cells], wit_hi[cells]
+        proven = (hi >= need_upper) & (hi - lo >= need_width)
+        lower[proven], upper[proven] = lo[proven], hi[proven]
+        if proven.any():
+            keep = ~proven
+            attacked = cells[keep]
+            need_upper, need_width = need_upper[keep], need_width[keep]
+            lower_all, upper_all, exact_all = lower, upper, is_exact
+            lower, upper = np.zeros(len(attacked)), np.zeros(len(attacked))
+            is_exact = np.zeros(len(attacked), bool)
     # independent components attacked in halves side by side, each by an attacker of its own
     # (cells of other components are constants to a component's equations: the same bounds)
-    halves = _halves(attacker.components(), hidden_cells, cells)
+    halves = _halves(attacker.components(), hidden_cells, attacked)
 
     def attack(half: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
         own_hidden, own = half
         own_attacker = attacker if len(halves) == 1 else Attacker(system, own_hidden)
         if exact:
-            return own_attacker.bounds(cells[own], keep_supports=False)
+            return own_attacker.bounds(attacked[own], keep_supports=False)
         return own_attacker.bounds(
-            cells[own], need_upper=need_upper[own], need_width=need_width[own], keep_supports=False
+            attacked[own],
+            need_upper=need_upper[own],
+            need_width=need_width[own],
+            keep_supports=False,
         )
 
-    for (_, own), found in zip(halves, parallel.in_threads(attack, halves), strict=True):
-        lower[own], upper[own], is_exact[own] = found
+    if len(attacked):
+        for (_, own), found in zip(halves, parallel.in_threads(attack, halves), strict=True):
+            lower[own], upper[own], is_exact[own] = found
+    if attacked is not cells:  # some cells decided by checked witnesses
+        keep = ~proven
+        lower_all[keep], upper_all[keep], exact_all[keep] = lower, upper, is_exact
+        lower, upper, is_exact = lower_all, upper_all, exact_all
     intervals: dict[int, Interval] = {}
     violations: list[Violation] = []
     for i, cell in enumerate(cells.tolist()):
@@ -224,6 +253,56 @@ def audit(
         seconds=time.perf_counter() - started,
         policy=policy,
     )
+
+
+def checked_witnesses(
+    system: CellSystem, hidden: np.ndarray, points: Iterable[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(lowest, highest value each cell takes in a valid point, valid points) over ``points``.
+
+    A point (the cells it moves, their values) is valid, i.e. a feasible integer point of the
+    attacker's program and so a proof that each cell it moves can take its value there, if
+    every cell it moves is among ``hidden`` (once), every value is a non-negative integer, and
+    every equation holds once the moved cells take their values (every other cell keeps its
+    true value). Invalid points are ignored: nothing a point claims is believed unchecked.
+    Cells no valid point moves get their true value at both ends.
+    """
+    truth = system.values.astype(np.float64)
+    lo, hi = truth.copy(), truth.copy()
+    points = list(points)
+    if not points:
+        return lo, hi, 0
+    is_hidden = np.zeros(len(system), dtype=bool)
+    is_hidden[np.asarray(hidden, dtype=np.int64)] = True
+    csc = system.incidence().tocsc()
+    valid = 0
+    for cells, values in points:
+        cells = np.asarray(cells)
+        values = np.asarray(values, dtype=np.float64)
+        if (
+            cells.ndim != 1
+            or cells.shape != values.shape
+            or not len(cells)
+            or not np.issubdtype(cells.dtype, np.integer)
+            or cells.min() < 0
+            or cells.max() >= len(system)
+        ):
+            continue
+        cells = cells.astype(np.int64)
+        if (
+            not is_hidden[cells].all()
+            or len(np.unique(cells)) != len(cells)
+            or not np.isfinite(values).all()
+            or (values < 0).any()
+            or (values != np.round(values)).any()
+        ):
+            continue
+        if np.abs(csc[:, cells] @ (values - truth[cells])).max(initial=0.0) > 0.5:
+            continue  # an equation broken: not a point of the system
+        valid += 1
+        np.minimum.at(lo, cells, values)
+        np.maximum.at(hi, cells, values)
+    return lo, hi, valid
 
 
 def _halves(
@@ -293,6 +372,9 @@ class Attacker:
         self.hidden[np.asarray(hidden, dtype=np.int64)] = True
         self.free = self.hidden.copy()
         self.supports: dict[int, tuple[np.ndarray, ...]] = {}
+        # the feasible integer points behind ``supports``: id of a support array -> (the cells
+        # it moves, their values in the point); the release keeps them as proof (`witnesses`)
+        self.points: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         # a round of shared points that decides fewer than 1/this of its open cells ends its
         # phase (neighbourhoods, then whole components); see `_aggregate_witnesses`
         self.aggregate_gain = _AGGREGATE_GAIN
@@ -902,6 +984,9 @@ class Attacker:
                 wit[p] = v
                 for q, o in zip(p.tolist(), owner[idx].tolist(), strict=True):
                     sup[q] = moves[o][0]
+                if keep_supports:
+                    for o in np.unique(owner[idx]).tolist():
+                        self.points[id(moves[o][0])] = moves[o]
                 # a witness on a proven outer bound is the exact bound
                 hit = reached(v, outer[p]) & ~done[p]
                 bound[p[hit]] = v[hit]
@@ -911,7 +996,7 @@ class Attacker:
             """`credit` the point ``sol`` over ``pairs`` (every other cell at its true value)."""
             moved_mask = np.abs(sol - self.xstar[pairs]) > 0.5
             if moved_mask.any():
-                credit([(pairs[moved_mask], sol[moved_mask])])
+                credit([(pairs[moved_mask], np.round(sol[moved_mask]))])
 
         stop = until_failure and check and bool(failed.any())
         if check and k >= _AGGREGATE_MIN_CELLS and not stop:

@@ -338,6 +338,9 @@ def complement_ranks(keys: Sequence[str]) -> np.ndarray:
 @dataclass(frozen=True)
 class _Protected:
     statuses: dict[str, str]
+    # the points that proved the hidden cells, as (cell keys, values) each (see
+    # `privacy.suppression.Protection.witnesses`): proofs an audit checks, not trusts
+    witnesses: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 @gc_pause.pausing
@@ -384,6 +387,7 @@ def _protect(
     opened: set[str] = set()  # group sizes hidden so that their rates bound nothing
     kept: dict[str, str] = {}  # parts protected in a refused run that the retry leaves alone
     while True:
+        witnesses: list[tuple[np.ndarray, np.ndarray]] = []
         try:
             statuses = _protect_once(
                 layouts,
@@ -395,6 +399,7 @@ def _protect(
                 old_equations,
                 base=base,
                 workers=workers,
+                witnesses=witnesses,
             )
         except ReleaseRefusedError as exc:
             more = _bounding_groups(layouts, units, exc.keys, bounds, known) - opened
@@ -412,7 +417,7 @@ def _protect(
         found = rate_bounds(layouts, statuses, policy)
         new = [k for k, b in found.items() if bounds.get(k) != b]
         if not new:
-            return _Protected(statuses)
+            return _Protected(statuses, witnesses)
         log.info("%d rate bound(s) not modelled, e.g. %s: protecting again", len(new), new[:3])
         bounds.update(found)
         hidden_before = {k for k, st in statuses.items() if st != SHOWN}
@@ -519,6 +524,7 @@ def _protect_top_down(
     """
     known = dict(known or {})
     statuses: dict[str, str] = dict(known)
+    witnesses: list[tuple[np.ndarray, np.ndarray]] = []  # every level's: an audit checks each
     district_of = _district_of_schools(units)
     for depth, level in enumerate(GEOGRAPHIES):
         if not any(lay.request.geography == level for lay in layouts):
@@ -529,7 +535,8 @@ def _protect_top_down(
         while True:
             started = time.perf_counter()
             try:
-                found = _protect(stage, units, policy, known=fixed, workers=workers).statuses
+                level_protected = _protect(stage, units, policy, known=fixed, workers=workers)
+                found = level_protected.statuses
                 log.info("protected up to %s level in %.1f s", level, time.perf_counter() - started)
                 break
             except ReleaseRefusedError as exc:
@@ -552,7 +559,77 @@ def _protect_top_down(
                     k: st for k, st in fixed.items() if k in known or _geography_of(k) not in freed
                 }
         statuses.update(found)
-    return _Protected({k: statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()})
+        witnesses += level_protected.witnesses
+    return _Protected(
+        {k: statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()}, witnesses
+    )
+
+
+def witnesses_in(
+    system: CellSystem, witnesses: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Proving points given by cell keys (`_Protected.witnesses`) as cell numbers of `system`.
+
+    Cells `system` does not hold are left out (e.g. the slack of a public bound that the
+    release did not end up telling): `privacy.auditor.checked_witnesses` then checks what is
+    left against `system`'s own equations, so a point is only ever a proof for this system.
+    """
+    if not witnesses:
+        return []
+    index = system.index
+    keys = np.concatenate([k for k, _ in witnesses])
+    found = np.fromiter((index.get(k, -1) for k in keys.tolist()), dtype=np.int64, count=len(keys))
+    out = []
+    start = 0
+    for k, values in witnesses:
+        cells = found[start : start + len(k)]
+        start += len(k)
+        keep = cells >= 0
+        out.append((cells[keep], np.asarray(values)[keep]))
+    return out
+
+
+def checked_release(
+    layouts: Sequence[TableLayout],
+    units: dict[str, pl.DataFrame],
+    statuses: Mapping[str, str],
+    policy: Policy,
+    witnesses: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+) -> AuditReport:
+    """Attack `layouts` under `statuses` (key -> status) before they are released.
+
+    As `audit_year` attacks a recorded year (latent remainders and the public bounds that rate
+    displays tell included), but given the protection's proving points (`_Protected.witnesses`):
+    each is checked against the year's whole cell system first, and only the cells they leave
+    open are attacked. The points never leave the process: a point moves some cells and
+    leaves the others at their true values, so with the equations it could tell a hidden
+    count (the registry never holds one).
+    """
+    system = build_system(layouts, units)
+    hidden: list[int] = []
+    primary: list[int] = []
+    unchecked: list[int] = []
+    for i, key in enumerate(system.keys):
+        true = int(system.values[i])
+        if is_latent(key):  # formed by the attacker, never published
+            hidden.append(i)
+            (primary if policy.is_small(true) else unchecked).append(i)
+            continue
+        status = statuses.get(key, SHOWN)
+        if status != SHOWN:
+            hidden.append(i)
+            if status == SUPPRESSED_SMALL or policy.is_small(true):
+                primary.append(i)
+    bounds = rate_bounds(layouts, dict(statuses), policy)
+    _, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
+    return audit(
+        system,
+        hidden + slacks,
+        policy,
+        primary=primary,
+        unchecked=unchecked + slacks,
+        witnesses=witnesses_in(system, witnesses),
+    )
 
 
 def _neighbours(
@@ -644,8 +721,12 @@ def _protect_once(
     *,
     base: SystemBase | None = None,
     workers: int = 1,
+    witnesses: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, str]:
     """One protection of `layouts` with the public `bounds` modelled (see `_protect`).
+
+    witnesses: if given, receives the proving points of the parts protected, as (cell keys,
+    values) each.
 
     Cells shown before are constants to the attacker, so they do not tie the rest together:
     the system splits into independent parts joined only through cells still free or hidden.
@@ -704,7 +785,7 @@ def _protect_once(
     statuses: list[str | None] = list(status_before)
     ranks = complement_ranks(keys)
     parts = _free_parts(system, must_show)
-    jobs: list[tuple[list[int], dict[int, int], CellSystem, dict]] = []
+    jobs: list[tuple[list[int], dict[int, int], CellSystem, dict, np.ndarray]] = []
     incidence = system.incidence().tocsc() if system.constraints else None
     # equations new since the earlier releases, and the cells they hold (None: no earlier)
     fresh_row = _fresh_rows(system, old_equations)
@@ -751,12 +832,13 @@ def _protect_once(
             "proven": proven,
             "fresh_rows": fresh,
         }
-        jobs.append((cells, local, sub, kwargs))
-    results, errors = _run_parts([(sub, policy, kw) for _, _, sub, kw in jobs], workers)
+        jobs.append((cells, local, sub, kwargs, around))
+    points: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    results, errors = _run_parts([(sub, policy, kw) for _, _, sub, kw, _ in jobs], workers, points)
     if errors:
         settled = [
             {keys[c]: status[local[c]] for c in cells if c < n_real}
-            for (cells, local, _, _), status in zip(jobs, results, strict=True)
+            for (cells, local, _, _, _), status in zip(jobs, results, strict=True)
             if status is not None
         ]
         raise ReleaseRefusedError(
@@ -765,9 +847,13 @@ def _protect_once(
             [str(k) for e in errors for k in e.keys],
             settled,
         ) from errors[0]
-    for (cells, local, _, _), status in zip(jobs, results, strict=True):
+    for (cells, local, _, _, _), status in zip(jobs, results, strict=True):
         for c in cells:
             statuses[c] = status[local[c]]
+    if witnesses is not None and points:
+        key_of = np.array(keys, dtype=object)
+        for (_, _, _, _, around), found in zip(jobs, points, strict=True):
+            witnesses.extend((key_of[around[moved]], values) for moved, values in found)
     for i in range(n):
         if statuses[i] is None:
             statuses[i] = SHOWN
@@ -789,9 +875,14 @@ def _fresh_rows(
 
 
 def _run_parts(
-    parts: list[tuple[CellSystem, Policy, dict]], workers: int
+    parts: list[tuple[CellSystem, Policy, dict]],
+    workers: int,
+    witnesses: list[list[tuple[np.ndarray, np.ndarray]]] | None = None,
 ) -> tuple[list[list[str] | None], list[ProtectionError]]:
     """`protect` each independent part: (statuses per part, None where refused; refusals).
+
+    witnesses: if given, receives per part its proving points (`Protection.witnesses`, in the
+    part's own cell numbers; none where refused).
 
     Every part runs, so that a refusal in one still leaves the others' results to keep. With
     ``workers`` > 1 and at least two parts of `_PARALLEL_MIN_CELLS` cells, the large parts run
@@ -800,7 +891,7 @@ def _run_parts(
     after all). Each part's result does not depend on where it ran.
     """
     large = [i for i, (sub, _, _) in enumerate(parts) if len(sub) >= _PARALLEL_MIN_CELLS]
-    out: list[list[str] | ProtectionError | None] = [None] * len(parts)
+    out: list[tuple[list[str], list] | ProtectionError | None] = [None] * len(parts)
     if workers > 1 and len(large) > 1:
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(min(workers, len(large)), mp_context=context)
@@ -825,16 +916,22 @@ def _run_parts(
         if out[i] is None:
             out[i] = _protect_part(part)
     errors = [r for r in out if isinstance(r, ProtectionError)]
-    return [r if not isinstance(r, ProtectionError) else None for r in out], errors
+    if witnesses is not None:
+        witnesses.extend([] if isinstance(r, ProtectionError) else r[1] for r in out)
+    return [r[0] if not isinstance(r, ProtectionError) else None for r in out], errors
 
 
-def _protect_part(part: tuple[CellSystem, Policy, dict]) -> list[str] | ProtectionError:
-    """One part's statuses, or its refusal (returned, so that the other parts go on)."""
+def _protect_part(
+    part: tuple[CellSystem, Policy, dict],
+) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]] | ProtectionError:
+    """One part's (statuses, proving points), or its refusal (returned, so that the other
+    parts go on)."""
     sub, policy, kwargs = part
     try:
-        return suppression.protect(sub, policy, **kwargs).status
+        protection = suppression.protect(sub, policy, **kwargs)
     except ProtectionError as exc:
         return exc
+    return protection.status, protection.witnesses
 
 
 def _outer_bounds(system: CellSystem, must_show: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -989,6 +1086,22 @@ def public_release(
                 known=known.statuses,
                 workers=workers,
             )
+            # the built-in attacker checks the release before anything is recorded
+            report = checked_release(
+                [*layouts, *earlier],
+                _units_for(snap, school_year),
+                protected.statuses,
+                policy,
+                protected.witnesses,
+            )
+            if not report.ok:
+                bad = [v.key for v in report.violations]
+                raise ReleaseRefusedError(
+                    f"the public release of {school_year} failed its audit, nothing recorded: "
+                    f"{len(bad)} violation(s), e.g. {report.violations[0].key}: "
+                    f"{report.violations[0].reason}",
+                    [str(k) for k in bad],
+                )
             rid = new_release_id(school_year, "public")
             statuses = {
                 k: protected.statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()

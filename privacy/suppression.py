@@ -114,6 +114,10 @@ class Protection:
     hidden: the hidden cells; an attacker who sees every other cell cannot narrow a
         "suppressed_small" cell below the policy's criterion nor recover any hidden cell.
     primary: the cells hidden as small (the ones the criterion is about).
+    witnesses: the feasible integer points that proved the hidden cells' intervals, each as
+        (the cells it moves, their values in it): a proof that an auditor can check instead
+        of searching for the points again (`privacy.auditor.audit`'s ``witnesses``). Only a
+        proof once checked: a point that a later change made infeasible is rejected there.
     """
 
     status: list[str]
@@ -122,6 +126,7 @@ class Protection:
     primary: set[int]
     seconds: float = 0.0
     stats: dict[str, int] = field(default_factory=dict)
+    witnesses: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def is_shown(self, cell: int) -> bool:
         return self.status[cell] == SHOWN
@@ -246,6 +251,7 @@ def protect(
         primary=set(primary_set),
         seconds=time.perf_counter() - started,
         stats=dict(engine.stats),
+        witnesses=engine.witnesses(),
     )
 
 
@@ -762,11 +768,24 @@ class _Suppressor:
         }
         self.stats = {"local": 0, "attack": 0, "unhidden": 0, "attack_rounds": 0}
         self.supports: dict[int, tuple[np.ndarray, ...]] = {}
+        self.points: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # see `Attacker.points`
         self.move_lp: _MoveLP | None = None
         self.need_upper = float(policy.min_upper_bound)
         self.need_width = float(policy.min_interval_width)
 
     # -- bookkeeping -----------------------------------------------------------------------
+
+    def witnesses(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The points behind the hidden cells' current supports, each once (see `Protection`)."""
+        out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for cell, support in self.supports.items():
+            if not self.hidden[cell]:
+                continue
+            for piece in support:
+                point = self.points.get(id(piece))
+                if point is not None:
+                    out[id(piece)] = point
+        return [(cells, values.astype(np.int64)) for cells, values in out.values()]
 
     def row(self, r: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.csr.indptr[r], self.csr.indptr[r + 1]
@@ -1007,6 +1026,7 @@ class _Suppressor:
             )
             # hiding more keeps every proving point feasible: supports stay valid
             self.supports.update(attacker.supports)
+            self.points.update(attacker.points)
             passes = self._passes(both, lower, upper)
             failing = ~passes[: len(to_check)]
             lower, upper = lower[: len(to_check)], upper[: len(to_check)]
@@ -1316,6 +1336,7 @@ class _Suppressor:
         for a in attacker.supports:
             if self.hidden[a]:
                 self.supports[a] = attacker.supports[a]
+        self.points.update(attacker.points)
         return removed
 
     def _unhide_batch(

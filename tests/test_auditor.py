@@ -1137,3 +1137,138 @@ def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(
         # stayed exact
         assert calls["failed"]
         assert calls["milp"]
+
+
+# -- proofs given to the audit (witness points) ----------------------------------------------
+
+
+def _square() -> tuple[CellSystem, list[int]]:
+    """A 2 x 2 table with margins whose four inner cells are hidden: a rectangle of moves."""
+    system = CellSystem()
+    add_table(system, "t", np.array([[3, 20], [15, 30]]))
+    inner = [system.cell(("t", i, j)) for i in range(2) for j in range(2)]
+    return system, inner
+
+
+def test_checked_witnesses_accept_only_feasible_integer_points() -> None:
+    from privacy.auditor import checked_witnesses
+
+    system, (a, b, c, d) = _square()  # a=3 b=20 / c=15 d=30
+    hidden = np.array([a, b, c, d])
+    cells = np.array([a, b, c, d])
+    good = (cells, np.array([13, 10, 5, 40]))  # a up 10: the rectangle's move
+    lo, hi, valid = checked_witnesses(system, hidden, [good])
+    assert valid == 1 and hi[a] == 13 and lo[b] == 10 and lo[c] == 5 and hi[d] == 40
+    shown = system.cell(("t", 0, "All"))
+    forged = [
+        (cells, np.array([13, 10, 5, 39])),  # an equation broken
+        (cells[:1], np.array([13])),  # the cell alone: its row and column broken
+        (cells, np.array([23, 0, -5, 50])),  # a negative count
+        (cells, np.array([3.5, 19.5, 14.5, 30.5])),  # not integers
+        (cells, np.array([13, 10, 5, np.nan])),
+        (np.array([a, b, c, d, shown]), np.array([13, 10, 5, 40, 23])),  # a shown cell moved
+        (np.array([a, a, b, c, d]), np.array([13, 13, 10, 5, 40])),  # a cell twice
+        (np.array([a, b, c, 99]), np.array([13, 10, 5, 40])),  # no such cell
+        (np.array([a, b]), np.array([13, 10, 5])),  # lengths differ
+        (np.array([0.0, 1.0]), np.array([1, 2])),  # cells not numbered
+        (np.array([], dtype=np.int64), np.array([])),
+    ]
+    lo, hi, valid = checked_witnesses(system, hidden, forged)
+    assert valid == 0
+    assert (lo == system.values).all() and (hi == system.values).all()
+
+
+def test_forged_witnesses_never_hide_a_violation() -> None:
+    """Primary-only suppression with proofs claiming the small cell could be anything: the
+    claims are checked, fail, and the audit still recovers the cell."""
+    system = CellSystem()
+    add_table(system, "t", np.array([[3, 20], [15, 30]]))
+    small = system.cell(("t", 0, 0))
+    row_total, col_total = system.cell(("t", 0, "All")), system.cell(("t", "All", 0))
+    forged = [
+        (np.array([small]), np.array([40])),
+        (np.array([small, row_total, col_total]), np.array([40, 60, 55])),  # shown cells
+    ]
+    for witnesses in ((), forged):
+        report = audit(system, {small}, POLICY, witnesses=witnesses)
+        assert [v.cell for v in report.violations] == [small]
+        assert report.intervals[small].lower == report.intervals[small].upper == 3
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_proofs_change_no_verdict(data) -> None:  # noqa: ANN001
+    """Random hidden sets and random claimed points (mostly infeasible, some feasible): the
+    audit given them finds exactly the violations it finds alone, and every interval it
+    reports lies inside the exact one."""
+    rows, cols = data.draw(st.integers(2, 4)), data.draw(st.integers(2, 4))
+    counts = np.array(
+        data.draw(
+            st.lists(
+                st.sampled_from([0, 1, 3, 6, 9, 12, 25, 40]),
+                min_size=rows * cols,
+                max_size=rows * cols,
+            )
+        )
+    ).reshape(rows, cols)
+    system = CellSystem()
+    add_table(system, "t", counts)
+    n = len(system)
+    hidden = set(data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True)))
+    order = sorted(hidden)
+    points = []
+    for _ in range(data.draw(st.integers(1, 6))):
+        cells = data.draw(st.lists(st.sampled_from(order), min_size=1, unique=True))
+        moves = data.draw(st.lists(st.integers(-6, 6), min_size=len(cells), max_size=len(cells)))
+        points.append((np.array(cells), system.values[cells] + np.array(moves)))
+    # and the feasible points a protection-style attack finds, so that some claims hold
+    attacker = Attacker(system, np.array(order))
+    attacker.bounds(
+        np.array(order), need_upper=np.full(len(order), 10.0), need_width=np.full(len(order), 5.0)
+    )
+    points += [attacker.points[k] for k in attacker.points]
+    alone = audit(system, hidden, POLICY)
+    given_ = audit(system, hidden, POLICY, witnesses=points)
+    assert {v.cell for v in given_.violations} == {v.cell for v in alone.violations}
+    exact = oracle(system, hidden)
+    for cell, iv in given_.intervals.items():
+        assert exact[cell][0] <= iv.lower and iv.upper <= exact[cell][1]
+
+
+def test_cells_decided_by_checked_witnesses_are_not_attacked(monkeypatch) -> None:  # noqa: ANN001
+    """An audit given a protection's points attacks only what they leave open."""
+    from privacy.suppression import protect
+
+    system = CellSystem()
+    rng = np.random.default_rng(5)
+    add_table(system, "t", rng.choice([1, 2, 4, 7, 15, 30, 60], size=(6, 5)))
+    protection = protect(system, POLICY)
+    assert protection.witnesses
+    attacked: list[int] = []
+    original = Attacker.bounds
+
+    def spy(self, cells, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        attacked.extend(np.asarray(cells).tolist())
+        return original(self, cells, **kwargs)
+
+    monkeypatch.setattr(Attacker, "bounds", spy)
+    alone = audit(system, protection.hidden, POLICY, primary=protection.primary)
+    everyone = sorted(attacked)
+    attacked.clear()
+    report = audit(
+        system,
+        protection.hidden,
+        POLICY,
+        primary=protection.primary,
+        witnesses=protection.witnesses,
+    )
+    assert report.ok and alone.ok and everyone == sorted(protection.hidden)
+    assert len(attacked) < len(everyone) // 2
+    for cell in set(everyone) - set(attacked):  # decided by the points: the criterion met
+        iv = report.intervals[cell]
+        assert iv.upper >= 10 or cell not in protection.primary
+        assert iv.upper - iv.lower >= (5 if cell in protection.primary else 1)
+    # and with `exact`, the points are ignored: every cell attacked
+    attacked.clear()
+    audit(system, protection.hidden, POLICY, exact=True, witnesses=protection.witnesses)
+    assert sorted(attacked) == everyone

@@ -650,7 +650,19 @@ def test_a_group_size_retry_keeps_the_parts_it_does_not_touch(monkeypatch) -> No
 
     calls: list[dict[str, str]] = []
 
-    def once(layouts, units, policy, known, bounds, hidden, old=None, *, base=None, workers=1):  # noqa: ANN001, ANN202
+    def once(
+        layouts,
+        units,
+        policy,
+        known,
+        bounds,
+        hidden,
+        old=None,
+        *,
+        base=None,
+        workers=1,
+        witnesses=None,
+    ):  # noqa: ANN001, ANN202
         calls.append(dict(known))
         if len(calls) == 1:
             settled = [{"a": "shown", "b": "suppressed_small"}, {"g": "shown", "h": "shown"}]
@@ -801,3 +813,29 @@ def test_reading_ahead_releases_nothing_and_spares_the_first_custom_table_the_wo
     assert set(looked_at) <= {request.to_json()}
     with pytest.raises(ValueError, match="school year"):
         release_module.prepare_custom_tables(released_db, "1999-00")
+
+
+def test_a_release_that_fails_its_audit_is_refused_and_not_recorded(fresh_db, monkeypatch) -> None:  # noqa: ANN001
+    """`public_release` attacks its result before recording it. A protection that lost its
+    complements (primary-only suppression) and offers the old proving points, now moving
+    shown cells, is caught: the points are checked, fail, and nothing is recorded."""
+    import privacy.release as release_module
+
+    original = release_module._protect_top_down
+
+    def without_complements(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        got = original(*args, **kwargs)
+        weak = {
+            k: ("shown" if s == "suppressed_complement" else s) for k, s in got.statuses.items()
+        }
+        return release_module._Protected(weak, got.witnesses)
+
+    monkeypatch.setattr(release_module, "_protect_top_down", without_complements)
+    with pytest.raises(ReleaseRefusedError, match="failed its audit, nothing recorded") as exc:
+        public_release(fresh_db, YEAR)
+    assert exc.value.keys
+    assert releases(fresh_db) == []
+    monkeypatch.undo()
+    release_module._SNAPSHOTS.clear()
+    rel = public_release(fresh_db, YEAR)  # the real protection passes and is recorded
+    assert [r.release_id for r in releases(fresh_db)] == [rel.release_id]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import privacy.auditor
 from privacy import parallel, suppression
-from privacy.auditor import audit
+from privacy.auditor import audit, checked_witnesses
 from privacy.cells import ALL, CellSystem, add_table
 from privacy.percent_coding import code_rate
 from privacy.policy import Policy
@@ -30,9 +30,24 @@ COUNTS = st.sampled_from([0, 0, 1, 2, 3, 4, 6, 9, 10, 12, 15, 25, 60, 140])
 
 
 def assert_protected(system: CellSystem, protection, policy: Policy = POLICY) -> None:
-    """Attack the result and check what leaves: no violation, no small count, true values."""
+    """Attack the result and check what leaves: no violation, no small count, true values.
+
+    Also the protection's proving points: each is a feasible integer point of the released
+    system, and an audit that starts from them finds what one from scratch finds.
+    """
     report = audit(system, protection.hidden, policy, primary=protection.primary)
     assert report.ok, [(v.key, v.reason) for v in report.violations[:5]]
+    hidden = np.array(sorted(protection.hidden), dtype=np.int64)
+    _, _, valid = checked_witnesses(system, hidden, protection.witnesses)
+    assert valid == len(protection.witnesses)
+    checked = audit(
+        system,
+        protection.hidden,
+        policy,
+        primary=protection.primary,
+        witnesses=protection.witnesses,
+    )
+    assert checked.ok and checked.intervals.keys() == report.intervals.keys()
     published = protection.published(system.values)
     for cell, value in enumerate(published):
         if value is None:
