@@ -129,6 +129,10 @@ class AuditReport:
     components: int
     seconds: float
     policy: Policy = field(repr=False)
+    # cells decided by checked proving points (``witnesses``) rather than attacked, and the
+    # points that passed the check
+    by_witnesses: int = 0
+    valid_witnesses: int = 0
 
     @property
     def ok(self) -> bool:
@@ -196,8 +200,9 @@ def audit(
     need_width = np.where(is_primary, float(policy.min_interval_width), 1.0)
     lower, upper, is_exact = np.zeros(len(cells)), np.zeros(len(cells)), np.zeros(len(cells), bool)
     attacked = cells
+    valid = 0
     if not exact:
-        wit_lo, wit_hi, _ = checked_witnesses(system, hidden_cells, witnesses)
+        wit_lo, wit_hi, valid = checked_witnesses(system, hidden_cells, witnesses)
         lo, hi = wit_lo[cells], wit_hi[cells]
         proven = (hi >= need_upper) & (hi - lo >= need_width)
         lower[proven], upper[proven] = lo[proven], hi[proven]
@@ -252,6 +257,8 @@ def audit(
         components=attacker.component_count(),
         seconds=time.perf_counter() - started,
         policy=policy,
+        by_witnesses=len(cells) - len(attacked),
+        valid_witnesses=valid,
     )
 
 

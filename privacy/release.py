@@ -622,7 +622,7 @@ def checked_release(
                 primary.append(i)
     bounds = rate_bounds(layouts, dict(statuses), policy)
     _, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
-    return audit(
+    report = audit(
         system,
         hidden + slacks,
         policy,
@@ -630,6 +630,18 @@ def checked_release(
         unchecked=unchecked + slacks,
         witnesses=witnesses_in(system, witnesses),
     )
+    log.info(
+        "checked %d of %d proving points; they decided %d of %d hidden cells, %d attacked "
+        "(%.1f s, %d violation(s))",
+        report.valid_witnesses,
+        len(witnesses),
+        report.by_witnesses,
+        len(report.intervals),
+        len(report.intervals) - report.by_witnesses,
+        report.seconds,
+        len(report.violations),
+    )
+    return report
 
 
 def _neighbours(

@@ -1264,6 +1264,8 @@ def test_cells_decided_by_checked_witnesses_are_not_attacked(monkeypatch) -> Non
     )
     assert report.ok and alone.ok and everyone == sorted(protection.hidden)
     assert len(attacked) < len(everyone) // 2
+    assert report.by_witnesses == len(everyone) - len(attacked) and alone.by_witnesses == 0
+    assert report.valid_witnesses == len(protection.witnesses)
     for cell in set(everyone) - set(attacked):  # decided by the points: the criterion met
         iv = report.intervals[cell]
         assert iv.upper >= 10 or cell not in protection.primary
