@@ -274,42 +274,56 @@ def checked_witnesses(
     true value). Invalid points are ignored: nothing a point claims is believed unchecked.
     Cells no valid point moves get their true value at both ends.
     """
+    n = len(system)
     truth = system.values.astype(np.float64)
     lo, hi = truth.copy(), truth.copy()
-    points = list(points)
-    if not points:
+    shaped: list[tuple[np.ndarray, np.ndarray]] = []
+    for cells, values in points:  # the shape of each claim first, one by one
+        cells, values = np.asarray(cells), np.asarray(values)
+        if (
+            cells.ndim == 1
+            and cells.shape == values.shape
+            and len(cells)
+            and np.issubdtype(cells.dtype, np.integer)
+            and np.issubdtype(values.dtype, np.number)
+        ):
+            shaped.append((cells.astype(np.int64), values.astype(np.float64)))
+    if not shaped:
         return lo, hi, 0
-    is_hidden = np.zeros(len(system), dtype=bool)
+    # then every entry of every point at once: entry -> its point
+    owner = np.repeat(np.arange(len(shaped)), [len(c) for c, _ in shaped])
+    cells = np.concatenate([c for c, _ in shaped])
+    values = np.concatenate([v for _, v in shaped])
+    is_hidden = np.zeros(n, dtype=bool)
     is_hidden[np.asarray(hidden, dtype=np.int64)] = True
-    csc = system.incidence().tocsc()
-    valid = 0
-    for cells, values in points:
-        cells = np.asarray(cells)
-        values = np.asarray(values, dtype=np.float64)
-        if (
-            cells.ndim != 1
-            or cells.shape != values.shape
-            or not len(cells)
-            or not np.issubdtype(cells.dtype, np.integer)
-            or cells.min() < 0
-            or cells.max() >= len(system)
-        ):
-            continue
-        cells = cells.astype(np.int64)
-        if (
-            not is_hidden[cells].all()
-            or len(np.unique(cells)) != len(cells)
-            or not np.isfinite(values).all()
-            or (values < 0).any()
-            or (values != np.round(values)).any()
-        ):
-            continue
-        if np.abs(csc[:, cells] @ (values - truth[cells])).max(initial=0.0) > 0.5:
-            continue  # an equation broken: not a point of the system
-        valid += 1
-        np.minimum.at(lo, cells, values)
-        np.maximum.at(hi, cells, values)
-    return lo, hi, valid
+    inside = (cells >= 0) & (cells < n)
+    cells = np.where(inside, cells, 0)
+    ok_entry = (
+        inside
+        & is_hidden[cells]
+        & np.isfinite(values)
+        & (values >= 0)
+        & (values == np.round(values))
+    )
+    bad = np.zeros(len(shaped), dtype=bool)
+    bad[owner[~ok_entry]] = True
+    order = np.lexsort((cells, owner))  # a cell twice in one point
+    twice = (np.diff(owner[order]) == 0) & (np.diff(cells[order]) == 0)
+    bad[owner[order][1:][twice]] = True
+    # every equation holds at each remaining point: A (x - x*) = 0, one sparse product
+    keep = ~bad[owner]
+    col = np.cumsum(~bad) - 1  # remaining points, renumbered
+    delta = sp.csc_matrix(
+        (values[keep] - truth[cells[keep]], (cells[keep], col[owner[keep]])),
+        shape=(n, int((~bad).sum())),
+    )
+    residual = (system.incidence() @ delta).tocoo()
+    broken = np.unique(residual.col[np.abs(residual.data) > 0.5])
+    bad[np.flatnonzero(~bad)[broken]] = True
+    good = ~bad[owner]
+    np.minimum.at(lo, cells[good], values[good])
+    np.maximum.at(hi, cells[good], values[good])
+    return lo, hi, int((~bad).sum())
 
 
 def _halves(

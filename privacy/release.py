@@ -335,12 +335,17 @@ def complement_ranks(keys: Sequence[str]) -> np.ndarray:
     return ranks.to_numpy().astype(np.int64)
 
 
+# a proving point: (a table of cell keys, shared by the points of one protection run; the
+# cells the point moves, as positions in that table; their values in the point)
+Witness = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
 @dataclass(frozen=True)
 class _Protected:
     statuses: dict[str, str]
     # the points that proved the hidden cells, as (cell keys, values) each (see
     # `privacy.suppression.Protection.witnesses`): proofs an audit checks, not trusts
-    witnesses: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    witnesses: list[Witness] = field(default_factory=list)
 
 
 @gc_pause.pausing
@@ -387,7 +392,7 @@ def _protect(
     opened: set[str] = set()  # group sizes hidden so that their rates bound nothing
     kept: dict[str, str] = {}  # parts protected in a refused run that the retry leaves alone
     while True:
-        witnesses: list[tuple[np.ndarray, np.ndarray]] = []
+        witnesses: list[Witness] = []
         try:
             statuses = _protect_once(
                 layouts,
@@ -524,7 +529,7 @@ def _protect_top_down(
     """
     known = dict(known or {})
     statuses: dict[str, str] = dict(known)
-    witnesses: list[tuple[np.ndarray, np.ndarray]] = []  # every level's: an audit checks each
+    witnesses: list[Witness] = []  # every level's: an audit checks each
     district_of = _district_of_schools(units)
     for depth, level in enumerate(GEOGRAPHIES):
         if not any(lay.request.geography == level for lay in layouts):
@@ -566,26 +571,32 @@ def _protect_top_down(
 
 
 def witnesses_in(
-    system: CellSystem, witnesses: Sequence[tuple[np.ndarray, np.ndarray]]
+    system: CellSystem, witnesses: Sequence[Witness]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Proving points given by cell keys (`_Protected.witnesses`) as cell numbers of `system`.
 
     Cells `system` does not hold are left out (e.g. the slack of a public bound that the
     release did not end up telling): `privacy.auditor.checked_witnesses` then checks what is
     left against `system`'s own equations, so a point is only ever a proof for this system.
+    Each key table is looked up once, for the keys its points use.
     """
-    if not witnesses:
-        return []
     index = system.index
-    keys = np.concatenate([k for k, _ in witnesses])
-    found = np.fromiter((index.get(k, -1) for k in keys.tolist()), dtype=np.int64, count=len(keys))
+    numbers: dict[int, np.ndarray] = {}  # id of a key table -> system cell per position
+    for table, _, _ in witnesses:
+        if id(table) not in numbers:
+            used = np.unique(
+                np.concatenate([c for t, c, _ in witnesses if t is table]).astype(np.int64)
+            )
+            lookup = np.full(len(table), -1, dtype=np.int64)
+            lookup[used] = np.fromiter(
+                (index.get(k, -1) for k in table[used].tolist()), dtype=np.int64, count=len(used)
+            )
+            numbers[id(table)] = lookup
     out = []
-    start = 0
-    for k, values in witnesses:
-        cells = found[start : start + len(k)]
-        start += len(k)
-        keep = cells >= 0
-        out.append((cells[keep], np.asarray(values)[keep]))
+    for table, cells, values in witnesses:
+        found = numbers[id(table)][cells]
+        keep = found >= 0
+        out.append((found[keep], np.asarray(values)[keep]))
     return out
 
 
@@ -594,7 +605,7 @@ def checked_release(
     units: dict[str, pl.DataFrame],
     statuses: Mapping[str, str],
     policy: Policy,
-    witnesses: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+    witnesses: Sequence[Witness] = (),
 ) -> AuditReport:
     """Attack `layouts` under `statuses` (key -> status) before they are released.
 
@@ -733,12 +744,11 @@ def _protect_once(
     *,
     base: SystemBase | None = None,
     workers: int = 1,
-    witnesses: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    witnesses: list[Witness] | None = None,
 ) -> dict[str, str]:
     """One protection of `layouts` with the public `bounds` modelled (see `_protect`).
 
-    witnesses: if given, receives the proving points of the parts protected, as (cell keys,
-    values) each.
+    witnesses: if given, receives the proving points of the parts protected (`Witness`).
 
     Cells shown before are constants to the attacker, so they do not tie the rest together:
     the system splits into independent parts joined only through cells still free or hidden.
@@ -865,7 +875,7 @@ def _protect_once(
     if witnesses is not None and points:
         key_of = np.array(keys, dtype=object)
         for (_, _, _, _, around), found in zip(jobs, points, strict=True):
-            witnesses.extend((key_of[around[moved]], values) for moved, values in found)
+            witnesses.extend((key_of, around[moved], values) for moved, values in found)
     for i in range(n):
         if statuses[i] is None:
             statuses[i] = SHOWN

@@ -839,3 +839,30 @@ def test_a_release_that_fails_its_audit_is_refused_and_not_recorded(fresh_db, mo
     release_module._SNAPSHOTS.clear()
     rel = public_release(fresh_db, YEAR)  # the real protection passes and is recorded
     assert [r.release_id for r in releases(fresh_db)] == [rel.release_id]
+
+
+def test_the_release_audit_rests_on_checked_proofs(built_db) -> None:  # noqa: ANN001
+    """The points that proved the public release, named by cell keys, are found again in the
+    year's whole cell system and decide its hidden cells there; the same points each moved by
+    one are all rejected, and the attacker then decides every cell itself, to the same
+    verdict."""
+    import privacy.release as release_module
+    from privacy.catalogue import public_catalogue
+
+    snap = _snapshot(built_db)
+    layouts = [
+        snap.layout(e.request) for e in public_catalogue(YEAR) if e.request.measure != "staff"
+    ]
+    units = _units_for(snap, YEAR)
+    policy = load_policy()
+    protected = release_module._protect_top_down(layouts, units, policy)
+    assert protected.witnesses
+    report = release_module.checked_release(
+        layouts, units, protected.statuses, policy, protected.witnesses
+    )
+    assert report.ok and report.valid_witnesses > 0
+    assert report.by_witnesses >= 0.9 * len(report.intervals)
+    nudged = [(table, cells, values + 1) for table, cells, values in protected.witnesses]
+    alone = release_module.checked_release(layouts, units, protected.statuses, policy, nudged)
+    assert alone.ok and alone.valid_witnesses == 0 and alone.by_witnesses == 0
+    assert alone.intervals.keys() == report.intervals.keys()
