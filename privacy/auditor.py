@@ -80,6 +80,9 @@ _AGGREGATE_WHOLE = True
 _AGGREGATE_GAIN = 50  # a round that decides fewer than 1/this of its cells ends its phase
 # an audit of this many cells or more attacks its components in groups side by side
 _AUDIT_SPLIT_MIN_CELLS = 2000
+# the largest value a proving point may claim for a cell (far above any count): keeps the
+# check of its equations exact in 64-bit integers
+_MAX_WITNESS_VALUE = 2**40
 _AUDIT_GROUPS = 2
 
 
@@ -269,10 +272,11 @@ def checked_witnesses(
 
     A point (the cells it moves, their values) is valid, i.e. a feasible integer point of the
     attacker's program and so a proof that each cell it moves can take its value there, if
-    every cell it moves is among ``hidden`` (once), every value is a non-negative integer, and
-    every equation holds once the moved cells take their values (every other cell keeps its
-    true value). Invalid points are ignored: nothing a point claims is believed unchecked.
-    Cells no valid point moves get their true value at both ends.
+    every cell it moves is among ``hidden`` (once), every value is a non-negative integer (at
+    most ``_MAX_WITNESS_VALUE``), and every equation holds once the moved cells take their
+    values (every other cell keeps its true value), in exact integer arithmetic. Invalid points
+    are ignored: nothing a point claims is believed unchecked. Cells no valid point moves get
+    their true value at both ends.
     """
     n = len(system)
     truth = system.values.astype(np.float64)
@@ -285,7 +289,9 @@ def checked_witnesses(
             and cells.shape == values.shape
             and len(cells)
             and np.issubdtype(cells.dtype, np.integer)
-            and np.issubdtype(values.dtype, np.number)
+            and (
+                np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)
+            )
         ):
             shaped.append((cells.astype(np.int64), values.astype(np.float64)))
     if not shaped:
@@ -303,6 +309,7 @@ def checked_witnesses(
         & is_hidden[cells]
         & np.isfinite(values)
         & (values >= 0)
+        & (values <= _MAX_WITNESS_VALUE)
         & (values == np.round(values))
     )
     bad = np.zeros(len(shaped), dtype=bool)
@@ -310,15 +317,21 @@ def checked_witnesses(
     order = np.lexsort((cells, owner))  # a cell twice in one point
     twice = (np.diff(owner[order]) == 0) & (np.diff(cells[order]) == 0)
     bad[owner[order][1:][twice]] = True
-    # every equation holds at each remaining point: A (x - x*) = 0, one sparse product
+    # every equation holds at each remaining point: A (x - x*) = 0, one sparse product in
+    # integers (values are capped, so no sum can overflow or lose a unit as floats would)
     keep = ~bad[owner]
     col = np.cumsum(~bad) - 1  # remaining points, renumbered
+    moved = cells[keep]
     delta = sp.csc_matrix(
-        (values[keep] - truth[cells[keep]], (cells[keep], col[owner[keep]])),
+        (
+            values[keep].astype(np.int64) - system.values[moved].astype(np.int64),
+            (moved, col[owner[keep]]),
+        ),
         shape=(n, int((~bad).sum())),
+        dtype=np.int64,
     )
-    residual = (system.incidence() @ delta).tocoo()
-    broken = np.unique(residual.col[np.abs(residual.data) > 0.5])
+    residual = (system.incidence().astype(np.int64) @ delta).tocoo()
+    broken = np.unique(residual.col[residual.data != 0])
     bad[np.flatnonzero(~bad)[broken]] = True
     good = ~bad[owner]
     np.minimum.at(lo, cells[good], values[good])

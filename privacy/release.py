@@ -345,7 +345,7 @@ class _Protected:
     statuses: dict[str, str]
     # the points that proved the hidden cells, as (cell keys, values) each (see
     # `privacy.suppression.Protection.witnesses`): proofs an audit checks, not trusts
-    witnesses: list[Witness] = field(default_factory=list)
+    witnesses: list[Witness] = field(default_factory=list, repr=False)
 
 
 @gc_pause.pausing
@@ -1116,19 +1116,26 @@ def public_release(
                 policy,
                 protected.witnesses,
             )
-            if not report.ok:
-                bad = [v.key for v in report.violations]
+            values = _values(layouts)
+            # and that no small count is shown (as `audit_year` checks a recorded year)
+            shown_small = sorted(
+                k
+                for k, v in values.items()
+                if protected.statuses.get(k) == SHOWN and 0 < v < policy.min_cell
+            )
+            if not report.ok or shown_small:
+                # keys and counts only: a violation's interval would tell about a hidden count
+                bad = sorted(str(v.key) for v in report.violations) + shown_small
                 raise ReleaseRefusedError(
                     f"the public release of {school_year} failed its audit, nothing recorded: "
-                    f"{len(bad)} violation(s), e.g. {report.violations[0].key}: "
-                    f"{report.violations[0].reason}",
-                    [str(k) for k in bad],
+                    f"{len(report.violations)} violation(s), {len(shown_small)} small count(s) "
+                    f"shown, e.g. cell {bad[0]}",
+                    bad,
                 )
             rid = new_release_id(school_year, "public")
             statuses = {
                 k: protected.statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()
             }
-            values = _values(layouts)
             try:
                 record_release(
                     snap.path,

@@ -126,7 +126,7 @@ class Protection:
     primary: set[int]
     seconds: float = 0.0
     stats: dict[str, int] = field(default_factory=dict)
-    witnesses: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    witnesses: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list, repr=False)
 
     def is_shown(self, cell: int) -> bool:
         return self.status[cell] == SHOWN
@@ -785,7 +785,7 @@ class _Suppressor:
                 point = self.points.get(id(piece))
                 if point is not None:
                     out[id(piece)] = point
-        return [(cells, values.astype(np.int64)) for cells, values in out.values()]
+        return [(cells, np.round(values).astype(np.int64)) for cells, values in out.values()]
 
     def row(self, r: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.csr.indptr[r], self.csr.indptr[r + 1]

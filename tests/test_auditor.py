@@ -1167,7 +1167,7 @@ def test_checked_witnesses_accept_only_feasible_integer_points() -> None:
         (cells, np.array([3.5, 19.5, 14.5, 30.5])),  # not integers
         (cells, np.array([13, 10, 5, np.nan])),
         (np.array([a, b, c, d, shown]), np.array([13, 10, 5, 40, 23])),  # a shown cell moved
-        (np.array([a, a, b, c, d]), np.array([13, 13, 10, 5, 40])),  # a cell twice
+        (np.array([a, a]), np.array([0, 6])),  # a cell twice: its moves -3 and +3 cancel
         (np.array([a, b, c, 99]), np.array([13, 10, 5, 40])),  # no such cell
         (np.array([a, b]), np.array([13, 10, 5])),  # lengths differ
         (np.array([0.0, 1.0]), np.array([1, 2])),  # cells not numbered
@@ -1176,6 +1176,32 @@ def test_checked_witnesses_accept_only_feasible_integer_points() -> None:
     lo, hi, valid = checked_witnesses(system, hidden, forged)
     assert valid == 0
     assert (lo == system.values).all() and (hi == system.values).all()
+    # mixed with valid points, each claim is judged on its own
+    other = (cells, np.array([0, 23, 18, 27]))  # a down 3: the rectangle the other way
+    lo, hi, valid = checked_witnesses(system, hidden, [forged[0], good, *forged[2:], other])
+    assert valid == 2
+    assert (lo[cells].tolist(), hi[cells].tolist()) == ([0, 10, 5, 27], [13, 23, 18, 40])
+
+
+def test_checked_witnesses_are_exact_for_huge_claims() -> None:
+    """A claim so large that floating point would lose a unit of an equation is rejected.
+
+    b is recovered exactly from P = a + b and P = a + c (c shown): no point can move it. In
+    float64 the claim b=0, P=a=2^60 leaves both equations at zero (the unit of b is lost
+    beside 2^60); in integers it breaks one, and values that large are refused anyway.
+    """
+    from privacy.auditor import checked_witnesses
+
+    system = CellSystem()
+    b, p, a, c = (system.add_cell(k, v) for k, v in (("b", 10), ("P", 20), ("a", 10), ("c", 10)))
+    system.add_constraint(p, [a, b])
+    system.add_constraint(p, [a, c])
+    hidden = np.array([b, p, a])
+    for big in (2**60, 2**52):
+        claim = [(np.array([b, p, a]), np.array([0, big, big]))]
+        assert checked_witnesses(system, hidden, claim)[2] == 0
+        report = audit(system, [b, p, a], POLICY, witnesses=claim)
+        assert [v.cell for v in report.violations] == [b]
 
 
 def test_forged_witnesses_never_hide_a_violation() -> None:

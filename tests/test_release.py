@@ -833,8 +833,18 @@ def test_a_release_that_fails_its_audit_is_refused_and_not_recorded(fresh_db, mo
     monkeypatch.setattr(release_module, "_protect_top_down", without_complements)
     with pytest.raises(ReleaseRefusedError, match="failed its audit, nothing recorded") as exc:
         public_release(fresh_db, YEAR)
-    assert exc.value.keys
+    assert exc.value.keys and "upper bound" not in str(exc.value)  # no interval told
     assert releases(fresh_db) == []
+    # the old points were all rejected, and the attacker alone finds the same violations
+    snap = _snapshot(fresh_db)
+    catalogue = release_module.public_catalogue(YEAR)
+    layouts = [snap.layout(e.request) for e in catalogue if e.request.measure != "staff"]
+    units, policy = _units_for(snap, YEAR), load_policy()
+    weak = without_complements(layouts, units, policy)
+    given = release_module.checked_release(layouts, units, weak.statuses, policy, weak.witnesses)
+    alone = release_module.checked_release(layouts, units, weak.statuses, policy)
+    assert given.valid_witnesses == 0 and given.by_witnesses == 0
+    assert {v.key for v in given.violations} == {v.key for v in alone.violations} != set()
     monkeypatch.undo()
     release_module._SNAPSHOTS.clear()
     rel = public_release(fresh_db, YEAR)  # the real protection passes and is recorded
@@ -866,3 +876,21 @@ def test_the_release_audit_rests_on_checked_proofs(built_db) -> None:  # noqa: A
     alone = release_module.checked_release(layouts, units, protected.statuses, policy, nudged)
     assert alone.ok and alone.valid_witnesses == 0 and alone.by_witnesses == 0
     assert alone.intervals.keys() == report.intervals.keys()
+
+
+def test_a_release_that_shows_a_small_count_is_refused(fresh_db, monkeypatch) -> None:  # noqa: ANN001
+    """The check before recording also refuses a small count shown, as `edudash audit` would."""
+    import privacy.release as release_module
+
+    original = release_module._protect_top_down
+
+    def one_small_shown(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        got = original(*args, **kwargs)
+        small = sorted(k for k, s in got.statuses.items() if s == "suppressed_small")
+        assert small
+        return release_module._Protected({**got.statuses, small[0]: "shown"}, got.witnesses)
+
+    monkeypatch.setattr(release_module, "_protect_top_down", one_small_shown)
+    with pytest.raises(ReleaseRefusedError, match="small count"):
+        public_release(fresh_db, YEAR)
+    assert releases(fresh_db) == []
