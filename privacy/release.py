@@ -40,7 +40,6 @@ from privacy.noise import NoiseSpec
 from privacy.percent_coding import public_bounds
 from privacy.policy import Policy, load_policy
 from privacy.registry import (
-    HIDDEN_STATUSES,
     KnownCells,
     RegistryConflictError,
     known_cells,
@@ -616,7 +615,35 @@ def checked_release(
     leaves the others at their true values, so with the equations it could tell a hidden
     count (the registry never holds one).
     """
-    system = build_system(layouts, units)
+    report = _attack(build_system(layouts, units), layouts, statuses, policy, witnesses)
+    log.info(
+        "checked %d of %d proving points; they decided %d of %d hidden cells, %d attacked "
+        "(%.1f s, %d violation(s))",
+        report.valid_witnesses,
+        len(witnesses),
+        report.by_witnesses,
+        len(report.intervals),
+        len(report.intervals) - report.by_witnesses,
+        report.seconds,
+        len(report.violations),
+    )
+    return report
+
+
+def _attack(
+    system: CellSystem,
+    layouts: Sequence[TableLayout],
+    statuses: Mapping[str, str],
+    policy: Policy,
+    witnesses: Sequence[Witness] = (),
+) -> AuditReport:
+    """The attacker on `system` (the cell system of `layouts`) under `statuses`.
+
+    Hidden: every cell whose status is not shown (a key without one counts as shown: the
+    attacker then knows more) and every latent remainder (formed by the attacker, never
+    published; checked only if small). Primary: cells suppressed as small, or small. The public
+    bounds that rate displays tell are added to `system` (as `rate_bounds` reads them).
+    """
     hidden: list[int] = []
     primary: list[int] = []
     unchecked: list[int] = []
@@ -633,7 +660,7 @@ def checked_release(
                 primary.append(i)
     bounds = rate_bounds(layouts, dict(statuses), policy)
     _, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
-    report = audit(
+    return audit(
         system,
         hidden + slacks,
         policy,
@@ -641,18 +668,6 @@ def checked_release(
         unchecked=unchecked + slacks,
         witnesses=witnesses_in(system, witnesses),
     )
-    log.info(
-        "checked %d of %d proving points; they decided %d of %d hidden cells, %d attacked "
-        "(%.1f s, %d violation(s))",
-        report.valid_witnesses,
-        len(witnesses),
-        report.by_witnesses,
-        len(report.intervals),
-        len(report.intervals) - report.by_witnesses,
-        report.seconds,
-        len(report.violations),
-    )
-    return report
 
 
 def _neighbours(
@@ -1478,15 +1493,10 @@ def audit_year(db_path: str | os.PathLike[str] | None, school_year: str) -> Year
                 problems.append(f"{key}: shown in one release, hidden in another")
             status_of[key] = status if before is None or status == SHOWN else before
             con_values[key] = value
-    hidden: list[int] = []
-    primary: list[int] = []
-    unchecked: list[int] = []
     for i, key in enumerate(system.keys):
         status = status_of.get(key)
         true = int(system.values[i])
-        if is_latent(key):  # formed by the attacker, never published
-            hidden.append(i)
-            (primary if policy.is_small(true) else unchecked).append(i)
+        if is_latent(key):
             continue
         if status is None:
             problems.append(f"{key}: laid out but not recorded in any release")
@@ -1498,13 +1508,7 @@ def audit_year(db_path: str | os.PathLike[str] | None, school_year: str) -> Year
                 )
             if 0 < true < policy.min_cell:
                 problems.append(f"{key}: shows a count of {true}")
-        elif status in HIDDEN_STATUSES:
-            hidden.append(i)
-            if status == SUPPRESSED_SMALL or policy.is_small(true):
-                primary.append(i)
-    bounds = rate_bounds(layouts, status_of, policy)
-    _, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
-    report = audit(system, hidden + slacks, policy, primary=primary, unchecked=unchecked + slacks)
+    report = _attack(system, layouts, status_of, policy)
     return YearAudit(
         school_year, snap.build_id, len(recorded), len(system), report, problems, system
     )

@@ -58,6 +58,11 @@ class Table:
     description: str
     fields: tuple[Field, ...]
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The table's column names, in order."""
+        return tuple(f.name for f in self.fields)
+
     def field(self, name: str) -> Field:
         for f in self.fields:
             if f.name == name:

@@ -25,8 +25,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from warehouse.aggregates import PROGRAM_FLAGS
 from warehouse.connection import connect_readonly, rewrite_warehouse
+from warehouse.dictionary import load_dictionary
 from warehouse.intake_formats import KINDS
 from warehouse.reconciliation import (
     Thresholds,
@@ -462,28 +462,8 @@ def _plan(
     )
 
 
-_PERIOD_COLUMNS = {
-    "enrollments": (
-        "school_year",
-        "state_student_id",
-        "school_id",
-        "grade",
-        "entry_date",
-        "exit_date",
-        "exit_code",
-    ),
-    "program_participation": ("school_year", "state_student_id", *PROGRAM_FLAGS),
-    "assessments": (
-        "school_year",
-        "state_student_id",
-        "school_id",
-        "grade",
-        "subject",
-        "scale_score",
-        "performance_level",
-    ),
-    "staff_assignments": ("school_year", "state_staff_id", "school_id", "role", "subject", "fte"),
-}
+# the tables replaced per (district, school year), in the order they are written
+_PERIOD_TABLES = ("enrollments", "program_participation", "assessments", "staff_assignments")
 
 
 @contextmanager
@@ -555,8 +535,9 @@ def _apply(
                 f"DELETE FROM {kind} WHERE school_year = ? AND school_id IN ({schools_sql})",
                 [year, district],
             )
-    for kind, cols in _PERIOD_COLUMNS.items():
+    for kind in _PERIOD_TABLES:
         if kind in frames:
+            cols = load_dictionary().table(kind).columns  # the data dictionary's column order
             collist = ", ".join(cols)
             with _registered(con, "_rows", frames[kind].select(cols)):
                 con.execute(f"INSERT INTO {kind} ({collist}) SELECT {collist} FROM _rows")

@@ -20,7 +20,7 @@ import polars as pl
 from faker import Faker
 from faker.providers.person.en_US import Provider as PersonProvider
 
-from warehouse.aggregates import PROGRAM_FLAGS
+from warehouse.dictionary import load_dictionary
 from warehouse.state_ids import new_staff_ids, new_student_ids
 
 # code lists and names, several to a line (the formatter would give each a line of its own)
@@ -1171,21 +1171,11 @@ def generate(cfg: SyntheticConfig) -> dict[str, pl.DataFrame]:
         pl.col("exit_date").cast(pl.Date),
         "exit_code",
     )
-    programs = finish(sim.programs, "school_year").select(
-        "school_year", "state_student_id", *PROGRAM_FLAGS
-    )
-    assessments = finish(sim.assessments, "school_year").select(
-        "school_year",
-        "state_student_id",
-        "school_id",
-        "grade",
-        "subject",
-        "scale_score",
-        "performance_level",
-    )
-    cohorts = finish(sim.cohorts, "cohort_year").select(
-        "cohort_year", "state_student_id", "school_id", "outcome"
-    )
+    # the warehouse tables' columns, in the data dictionary's order
+    columns = load_dictionary().table
+    programs = finish(sim.programs, "school_year").select(columns("program_participation").columns)
+    assessments = finish(sim.assessments, "school_year").select(columns("assessments").columns)
+    cohorts = finish(sim.cohorts, "cohort_year").select(columns("graduation_cohorts").columns)
     staff, certs, assignments = _staff(layout, sim.enrollments, rng, names)
     admins = _administrators(districts, layout.frame, staff, assignments, rng, names)
     years = pl.DataFrame(
