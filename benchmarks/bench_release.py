@@ -68,7 +68,9 @@ def protect_and_audit(  # noqa: ANN001
     t0 = time.perf_counter()
     protected = _protect_top_down(layouts, units, policy, workers=workers)
     t1 = time.perf_counter()
-    report = checked_release(layouts, units, protected.statuses, policy, protected.witnesses)
+    report = checked_release(
+        layouts, units, protected.statuses, policy, protected.witnesses, protected.system
+    )
     t2 = time.perf_counter()
     from_scratch = float("nan")
     violations = len(report.violations)

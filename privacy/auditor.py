@@ -48,6 +48,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from privacy import gc_pause, highs, parallel
+from privacy.aliases import Merged, merge
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
@@ -196,49 +197,30 @@ def audit(
             raise ValueError(f"{len(missing)} primary cell(s) are not hidden, e.g. {keys}")
     skip = {int(u) for u in unchecked} - primary_set
     hidden_cells = np.array(sorted(hidden_set), dtype=np.int64)
-    attacker = Attacker(system, hidden_cells)
     cells = np.array(sorted(hidden_set - skip), dtype=np.int64)
     is_primary = np.isin(cells, np.fromiter(primary_set, dtype=np.int64, count=len(primary_set)))
     need_upper = np.where(is_primary, float(policy.min_upper_bound), -np.inf)
     need_width = np.where(is_primary, float(policy.min_interval_width), 1.0)
-    lower, upper, is_exact = np.zeros(len(cells)), np.zeros(len(cells)), np.zeros(len(cells), bool)
-    attacked = cells
+    lower, upper = np.zeros(len(cells)), np.zeros(len(cells))
+    is_exact = np.zeros(len(cells), dtype=bool)
+    proven = np.zeros(len(cells), dtype=bool)
     valid = 0
     if not exact:
         wit_lo, wit_hi, valid = checked_witnesses(system, hidden_cells, witnesses)
         lo, hi = wit_lo[cells], wit_hi[cells]
         proven = (hi >= need_upper) & (hi - lo >= need_width)
         lower[proven], upper[proven] = lo[proven], hi[proven]
-        if proven.any():
-            keep = ~proven
-            attacked = cells[keep]
-            need_upper, need_width = need_upper[keep], need_width[keep]
-            lower_all, upper_all, exact_all = lower, upper, is_exact
-            lower, upper = np.zeros(len(attacked)), np.zeros(len(attacked))
-            is_exact = np.zeros(len(attacked), bool)
-    # independent components attacked in halves side by side, each by an attacker of its own
-    # (cells of other components are constants to a component's equations: the same bounds)
-    halves = _halves(attacker.components(), hidden_cells, attacked)
-
-    def attack(half: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
-        own_hidden, own = half
-        own_attacker = attacker if len(halves) == 1 else Attacker(system, own_hidden)
-        if exact:
-            return own_attacker.bounds(attacked[own], keep_supports=False)
-        return own_attacker.bounds(
-            attacked[own],
-            need_upper=need_upper[own],
-            need_width=need_width[own],
-            keep_supports=False,
+    left = np.flatnonzero(~proven)  # what the checked points leave to the attacker
+    merged = merge(system) if len(left) else None
+    if merged is None:
+        attack = _attack_cells(
+            system, hidden_cells, cells[left], need_upper[left], need_width[left], exact
         )
-
-    if len(attacked):
-        for (_, own), found in zip(halves, parallel.in_threads(attack, halves), strict=True):
-            lower[own], upper[own], is_exact[own] = found
-    if attacked is not cells:  # some cells decided by checked witnesses
-        keep = ~proven
-        lower_all[keep], upper_all[keep], exact_all[keep] = lower, upper, is_exact
-        lower, upper, is_exact = lower_all, upper_all, exact_all
+    else:
+        attack = _attack_merged(
+            merged, hidden_cells, cells[left], need_upper[left], need_width[left], exact
+        )
+    lower[left], upper[left], is_exact[left] = attack.lower, attack.upper, attack.exact
     intervals: dict[int, Interval] = {}
     violations: list[Violation] = []
     for i, cell in enumerate(cells.tolist()):
@@ -257,12 +239,99 @@ def audit(
     return AuditReport(
         intervals=intervals,
         violations=violations,
-        components=attacker.component_count(),
+        components=attack.components,
         seconds=time.perf_counter() - started,
         policy=policy,
-        by_witnesses=len(cells) - len(attacked),
+        by_witnesses=int(proven.sum()),
         valid_witnesses=valid,
     )
+
+
+@dataclass(frozen=True)
+class _CellAttack:
+    """`_attack_cells`' answer: per attacked cell its bounds and whether they are exact."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    exact: np.ndarray
+    components: int
+
+
+def _attack_cells(
+    system: CellSystem,
+    hidden_cells: np.ndarray,
+    cells: np.ndarray,
+    need_upper: np.ndarray,
+    need_width: np.ndarray,
+    exact: bool,
+) -> _CellAttack:
+    """`audit`'s attack: bounds of `cells` (sorted, among `hidden_cells`), each searched until
+    it reaches `need_upper` and `need_width` (to optimality if `exact`)."""
+    attacker = Attacker(system, hidden_cells)
+    lower, upper = np.zeros(len(cells)), np.zeros(len(cells))
+    is_exact = np.zeros(len(cells), dtype=bool)
+    # independent components attacked in halves side by side, each by an attacker of its own
+    # (cells of other components are constants to a component's equations: the same bounds)
+    halves = _halves(attacker.components(), hidden_cells, cells)
+
+    def attack(half: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+        own_hidden, own = half
+        own_attacker = attacker if len(halves) == 1 else Attacker(system, own_hidden)
+        if exact:
+            return own_attacker.bounds(cells[own], keep_supports=False)
+        return own_attacker.bounds(
+            cells[own],
+            need_upper=need_upper[own],
+            need_width=need_width[own],
+            keep_supports=False,
+        )
+
+    if len(cells):
+        for (_, own), found in zip(halves, parallel.in_threads(attack, halves), strict=True):
+            lower[own], upper[own], is_exact[own] = found
+    return _CellAttack(lower, upper, is_exact, attacker.component_count())
+
+
+def _attack_merged(
+    merged: Merged,
+    hidden_cells: np.ndarray,
+    cells: np.ndarray,
+    need_upper: np.ndarray,
+    need_width: np.ndarray,
+    exact: bool,
+) -> _CellAttack:
+    """`_attack_cells` on the classes of equal cells (`privacy.aliases`), per original cell.
+
+    A class is hidden when all its members are: a member hidden beside a shown one is known
+    exactly (its interval is its value). Each hidden class is attacked once, for the most any
+    of its members needs.
+    """
+    n_classes = len(merged.system)
+    known = np.ones(len(merged.cell_of), dtype=bool)
+    known[hidden_cells] = False
+    hidden_class = np.ones(n_classes, dtype=bool)
+    hidden_class[merged.cell_of[known]] = False
+    of = merged.cell_of[cells]
+    open_ = hidden_class[of]
+    targets = np.unique(of[open_])
+    class_upper = np.full(n_classes, -np.inf)
+    class_width = np.zeros(n_classes)
+    np.maximum.at(class_upper, of[open_], need_upper[open_])
+    np.maximum.at(class_width, of[open_], need_width[open_])
+    found = _attack_cells(
+        merged.system,
+        np.flatnonzero(hidden_class),
+        targets,
+        class_upper[targets],
+        class_width[targets],
+        exact,
+    )
+    value = merged.system.values[of].astype(np.float64)
+    lower, upper = value.copy(), value.copy()
+    is_exact = np.ones(len(cells), dtype=bool)
+    at = np.searchsorted(targets, of[open_])
+    lower[open_], upper[open_], is_exact[open_] = found.lower[at], found.upper[at], found.exact[at]
+    return _CellAttack(lower, upper, is_exact, found.components)
 
 
 def checked_witnesses(

@@ -169,6 +169,12 @@ class CellSystem:
             slacks.append(slack)
         return constants, slacks
 
+    def copy(self) -> CellSystem:
+        """A copy to add to (cells, bounds, constraints) without changing this system."""
+        out = CellSystem(keys=self.keys, values=self.values)
+        out.constraints = [(p, list(ch)) for p, ch in self.constraints]
+        return out
+
     def cell(self, key: Hashable) -> int:
         """The index of the cell ``key`` (KeyError if absent)."""
         return self.index[key]

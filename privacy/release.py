@@ -345,6 +345,9 @@ class _Protected:
     # the points that proved the hidden cells, as (cell keys, values) each (see
     # `privacy.suppression.Protection.witnesses`): proofs an audit checks, not trusts
     witnesses: list[Witness] = field(default_factory=list, repr=False)
+    # the cell system of the layouts protected (no public bounds added), for the audit before
+    # recording (`checked_release`), so that it is not laid out twice; None if not kept
+    system: CellSystem | None = field(default=None, repr=False)
 
 
 @gc_pause.pausing
@@ -392,6 +395,7 @@ def _protect(
     kept: dict[str, str] = {}  # parts protected in a refused run that the retry leaves alone
     while True:
         witnesses: list[Witness] = []
+        built: list[CellSystem] = []
         try:
             statuses = _protect_once(
                 layouts,
@@ -404,6 +408,7 @@ def _protect(
                 base=base,
                 workers=workers,
                 witnesses=witnesses,
+                built=built,
             )
         except ReleaseRefusedError as exc:
             more = _bounding_groups(layouts, units, exc.keys, bounds, known) - opened
@@ -421,7 +426,7 @@ def _protect(
         found = rate_bounds(layouts, statuses, policy)
         new = [k for k, b in found.items() if bounds.get(k) != b]
         if not new:
-            return _Protected(statuses, witnesses)
+            return _Protected(statuses, witnesses, built[0] if built else None)
         log.info("%d rate bound(s) not modelled, e.g. %s: protecting again", len(new), new[:3])
         bounds.update(found)
         hidden_before = {k for k, st in statuses.items() if st != SHOWN}
@@ -565,7 +570,9 @@ def _protect_top_down(
         statuses.update(found)
         witnesses += level_protected.witnesses
     return _Protected(
-        {k: statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()}, witnesses
+        {k: statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()},
+        witnesses,
+        level_protected.system if len(stage) == len(layouts) else None,
     )
 
 
@@ -605,8 +612,12 @@ def checked_release(
     statuses: Mapping[str, str],
     policy: Policy,
     witnesses: Sequence[Witness] = (),
+    system: CellSystem | None = None,
 ) -> AuditReport:
     """Attack `layouts` under `statuses` (key -> status) before they are released.
+
+    system: the cell system of `layouts` if the caller has it (`_Protected.system`; not
+    changed here), else it is laid out again.
 
     As `audit_year` attacks a recorded year (latent remainders and the public bounds that rate
     displays tell included), but given the protection's proving points (`_Protected.witnesses`):
@@ -615,7 +626,8 @@ def checked_release(
     leaves the others at their true values, so with the equations it could tell a hidden
     count (the registry never holds one).
     """
-    report = _attack(build_system(layouts, units), layouts, statuses, policy, witnesses)
+    system = build_system(layouts, units) if system is None else system.copy()
+    report = _attack(system, layouts, statuses, policy, witnesses)
     log.info(
         "checked %d of %d proving points; they decided %d of %d hidden cells, %d attacked "
         "(%.1f s, %d violation(s))",
@@ -760,10 +772,12 @@ def _protect_once(
     base: SystemBase | None = None,
     workers: int = 1,
     witnesses: list[Witness] | None = None,
+    built: list[CellSystem] | None = None,
 ) -> dict[str, str]:
     """One protection of `layouts` with the public `bounds` modelled (see `_protect`).
 
     witnesses: if given, receives the proving points of the parts protected (`Witness`).
+    built: if given, receives a copy of the cell system of `layouts` (before any bound).
 
     Cells shown before are constants to the attacker, so they do not tie the rest together:
     the system splits into independent parts joined only through cells still free or hidden.
@@ -772,6 +786,8 @@ def _protect_once(
     """
 
     system = build_system(layouts, units) if base is None else base.extend(layouts)
+    if built is not None:
+        built.append(system.copy())
     n_real = len(system)
     constants, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
     n = len(system)
@@ -1130,6 +1146,7 @@ def public_release(
                 protected.statuses,
                 policy,
                 protected.witnesses,
+                protected.system,
             )
             values = _values(layouts)
             # and that no small count is shown (as `audit_year` checks a recorded year)

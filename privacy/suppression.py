@@ -56,6 +56,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from privacy import gc_pause, highs, parallel
+from privacy.aliases import Merged, merge
 from privacy.auditor import Attacker, audit
 from privacy.cells import CellSystem
 from privacy.policy import Policy
@@ -185,9 +186,53 @@ def protect(
         cells, ``_EXACT_MAX_COMPONENTS`` components of at
         most ``_EXACT_MAX_ROUNDS`` master problems each), so the same input always gives the
         same pattern on any machine; a time budget makes it depend on machine speed.
+
+    Cells that a one-child sum makes equal (a district's and its only school's) are protected
+    as one cell (`privacy.aliases`): they are shown or hidden together.
     """
     started = time.perf_counter()
     system.validate()
+    options = {
+        "primary": primary,
+        "must_hide": must_hide,
+        "must_show": must_show,
+        "unchecked": unchecked,
+        "rank": rank,
+        "proven": proven,
+        "fresh_rows": fresh_rows,
+    }
+    merged = merge(system)
+    if merged is not None:
+        found = _protect_merged(system, merged, policy, options, minimise, minimise_seconds)
+        if found is not None:
+            found.seconds = time.perf_counter() - started
+            return found
+    return _protect_cells(
+        system,
+        policy,
+        **options,
+        minimise=minimise,
+        minimise_seconds=minimise_seconds,
+        started=started,
+    )
+
+
+def _protect_cells(
+    system: CellSystem,
+    policy: Policy,
+    *,
+    primary: Iterable[int] | None,
+    must_hide: Iterable[int],
+    must_show: Iterable[int],
+    unchecked: Iterable[int],
+    rank: Sequence[int] | np.ndarray | None,
+    proven: Iterable[int],
+    fresh_rows: Iterable[int],
+    minimise: bool,
+    minimise_seconds: float | None,
+    started: float,
+) -> Protection:
+    """`protect` on `system` as it is (its arguments checked here)."""
     n = len(system)
     values = system.values
     if primary is None:
@@ -252,6 +297,116 @@ def protect(
         seconds=time.perf_counter() - started,
         stats=dict(engine.stats),
         witnesses=engine.witnesses(),
+    )
+
+
+def _protect_merged(
+    system: CellSystem,
+    merged: Merged,
+    policy: Policy,
+    options: dict,
+    minimise: bool,
+    minimise_seconds: float | None,
+) -> Protection | None:
+    """`protect` on `merged` (the classes of equal cells of `system`), as `system`'s protection.
+
+    A class is primary, must be hidden or must be shown when one of its members must; it is
+    unchecked (never published) only when all its members are, and proven only when all its
+    members are and no fresh one-child sum joined them. None when one class must be both
+    shown and hidden: the caller protects `system` as it is, which says which cells clash.
+    """
+    n = len(system)
+    primary = options["primary"]
+    if primary is None:
+        primary_set = {i for i in range(n) if policy.is_small(int(system.values[i]))}
+    else:
+        primary_set = _cells(primary, n, "primary")
+    hide = np.array(sorted(_cells(options["must_hide"], n, "must_hide")), dtype=np.int64)
+    show = np.array(sorted(_cells(options["must_show"], n, "must_show")), dtype=np.int64)
+    small = np.array(sorted(primary_set), dtype=np.int64)
+    unchecked_set = _cells(options["unchecked"], n, "unchecked") - primary_set
+    unchecked = np.array(sorted(unchecked_set), dtype=np.int64)
+    proven_set = _cells(options["proven"], n, "proven")
+    if not proven_set <= set(hide.tolist()):
+        raise ValueError("proven cells must be among must_hide")
+    fresh = np.array(
+        sorted(_cells(options["fresh_rows"], len(system.constraints), "fresh_rows")),
+        dtype=np.int64,
+    )
+    m_primary = merged.any_of(small)
+    m_hide = np.union1d(merged.any_of(hide), merged.any_of(unchecked))
+    m_show = merged.any_of(show)
+    if len(np.intersect1d(m_show, np.union1d(m_hide, m_primary))):
+        return None
+    m_unchecked = np.setdiff1d(merged.all_of(unchecked), m_primary)
+    proven_cells = np.array(sorted(proven_set), dtype=np.int64)
+    # proven: a class with a proven member and no member hidden before left unproven ...
+    m_proven = np.setdiff1d(
+        merged.any_of(proven_cells), merged.any_of(np.setdiff1d(hide, proven_cells))
+    )
+    # ... unless a fresh one-child sum made two cells hidden before equal: their proofs held
+    # them apart, and the attacker now knows they are one
+    rows = merged.row_of[fresh]
+    joined = merged.any_of(
+        np.array([system.constraints[r][0] for r in fresh[rows < 0].tolist()], dtype=np.int64)
+    )
+    hidden_before = np.bincount(merged.cell_of[hide], minlength=len(merged.system))
+    m_proven = np.setdiff1d(m_proven, joined[hidden_before[joined] > 1])
+    # a merged sum is fresh only if every sum it stands for is: one known before is known
+    total = np.bincount(merged.row_of[merged.row_of >= 0], minlength=len(merged.system.constraints))
+    fresh_sums = np.bincount(rows[rows >= 0], minlength=len(merged.system.constraints))
+    m_fresh = np.flatnonzero((fresh_sums > 0) & (fresh_sums == total))
+    rank = options["rank"]
+    m_rank = None
+    if rank is not None:
+        rank = np.asarray(rank, dtype=np.int64)
+        if rank.shape != (n,):
+            raise ValueError(f"rank has {rank.shape} entries for {n} cells")
+        # hiding a class hides its most reluctant member too
+        m_rank = np.full(len(merged.system), np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(m_rank, merged.cell_of, rank)
+    found = _protect_cells(
+        merged.system,
+        policy,
+        primary=m_primary.tolist(),
+        must_hide=np.union1d(m_hide, m_unchecked).tolist(),
+        must_show=m_show.tolist(),
+        unchecked=m_unchecked.tolist(),
+        rank=m_rank,
+        proven=m_proven.tolist(),
+        fresh_rows=m_fresh.tolist(),
+        minimise=minimise,
+        minimise_seconds=minimise_seconds,
+        started=time.perf_counter(),
+    )
+    hidden_class = np.zeros(len(merged.system), dtype=bool)
+    hidden_class[list(found.hidden)] = True
+    hidden_mask = merged.expand(hidden_class)
+    keys = merged.system.keys
+    status, reason = [], []
+    for i, j in enumerate(merged.cell_of.tolist()):
+        if not hidden_mask[i]:
+            status.append(SHOWN)
+            reason.append("")
+        elif i in primary_set:
+            status.append(SUPPRESSED_SMALL)
+            reason.append(found.reason[j])
+        else:
+            status.append(SUPPRESSED_COMPLEMENT)
+            reason.append(
+                found.reason[j]
+                if found.status[j] == SUPPRESSED_COMPLEMENT
+                else f"holds the same count as {keys[j]!r}, hidden as small"
+            )
+    stats = dict(found.stats)
+    stats["merged_cells"] = n - len(merged.system)
+    return Protection(
+        status=status,
+        reason=reason,
+        hidden=set(np.flatnonzero(hidden_mask).tolist()),
+        primary=primary_set,
+        stats=stats,
+        witnesses=[merged.expand_point(c, v) for c, v in found.witnesses],
     )
 
 

@@ -662,6 +662,7 @@ def test_a_group_size_retry_keeps_the_parts_it_does_not_touch(monkeypatch) -> No
         base=None,
         workers=1,
         witnesses=None,
+        built=None,
     ):  # noqa: ANN001, ANN202
         calls.append(dict(known))
         if len(calls) == 1:
@@ -876,6 +877,18 @@ def test_the_release_audit_rests_on_checked_proofs(built_db) -> None:  # noqa: A
     alone = release_module.checked_release(layouts, units, protected.statuses, policy, nudged)
     assert alone.ok and alone.valid_witnesses == 0 and alone.by_witnesses == 0
     assert alone.intervals.keys() == report.intervals.keys()
+    # the cell system the protection laid out is the year's, and the check leaves it as it is
+    kept = protected.system
+    fresh = release_module.build_system(layouts, units)
+    assert kept.keys == fresh.keys and kept.constraints == fresh.constraints
+    assert np.array_equal(kept.values, fresh.values)
+    again = release_module.checked_release(
+        layouts, units, protected.statuses, policy, protected.witnesses, kept
+    )
+    assert len(kept) == len(fresh) and len(kept.constraints) == len(fresh.constraints)
+    assert {k: (i.lower, i.upper) for k, i in again.intervals.items()} == {
+        k: (i.lower, i.upper) for k, i in report.intervals.items()
+    }
 
 
 def test_a_release_that_shows_a_small_count_is_refused(fresh_db, monkeypatch) -> None:  # noqa: ANN001
