@@ -18,6 +18,9 @@ How it stays exact and fast on ~100k-cell releases with thousands of hidden cell
   the job is solved with MILP: locally, and on the whole component unless the local integer
   optimum already meets the floor of the LP bound.
 - Many jobs are solved as one block-diagonal LP, so solver overhead is paid a few times only.
+- *Copies merged.* Cells that a one-child sum makes equal are one unknown: `audit` attacks
+  each class once on the merged system (`privacy.aliases`); a cell hidden beside a shown twin
+  is known exactly.
 
 When a component MILP cannot finish within its time limit the auditor reports the best
 *feasible* bound it found, which can only make the interval look narrower than it is: the

@@ -27,6 +27,10 @@ It works in three passes:
    complement are re-attacked); then the complements of each small component are re-chosen by
    exact integer programming (`minimum_complements`) when that hides fewer cells.
 
+Before these passes, cells that a one-child sum makes equal (a district's and its only
+school's) are merged into one cell (`privacy.aliases`): the passes run on the merged system,
+whose integer points are exactly the whole system's, so each class is shown or hidden whole.
+
 Every hidden cell of the result was proven on a pattern that the result only adds to, or proven
 again after a complement that its proving points moved was shown again; `verify` attacks a
 result afresh.
@@ -310,10 +314,14 @@ def _protect_merged(
 ) -> Protection | None:
     """`protect` on `merged` (the classes of equal cells of `system`), as `system`'s protection.
 
-    A class is primary, must be hidden or must be shown when one of its members must; it is
-    unchecked (never published) only when all its members are, and proven only when all its
-    members are and no fresh one-child sum joined them. None when one class must be both
-    shown and hidden: the caller protects `system` as it is, which says which cells clash.
+    A class is primary, must be hidden or must be shown when one of its members must. A member
+    that is never published (unchecked) stays hidden whatever its class shows; the class is
+    unchecked only when all its members are. A class is proven when a member is, every member
+    hidden before is, and, if it is primary, every proven member is primary too (a proof made
+    for a complement does not meet a small cell's criterion). None, and the caller protects
+    `system` as it is, when a class must be both shown and hidden (that run names the cells)
+    or when a fresh one-child sum makes two cells hidden before equal (the unmerged engine
+    re-attacks what that sum reaches).
     """
     n = len(system)
     primary = options["primary"]
@@ -334,24 +342,24 @@ def _protect_merged(
         dtype=np.int64,
     )
     m_primary = merged.any_of(small)
-    m_hide = np.union1d(merged.any_of(hide), merged.any_of(unchecked))
+    m_hide = merged.any_of(hide)
     m_show = merged.any_of(show)
     if len(np.intersect1d(m_show, np.union1d(m_hide, m_primary))):
         return None
-    m_unchecked = np.setdiff1d(merged.all_of(unchecked), m_primary)
-    proven_cells = np.array(sorted(proven_set), dtype=np.int64)
-    # proven: a class with a proven member and no member hidden before left unproven ...
-    m_proven = np.setdiff1d(
-        merged.any_of(proven_cells), merged.any_of(np.setdiff1d(hide, proven_cells))
-    )
-    # ... unless a fresh one-child sum made two cells hidden before equal: their proofs held
-    # them apart, and the attacker now knows they are one
     rows = merged.row_of[fresh]
     joined = merged.any_of(
         np.array([system.constraints[r][0] for r in fresh[rows < 0].tolist()], dtype=np.int64)
     )
     hidden_before = np.bincount(merged.cell_of[hide], minlength=len(merged.system))
-    m_proven = np.setdiff1d(m_proven, joined[hidden_before[joined] > 1])
+    if (hidden_before[joined] > 1).any():
+        return None
+    m_unchecked = np.setdiff1d(merged.all_of(unchecked), m_primary)
+    proven_cells = np.array(sorted(proven_set), dtype=np.int64)
+    m_proven = np.setdiff1d(
+        merged.any_of(proven_cells), merged.any_of(np.setdiff1d(hide, proven_cells))
+    )
+    proven_not_small = merged.any_of(np.setdiff1d(proven_cells, small))
+    m_proven = np.setdiff1d(m_proven, np.intersect1d(m_primary, proven_not_small))
     # a merged sum is fresh only if every sum it stands for is: one known before is known
     total = np.bincount(merged.row_of[merged.row_of >= 0], minlength=len(merged.system.constraints))
     fresh_sums = np.bincount(rows[rows >= 0], minlength=len(merged.system.constraints))
@@ -365,27 +373,37 @@ def _protect_merged(
         # hiding a class hides its most reluctant member too
         m_rank = np.full(len(merged.system), np.iinfo(np.int64).min, dtype=np.int64)
         np.maximum.at(m_rank, merged.cell_of, rank)
-    found = _protect_cells(
-        merged.system,
-        policy,
-        primary=m_primary.tolist(),
-        must_hide=np.union1d(m_hide, m_unchecked).tolist(),
-        must_show=m_show.tolist(),
-        unchecked=m_unchecked.tolist(),
-        rank=m_rank,
-        proven=m_proven.tolist(),
-        fresh_rows=m_fresh.tolist(),
-        minimise=minimise,
-        minimise_seconds=minimise_seconds,
-        started=time.perf_counter(),
-    )
+    try:
+        found = _protect_cells(
+            merged.system,
+            policy,
+            primary=m_primary.tolist(),
+            must_hide=np.union1d(m_hide, m_unchecked).tolist(),
+            must_show=m_show.tolist(),
+            unchecked=m_unchecked.tolist(),
+            rank=m_rank,
+            proven=m_proven.tolist(),
+            fresh_rows=m_fresh.tolist(),
+            minimise=minimise,
+            minimise_seconds=minimise_seconds,
+            started=time.perf_counter(),
+        )
+    except ProtectionError as exc:  # named by every member of the classes at fault
+        at_fault = np.isin(merged.cell_of, [merged.system.index[k] for k in exc.keys])
+        raise ProtectionError(
+            str(exc), [system.keys[c] for c in np.flatnonzero(at_fault).tolist()]
+        ) from exc
     hidden_class = np.zeros(len(merged.system), dtype=bool)
     hidden_class[list(found.hidden)] = True
     hidden_mask = merged.expand(hidden_class)
     keys = merged.system.keys
     status, reason = [], []
     for i, j in enumerate(merged.cell_of.tolist()):
-        if not hidden_mask[i]:
+        if not hidden_mask[i] and i in unchecked_set:
+            hidden_mask[i] = True  # never published, though its class is
+            status.append(SUPPRESSED_COMPLEMENT)
+            reason.append(f"never published (the same count as {keys[j]!r})")
+        elif not hidden_mask[i]:
             status.append(SHOWN)
             reason.append("")
         elif i in primary_set:

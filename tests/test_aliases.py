@@ -11,7 +11,7 @@ from privacy.aliases import merge
 from privacy.auditor import audit
 from privacy.cells import CellSystem, add_table
 from privacy.policy import Policy
-from privacy.suppression import SHOWN, protect
+from privacy.suppression import SHOWN, ProtectionError, protect
 from tests.test_suppression import COUNTS, assert_protected
 
 POLICY = Policy()
@@ -219,3 +219,69 @@ def test_points_that_split_a_class_are_rejected_and_change_no_verdict() -> None:
     alone = audit(system, hidden, POLICY, primary=protection.primary, witnesses=split)
     assert alone.valid_witnesses == 0 and alone.by_witnesses == 0
     assert alone.ok and alone.intervals.keys() == with_points.intervals.keys()
+
+
+def _refused_or_safe(system: CellSystem, **options) -> set | None:  # noqa: ANN003
+    """`protect` with `options`, attacked exactly on the system as it is: the refused keys,
+    or None when it protected (and then nothing is recoverable)."""
+    try:
+        protection = protect(system, POLICY, **options)
+    except ProtectionError as exc:
+        return set(exc.keys)
+    report = audit(system, protection.hidden, POLICY, primary=protection.primary, exact=True)
+    assert report.ok, [(v.key, v.reason) for v in report.violations]
+    return None
+
+
+def test_a_fresh_sum_joining_two_hidden_cells_re_attacks_their_neighbours() -> None:
+    """A new one-child sum says a cell hidden in A equals one hidden in B: the cells proven
+    beside them are no longer proven (a review found them left settled and recoverable); the
+    release is refused, as without merging or without earlier proofs."""
+    first = CellSystem()
+    a = add_table(first, "A", np.array([[3, 20], [12, 40]]))
+    b = add_table(first, "B", np.array([[40, 3], [12, 20]]))
+    old_hidden = set(protect(first, POLICY).hidden)
+    shown = set(range(len(first))) - old_hidden
+    system = first.copy()
+    system.add_constraint(a[(1, 1)], [b[(0, 0)]])
+    fresh = [len(system.constraints) - 1]
+    options = {"must_hide": old_hidden, "must_show": shown, "fresh_rows": fresh}
+    assert _refused_or_safe(system, proven=old_hidden, **options)
+    assert _refused_or_safe(system, **options)
+
+
+def test_a_small_twin_of_a_proven_complement_is_proven_as_small() -> None:
+    """A complement proven wide enough for a complement ([10, 14]) gains a twin that is hidden
+    as small: its class is attacked again for the small cell's criterion (width 5), not
+    taken as proven (a review found it kept with width 4); refused as without merging, and
+    the refusal names both twins."""
+    first = CellSystem()
+    _, (k, m) = first.add_sum(("S1", 14), [("k", 12), ("m", 2)])
+    _, (_, w) = first.add_sum(("k", 12), [("L", 10), ("w", 2)])
+    old_hidden = set(protect(first, POLICY, primary=[], must_hide=[k, m, w]).hidden)
+    shown = set(range(len(first))) - old_hidden
+    system = first.copy()
+    x = system.add_cell("X", 12)
+    system.add_constraint(k, [x])
+    refused = _refused_or_safe(
+        system,
+        primary=[x],
+        must_hide=old_hidden,
+        must_show=shown,
+        proven=old_hidden,
+        fresh_rows=[len(system.constraints) - 1],
+    )
+    assert refused is not None and {"k", "X"} <= refused
+
+
+def test_a_never_published_cell_does_not_hide_its_published_twin() -> None:
+    """b is never published and its parent and sibling are shown; its twin b' may be shown
+    (it tells only what the shown cells tell), as without merging; b itself stays hidden."""
+    system = CellSystem()
+    total, (a, b) = system.add_sum(("T", 30), [("a", 18), ("b", 12)])
+    twin = system.add_cell("b'", 12)
+    system.add_constraint(b, [twin])
+    protection = protect(system, POLICY, must_show=[total, a], unchecked=[b])
+    assert protection.status[twin] == SHOWN and b in protection.hidden
+    report = audit(system, protection.hidden, POLICY, primary=protection.primary, unchecked=[b])
+    assert report.ok
