@@ -36,8 +36,8 @@ from privacy.cells import CellSystem
 class Merged:
     """`system` with each class of equal cells as one cell (see `merge`).
 
-    system: the merged cell system; cell j is the class of original cell ``first[j]`` (its
-        lowest-numbered member), whose key and count it keeps.
+    system: the merged cell system; each cell is a class, numbered in the order of its
+        lowest-numbered member, whose key and count it keeps.
     cell_of: per original cell, its cell in ``system``.
     row_of: per original constraint, its row in ``system`` (-1: a one-child sum, or a sum
         that repeats another once merged).
@@ -46,7 +46,6 @@ class Merged:
     system: CellSystem
     cell_of: np.ndarray
     row_of: np.ndarray
-    first: np.ndarray
 
     def any_of(self, cells: np.ndarray) -> np.ndarray:
         """Merged cells with at least one member among the original `cells` (sorted)."""
@@ -133,4 +132,4 @@ def merge(system: CellSystem) -> Merged | None:
     keys = system.keys
     out = CellSystem(keys=[keys[i] for i in first.tolist()], values=values[first])
     out.add_constraints(merged)
-    return Merged(system=out, cell_of=cell_of, row_of=row_of, first=first)
+    return Merged(system=out, cell_of=cell_of, row_of=row_of)
