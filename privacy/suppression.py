@@ -91,7 +91,9 @@ _REPROOF_GAIN = 10
 _EXACT_MAX_CANDIDATES = 40
 # the search for a complement away from a cell gives up past this many hidden cells
 _RING_MAX_CELLS = 2000
-_EXACT_MAX_PRIMARY = 16
+# ... and with at most this many cells judged (small ones, and those hidden before that stay
+# hidden): the kept LP of each pattern holds two blocks per judged cell
+_EXACT_MAX_JUDGED = 16
 SUPPRESSED_SMALL = "suppressed_small"
 SUPPRESSED_COMPLEMENT = "suppressed_complement"
 
@@ -454,6 +456,7 @@ def minimum_complements(
     rank: np.ndarray | None = None,
     improve_on: np.ndarray | None = None,
     max_attacks: int | None = None,
+    guarded: np.ndarray | None = None,
 ) -> list[int] | None:
     """Fewest ``candidates`` to hide besides ``fixed_hidden`` so that ``primary`` cells pass.
 
@@ -462,12 +465,17 @@ def minimum_complements(
     that is exact; else by the attacker); a failing pattern is grown
     to a maximal failing one ``F`` (every subset of a failing pattern fails too, since hiding
     less never widens an interval), and the cut "hide at least one candidate outside F" is
-    added. Only the criterion of the small cells is used: a complement that the attacker
-    recovers exactly could be shown instead at no cost, so a minimum never holds one.
+    added. Only the criterion of the small cells (and of ``guarded`` cells) is used: a
+    complement among ``candidates`` that the attacker recovers exactly could be shown instead
+    at no cost, so a minimum never holds one.
     The master starts with the cuts no attack is needed for (`_lone_cuts`: a small cell alone
     hidden in an equation is recovered from it), which often decide the minimum at once.
     rank: per cell, the complement preference of `protect` (a cell of rank r costs as much as
         r + 1 cells of rank 0).
+    guarded: cells of ``fixed_hidden`` that are not small but must not be recovered exactly
+        either (a complement that an earlier release hid and cannot now show): each needs an
+        interval of width at least 1. Without them a pattern could give such a cell away,
+        and the complements added afterwards to cover it would undo the saving.
     improve_on: a pattern of ``candidates`` known to work (the complements chosen so far):
         only a cheaper one is sought, and None is returned as soon as the master's bound
         shows that there is none.
@@ -477,18 +485,27 @@ def minimum_complements(
     """
     candidates = np.asarray(candidates, dtype=np.int64)
     primary = np.asarray(primary, dtype=np.int64)
-    if not len(primary):
-        return []
     fixed = np.asarray(fixed_hidden, dtype=np.int64)
+    guard = np.zeros(0, dtype=np.int64) if guarded is None else np.asarray(guarded, np.int64)
+    guard = np.setdiff1d(guard, primary)
+    if not np.isin(guard, fixed).all():
+        raise ValueError("guarded cells must be among fixed_hidden")
+    if not len(primary) and not len(guard):
+        return []
+    judged = np.concatenate([primary, guard])  # small cells first, then guarded ones
     values = system.values[candidates].astype(np.float64)
     ranks = np.zeros(len(candidates)) if rank is None else np.asarray(rank)[candidates]
     cost = _complement_cost(values, ranks, values.sum() + 1.0)
-    need_upper = np.full(len(primary), float(policy.min_upper_bound))
-    need_width = np.full(len(primary), float(policy.min_interval_width))
+    need_upper = np.concatenate(
+        [np.full(len(primary), float(policy.min_upper_bound)), np.full(len(guard), -np.inf)]
+    )
+    need_width = np.concatenate(
+        [np.full(len(primary), float(policy.min_interval_width)), np.ones(len(guard))]
+    )
 
-    region = _Region(system, np.union1d(fixed, candidates), primary, incidence)
-    sub_primary = region.local(primary)
-    cuts = _lone_cuts(region, primary, fixed, candidates)
+    region = _Region(system, np.union1d(fixed, candidates), judged, incidence)
+    sub_primary = region.local(judged)
+    cuts = _lone_cuts(region, judged, fixed, candidates)
     if cuts is None:
         return None  # a small cell alone in an equation whatever is hidden: nothing works
     to_beat = math.inf
@@ -496,7 +513,11 @@ def minimum_complements(
         to_beat = float(cost[np.isin(candidates, improve_on)].sum()) - 1e-9
 
     verdicts: dict[bytes, bool] = {}  # patterns recur across rounds: judge each once
-    quick = _RegionLP(region, sub_primary, policy) if highs.available() else None
+    quick = (
+        _RegionLP(region, sub_primary, policy, need_upper, need_width)
+        if highs.available()
+        else None
+    )
 
     def passes(chosen: np.ndarray) -> bool:
         key = np.sort(chosen).tobytes()
@@ -591,9 +612,10 @@ def _lone_cuts(
 ) -> list[np.ndarray] | None:
     """Cuts every working pattern meets, found without an attack (None: no pattern works).
 
-    An equation whose only hidden cell is a small one gives that cell away exactly, so every
-    equation where a small cell is the lone cell of ``fixed`` needs at least one of its
-    ``candidates`` hidden too. Per such equation, the 0/1 row over ``candidates``.
+    An equation whose only hidden cell is a judged one (``primary``: small, or guarded) gives
+    that cell away exactly, so every equation where a judged cell is the lone cell of
+    ``fixed`` needs at least one of its ``candidates`` hidden too. Per such equation, the 0/1
+    row over ``candidates``.
     """
     n = len(region)
     mask = np.zeros(n, dtype=np.float64)
@@ -691,9 +713,9 @@ class _Region:
 class _RegionLP:
     """Exact verdicts on `minimum_complements`' patterns from one kept LP, where it can give one.
 
-    One block per small cell and direction: the region's equations over a copy of its cells
-    (those not hidden held at their values by their bounds), maximising the small cell's value
-    or minimising it. All blocks sit in one HiGHS model, kept across the patterns of one
+    One block per judged cell (small, or guarded: see `minimum_complements`) and direction:
+    the region's equations over a copy of its cells (those not hidden held at their values by
+    their bounds), maximising the judged cell's value or minimising it. All blocks sit in one HiGHS model, kept across the patterns of one
     search: a pattern changes only bounds, so each solve starts (dual simplex) from the last
     pattern's basis instead of building an attacker. Cells are capped far above any value, so
     that a block without an upper end still has an optimum.
@@ -706,14 +728,29 @@ class _RegionLP:
     undecided (None): the caller attacks the pattern in full.
     """
 
-    def __init__(self, region: _Region, primary: np.ndarray, policy: Policy) -> None:
+    def __init__(
+        self,
+        region: _Region,
+        primary: np.ndarray,
+        policy: Policy,
+        need_upper: np.ndarray | None = None,
+        need_width: np.ndarray | None = None,
+    ) -> None:
+        """need_upper, need_width: per judged cell (``primary``), the upper end and width its
+        interval needs; default: the policy's criterion for every one (all small)."""
         a = sp.csr_matrix(region.matrix, dtype=np.float64)
         self.n, k = len(region), 2 * len(primary)
         self.primary = np.asarray(primary, dtype=np.int64)
         self.values = region.values.astype(np.float64)
-        self.need_upper = float(policy.min_upper_bound)
-        self.need_width = float(policy.min_interval_width)
-        self.cap = 4.0 * (float(self.values.sum()) + self.need_upper + self.need_width + 1.0)
+        p = len(self.primary)
+        self.need_upper = (
+            np.full(p, float(policy.min_upper_bound)) if need_upper is None else need_upper
+        )
+        self.need_width = (
+            np.full(p, float(policy.min_interval_width)) if need_width is None else need_width
+        )
+        reach = float(policy.min_upper_bound) + float(policy.min_interval_width)
+        self.cap = 4.0 * (float(self.values.sum()) + reach + 1.0)
         # each block's objective cell, among all the blocks' columns: up blocks, then down
         self.cols = np.arange(k) * self.n + np.tile(self.primary, 2)
         c = np.zeros(k * self.n)
@@ -1640,12 +1677,14 @@ class _Suppressor:
             if not len(current):
                 continue
             primary = comp[self.primary[comp]]
+            # hidden before and not small: it stays hidden, so it must not be given away
+            guarded = comp[self.locked[comp] & ~self.primary[comp] & ~self.unchecked[comp]]
             rows = np.unique(np.concatenate([self.rows_of(int(c)) for c in comp]))
             region = np.unique(np.concatenate([self.row(int(r))[0] for r in rows]))
             candidates = region[~self.locked[region] & ~self.forbidden[region]]
             if (
                 len(candidates) > _EXACT_MAX_CANDIDATES
-                or len(primary) > _EXACT_MAX_PRIMARY
+                or len(primary) + len(guarded) > _EXACT_MAX_JUDGED
                 or len(current) <= 1
             ):
                 continue
@@ -1666,6 +1705,7 @@ class _Suppressor:
                 rank=self.rank,
                 improve_on=current,
                 max_attacks=_EXACT_MAX_ATTACKS,
+                guarded=guarded,
             )
             if best is None or self._cost(best) >= self._cost(current.tolist()):
                 continue
