@@ -393,9 +393,9 @@ def _protect(
     hidden_before: set[str] = set()
     opened: set[str] = set()  # group sizes hidden so that their rates bound nothing
     kept: dict[str, str] = {}  # parts protected in a refused run that the retry leaves alone
+    built: list[CellSystem] = []  # the cell system of `layouts`, laid out once for every run
     while True:
         witnesses: list[Witness] = []
-        built: list[CellSystem] = []
         try:
             statuses = _protect_once(
                 layouts,
@@ -411,7 +411,8 @@ def _protect(
                 built=built,
             )
         except ReleaseRefusedError as exc:
-            more = _bounding_groups(layouts, units, exc.keys, bounds, known) - opened
+            system = built[0] if built else None
+            more = _bounding_groups(layouts, units, exc.keys, bounds, known, system) - opened
             if not more:
                 raise
             log.info("hiding %d group size(s) whose rates pinned refused cells", len(more))
@@ -461,6 +462,7 @@ def _bounding_groups(
     keys: Sequence[str],
     bounds: dict[str, tuple[int, int | None]],
     known: dict[str, str],
+    system: CellSystem | None = None,
 ) -> set[str]:
     """Shown group sizes whose rate displays bound cells near the refused ``keys``.
 
@@ -470,12 +472,15 @@ def _bounding_groups(
     its neighbours at 5. Protection takes the bounds as given, so it cannot see that hiding
     the group size would lift them; the caller hides these group sizes and retries. Group
     sizes released before (``known``) cannot be hidden and are left out. Looks at the
-    refused cells' equation neighbours, then at theirs.
+    refused cells' equation neighbours, then at theirs. system: the cell system of `layouts`,
+    if the caller has it.
     """
     denominator = _denominator_keys(layouts)
     near = set(keys)
+    if system is None:
+        system = build_system(layouts, units)
     for _ in range(2):
-        near = _neighbours(layouts, units, sorted(near))
+        near = _neighbours(layouts, units, sorted(near), system)
         found = {
             denominator[k]
             for k in near
@@ -683,10 +688,17 @@ def _attack(
 
 
 def _neighbours(
-    layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame], keys: Sequence[str]
+    layouts: Sequence[TableLayout],
+    units: dict[str, pl.DataFrame],
+    keys: Sequence[str],
+    system: CellSystem | None = None,
 ) -> set[str]:
-    """Every cell that shares an equation with one of `keys`."""
-    system = build_system(layouts, units)
+    """Every cell that shares an equation with one of `keys`.
+
+    system: the cell system of `layouts` if the caller has it (else it is laid out here).
+    """
+    if system is None:
+        system = build_system(layouts, units)
     wanted = {system.index[k] for k in keys if k in system.index}
     out: set[int] = set()
     for parent, children in system.constraints:
@@ -777,7 +789,9 @@ def _protect_once(
     """One protection of `layouts` with the public `bounds` modelled (see `_protect`).
 
     witnesses: if given, receives the proving points of the parts protected (`Witness`).
-    built: if given, receives a copy of the cell system of `layouts` (before any bound).
+    built: if given, receives a copy of the cell system of `layouts` (before any bound); if
+        it holds one already (an earlier run's, of the same `layouts`), that one is used
+        instead of laying the tables out again.
 
     Cells shown before are constants to the attacker, so they do not tie the rest together:
     the system splits into independent parts joined only through cells still free or hidden.
@@ -785,9 +799,12 @@ def _protect_once(
     equations); parts made only of earlier cells keep their statuses untouched.
     """
 
-    system = build_system(layouts, units) if base is None else base.extend(layouts)
-    if built is not None:
-        built.append(system.copy())
+    if built:
+        system = built[0].copy()
+    else:
+        system = build_system(layouts, units) if base is None else base.extend(layouts)
+        if built is not None:
+            built.append(system.copy())
     n_real = len(system)
     constants, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
     n = len(system)

@@ -540,7 +540,7 @@ def test_a_changed_catalogue_is_released_anew_with_the_old_release_known(
     assert audit.ok, audit.problems[:3]
 
 
-def test_a_group_size_whose_rate_pins_a_neighbour_is_hidden_too() -> None:
+def test_a_group_size_whose_rate_pins_a_neighbour_is_hidden_too(monkeypatch) -> None:  # noqa: ANN001
     """A "*" rate over a shown group size can bound its hidden count and starve a small cell.
 
     One district's graduation by race (scale-1 district 2212): 18 did not graduate, of whom
@@ -548,10 +548,22 @@ def test_a_group_size_whose_rate_pins_a_neighbour_is_hidden_too() -> None:
     their "*" rate tells the public they are at least 13 ("<=10%" would have shown otherwise),
     so in a row of at most 18 the small cells could be at most 5. The release must hide the
     group size as well, and the result must hold against the attacker with the rate bounds.
+    The run after the refusal reuses the cell system the first one laid out.
     """
+    import privacy.release as release_module
     from privacy.auditor import audit
     from privacy.release import _protect, rate_bounds
     from privacy.tables import layout_table
+
+    runs: list[int] = []
+    builds: list[int] = []
+    once, build = release_module._protect_once, release_module.build_system
+    monkeypatch.setattr(
+        release_module, "_protect_once", lambda *a, **k: runs.append(1) or once(*a, **k)
+    )
+    monkeypatch.setattr(
+        release_module, "build_system", lambda *a, **k: builds.append(1) or build(*a, **k)
+    )
 
     rows = []
     for race, grad, not_grad in [
@@ -570,6 +582,7 @@ def test_a_group_size_whose_rate_pins_a_neighbour_is_hidden_too() -> None:
     lay = layout_table(request, facts, units)
     policy = load_policy()
     statuses = _protect([lay], {"graduation": units}, policy).statuses
+    assert len(runs) == 2 and len(builds) == 1  # refused once, laid out once
     key = f"graduation:{YEAR}|D:1|"
     assert statuses[f"{key}race_ethnicity=WH;"] != "shown"
     system = build_system([lay], {"graduation": units})
