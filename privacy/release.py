@@ -961,6 +961,8 @@ def _run_parts(
     after all). Each part's result does not depend on where it ran.
     """
     large = [i for i, (sub, _, _) in enumerate(parts) if len(sub) >= _PARALLEL_MIN_CELLS]
+    # the most work first (the cells it must prove), so that no long part starts last
+    large.sort(key=lambda i: -_proof_work(parts[i][2]))
     out: list[tuple[list[str], list] | ProtectionError | None] = [None] * len(parts)
     if workers > 1 and len(large) > 1:
         context = multiprocessing.get_context("spawn")
@@ -989,6 +991,13 @@ def _run_parts(
     if witnesses is not None:
         witnesses.extend([] if isinstance(r, ProtectionError) else r[1] for r in out)
     return [r[0] if not isinstance(r, ProtectionError) else None for r in out], errors
+
+
+def _proof_work(kwargs: dict) -> int:
+    """How many cells a part's protection starts out proving (hidden and checked): a guess of
+    its work, to start the parts that take longest first."""
+    hidden = set(kwargs.get("primary") or ()) | set(kwargs.get("must_hide") or ())
+    return len(hidden - set(kwargs.get("unchecked") or ()))
 
 
 def _protect_part(

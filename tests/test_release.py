@@ -920,3 +920,45 @@ def test_a_release_that_shows_a_small_count_is_refused(fresh_db, monkeypatch) ->
     with pytest.raises(ReleaseRefusedError, match="small count"):
         public_release(fresh_db, YEAR)
     assert releases(fresh_db) == []
+
+
+def test_worker_processes_start_with_the_parts_that_have_most_to_prove(monkeypatch) -> None:  # noqa: ANN001
+    """Large parts go to the worker processes with the most cells to prove first (hidden and
+    checked), so that a long part does not start last and leave a core idle at the end; the
+    statuses are those of a run in this process."""
+    from concurrent.futures import Future
+
+    import privacy.release as release_module
+    from privacy.cells import CellSystem, add_table
+
+    submitted: list[int] = []
+
+    class InOrder:  # a pool that runs each part at once, recording the order it was given
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            pass
+
+        def submit(self, fn, part):  # noqa: ANN001, ANN202
+            submitted.append(len(part[0]))
+            done: Future = Future()
+            done.set_result(fn(part))
+            return done
+
+        def shutdown(self, **kwargs) -> None:  # noqa: ANN003
+            return None
+
+    policy = load_policy()
+    parts = []
+    for rows in (3, 6, 4, 5):  # more rows, more small cells to prove
+        system = CellSystem()
+        add_table(system, "t", np.tile([2, 3, 30, 45], (rows, 1)))
+        parts.append((system, policy, {}))
+    for part in parts:  # what protect would take as small by default, made explicit
+        part[2]["primary"] = [i for i, v in enumerate(part[0].values) if policy.is_small(int(v))]
+    work = [len(p[2]["primary"]) for p in parts]
+    assert len(set(work)) == len(work)
+    monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", 0)
+    alone = release_module._run_parts(parts, workers=1)
+    monkeypatch.setattr(release_module, "ProcessPoolExecutor", InOrder)
+    assert release_module._run_parts(parts, workers=2) == alone
+    by_work = sorted(range(len(parts)), key=lambda i: -work[i])
+    assert submitted == [len(parts[i][0]) for i in by_work]
