@@ -507,8 +507,10 @@ def minimum_complements(
     region = _Region(system, np.union1d(fixed, candidates), judged, incidence)
     sub_primary = region.local(judged)
     cuts = _lone_cuts(region, judged, fixed, candidates)
-    if cuts is None:
-        return None  # a small cell alone in an equation whatever is hidden: nothing works
+    room = _room_cuts(region, primary, fixed, candidates, float(policy.min_upper_bound))
+    if cuts is None or room is None:
+        return None  # a small cell alone, or without room, whatever is hidden: nothing works
+    cuts += room
     to_beat = math.inf
     if improve_on is not None and np.isin(improve_on, candidates).all():
         to_beat = float(cost[np.isin(candidates, improve_on)].sum()) - 1e-9
@@ -641,6 +643,59 @@ def _lone_cuts(
     return [row for row in np.unique(cuts, axis=0)]
 
 
+def _room_cuts(
+    region: _Region,
+    primary: np.ndarray,
+    fixed: np.ndarray,
+    candidates: np.ndarray,
+    need_upper: float,
+) -> list[np.ndarray] | None:
+    """Cuts on room every working pattern meets, found without an attack (None: none works).
+
+    A small cell ``p`` that is a child of a shown total can rise only as far as its hidden
+    siblings can fall: its upper end is at most ``v(p)`` plus their values. Reaching
+    ``need_upper`` takes hidden siblings worth ``need = need_upper - v(p)`` in all, less what
+    the siblings in ``fixed`` bring; a candidate total, if hidden, lifts the limit. Per such
+    equation the row ``sum(min(v(s) / need, 1) x_s) + x_total >= 1`` over ``candidates``:
+    the master then stops offering the smallest complements of a row (the cheapest) where
+    they cannot give the cell room, patterns that each cost an attack to rule out.
+    """
+    n = len(region)
+    matrix = region.matrix.tocsr()
+    is_fixed = np.zeros(n, dtype=bool)
+    is_fixed[region.local(fixed)] = True
+    column = np.full(n, -1, dtype=np.int64)  # region cell -> its place among candidates
+    inside = region.inside[candidates]
+    column[region.local(candidates[inside])] = np.flatnonzero(inside)
+    by_cell = matrix.tocsc()
+    cuts: list[np.ndarray] = []
+    for p in region.local(primary).tolist():
+        short = need_upper - float(region.values[p])
+        if short <= 0:
+            continue
+        at = slice(by_cell.indptr[p], by_cell.indptr[p + 1])
+        for r in by_cell.indices[at][by_cell.data[at] < 0].tolist():  # p is a child of r
+            row = slice(matrix.indptr[r], matrix.indptr[r + 1])
+            cells, signs = matrix.indices[row], matrix.data[row]
+            total = int(cells[signs > 0][0])
+            if is_fixed[total]:
+                continue  # a hidden total bounds nothing here
+            siblings = cells[(signs < 0) & (cells != p)]
+            need = short - float(region.values[siblings[is_fixed[siblings]]].sum())
+            if need <= 0:
+                continue
+            cut = np.zeros(len(candidates))
+            free = siblings[column[siblings] >= 0]
+            # a hair over the exact share, so that siblings worth exactly the need pass
+            cut[column[free]] = np.minimum(region.values[free] / need + 1e-9, 1.0)
+            if column[total] >= 0:
+                cut[column[total]] = 1.0
+            if cut.sum() < 1.0:
+                return None
+            cuts.append(cut)
+    return [row for row in np.unique(np.array(cuts), axis=0)] if cuts else []
+
+
 def _grow_failing(
     failing: np.ndarray,
     rest: np.ndarray,
@@ -716,9 +771,10 @@ class _RegionLP:
 
     One block per judged cell (small, or guarded: see `minimum_complements`) and direction:
     the region's equations over a copy of its cells (those not hidden held at their values by
-    their bounds), maximising the judged cell's value or minimising it. All blocks sit in one HiGHS model, kept across the patterns of one
-    search: a pattern changes only bounds, so each solve starts (dual simplex) from the last
-    pattern's basis instead of building an attacker. Cells are capped far above any value, so
+    their bounds), maximising the judged cell's value or minimising it. All blocks sit in one
+    HiGHS model, kept across the patterns of one search: a pattern changes only bounds, so
+    each solve starts (dual simplex) from the last pattern's basis instead of building an
+    attacker. Cells are capped far above any value, so
     that a block without an upper end still has an optimum.
 
     An optimum whose blocks are all integral holds each small cell's exact integer bounds (an

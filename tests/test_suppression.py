@@ -1351,3 +1351,55 @@ def test_the_exact_re_choice_leaves_nothing_for_the_attack_to_cover_again() -> N
         assert_protected(system, full)
         seen += 1
     assert seen == 12
+
+
+def test_room_cuts_hold_for_every_pattern_that_passes() -> None:
+    """The master of `minimum_complements` is also seeded with cuts on room (`_room_cuts`: a
+    small cell under a shown total rises only as far as its hidden siblings fall). They must
+    never rule out a working pattern. Attacked: random patterns of random groups; each that
+    meets the criterion meets every cut, and the cuts do rule patterns out (which then fail)."""
+    from privacy.auditor import Attacker
+    from privacy.suppression import _Region, _room_cuts
+
+    rng = np.random.default_rng(21)
+    passed = ruled_out = 0
+    for system, small, candidates in _small_groups(seed=17, tries=80):
+        region = _Region(system, np.union1d(small, candidates), small)
+        cuts = _room_cuts(region, small, small, candidates, float(POLICY.min_upper_bound))
+        assert cuts is not None
+        for _ in range(12):
+            pick = rng.random(len(candidates)) < rng.uniform(0.2, 0.8)
+            hidden = np.union1d(small, candidates[pick])
+            lower, upper, _ = Attacker(system, hidden).bounds(small)
+            works = bool(
+                (
+                    (upper >= POLICY.min_upper_bound) & (upper - lower >= POLICY.min_interval_width)
+                ).all()
+            )
+            meets = all(float(cut @ pick) >= 1.0 for cut in cuts)
+            if works:
+                assert meets, (system.keys, hidden)
+                passed += 1
+            elif not meets:
+                ruled_out += 1
+    assert passed >= 20 and ruled_out >= 20
+
+
+def test_room_cuts_leave_the_exact_minimum_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With or without the cuts on room, `minimum_complements` finds a minimum of one cost."""
+    import privacy.suppression as suppression
+
+    checked = 0
+    for system, small, candidates in _small_groups(seed=23, tries=60):
+        kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
+        with_cuts = suppression.minimum_complements(system, POLICY, **kwargs)
+        with monkeypatch.context() as m:
+            m.setattr(suppression, "_room_cuts", lambda *a: [])
+            without = suppression.minimum_complements(system, POLICY, **kwargs)
+        assert (with_cuts is None) == (without is None)
+        if with_cuts is None:
+            continue
+        assert len(with_cuts) == len(without)
+        assert system.values[with_cuts].sum() == system.values[without].sum()
+        checked += 1
+    assert checked >= 10
