@@ -986,6 +986,19 @@ def _small_groups(seed: int, tries: int) -> Iterator[tuple[CellSystem, np.ndarra
             yield system, small, np.setdiff1d(np.arange(len(system)), small)
 
 
+def _with_and_without(
+    monkeypatch: pytest.MonkeyPatch, cuts: str, system: CellSystem, kwargs: dict
+) -> tuple[list[int] | None, list[int] | None]:
+    """`minimum_complements` with the master's seed ``cuts`` (a function's name), and without
+    them; both find a pattern or neither does."""
+    with_cuts = suppression.minimum_complements(system, POLICY, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(suppression, cuts, lambda *a: [])
+        without = suppression.minimum_complements(system, POLICY, **kwargs)
+    assert (with_cuts is None) == (without is None)
+    return with_cuts, without
+
+
 def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -1002,11 +1015,7 @@ def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
     checked = 0
     for system, small, candidates in _small_groups(seed=5, tries=60):
         kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
-        with_cuts = suppression.minimum_complements(system, POLICY, **kwargs)
-        with monkeypatch.context() as m:
-            m.setattr(suppression, "_lone_cuts", lambda *a: [])
-            without = suppression.minimum_complements(system, POLICY, **kwargs)
-        assert (with_cuts is None) == (without is None)
+        with_cuts, without = _with_and_without(monkeypatch, "_lone_cuts", system, kwargs)
         if with_cuts is None:
             continue
         checked += 1
@@ -1387,16 +1396,11 @@ def test_room_cuts_hold_for_every_pattern_that_passes() -> None:
 
 def test_room_cuts_leave_the_exact_minimum_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     """With or without the cuts on room, `minimum_complements` finds a minimum of one cost."""
-    import privacy.suppression as suppression
 
     checked = 0
     for system, small, candidates in _small_groups(seed=23, tries=60):
         kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
-        with_cuts = suppression.minimum_complements(system, POLICY, **kwargs)
-        with monkeypatch.context() as m:
-            m.setattr(suppression, "_room_cuts", lambda *a: [])
-            without = suppression.minimum_complements(system, POLICY, **kwargs)
-        assert (with_cuts is None) == (without is None)
+        with_cuts, without = _with_and_without(monkeypatch, "_room_cuts", system, kwargs)
         if with_cuts is None:
             continue
         assert len(with_cuts) == len(without)
