@@ -777,7 +777,7 @@ class _RegionLP:
     attacker. Cells are capped far above any value, so
     that a block without an upper end still has an optimum.
 
-    An optimum whose blocks are all integral holds each small cell's exact integer bounds (an
+    An optimum whose blocks are all integral holds each judged cell's exact integer bounds (an
     integral LP optimum is an integer optimum), or, where a block reached the cap, a witness
     of the system (a point as far as the cap allows): enough to decide the pattern either way
     unless a capped bound is the one that falls short. An LP bound that already breaks the
@@ -818,7 +818,7 @@ class _RegionLP:
         self.k = k
 
     def verdict(self, hidden: np.ndarray) -> bool | None:
-        """Do the small cells pass with region cells ``hidden`` (and only those) hidden?"""
+        """Do the judged cells pass with region cells ``hidden`` (and only those) hidden?"""
         free = np.zeros(self.n, dtype=bool)
         free[hidden] = True
         lo = np.tile(np.where(free, 0.0, self.values), self.k)
