@@ -941,7 +941,8 @@ class _Dependents:
 class _MoveLP:
     """The LP of `_Suppressor._move_for` over a whole cell system, kept for warm solves.
 
-    Two columns per cell, its move up and its move down, and one row per equation
+    Two columns per cell that may move (cells that must stay shown are constants: left out),
+    its move up and its move down, and one row per equation that holds such a cell
     (``A (up - down) = 0``). From one solve to the next only a few bounds and costs change
     (the cell to move, cells hidden or shown since), so HiGHS's dual simplex starts from the
     last basis instead of from scratch.
@@ -949,47 +950,60 @@ class _MoveLP:
 
     def __init__(self, engine: _Suppressor) -> None:
         self.n = engine.n
-        self.values = engine.values.astype(np.float64)
-        self.rank = engine.rank.astype(np.float64)
-        self.scale = float(self.values.sum()) + 1.0
-        a = engine.csr.astype(np.float64)
-        self.hidden = engine.hidden.copy()
-        cost = self._cost(np.arange(self.n))
+        self.cells = np.flatnonzero(~engine.forbidden)  # the columns' cells, in order
+        self.column = np.full(self.n, -1, dtype=np.int64)
+        self.column[self.cells] = np.arange(len(self.cells))
+        self.k = len(self.cells)
+        self.values = engine.values[self.cells].astype(np.float64)
+        self.rank = engine.rank[self.cells].astype(np.float64)
+        self.scale = float(engine.values.sum()) + 1.0
+        a = engine.csr[:, self.cells].astype(np.float64).tocsr()
+        a = a[np.flatnonzero(np.diff(a.indptr))]  # rows of constants only hold anyway
+        self.hidden = engine.hidden[self.cells].copy()
+        cost = self._cost(np.arange(self.k))
         self.solver = highs.solver(
             np.concatenate([cost, cost]),
             sp.hstack([a, -a]).tocsc(),
             np.zeros(a.shape[0]),
             strategy=1,
         )
-        self.up_max = np.where(engine.forbidden, 0.0, np.inf)
-        self.down_max = np.where(engine.forbidden, 0.0, self.values)
-        self._bounds(np.arange(self.n), self.up_max, self.down_max)
+        self.up_max = np.full(self.k, np.inf)
+        self.down_max = self.values.copy()
+        self._bounds(np.arange(self.k), self.up_max, self.down_max)
 
-    def _cost(self, cells: np.ndarray) -> np.ndarray:
-        shown = _complement_cost(self.values[cells], self.rank[cells], self.scale)
-        return np.where(self.hidden[cells], 1e-3, shown)
+    def _cost(self, cols: np.ndarray) -> np.ndarray:
+        shown = _complement_cost(self.values[cols], self.rank[cols], self.scale)
+        return np.where(self.hidden[cols], 1e-3, shown)
 
-    def _bounds(self, cells: np.ndarray, up: np.ndarray, down: np.ndarray) -> None:
-        cols = np.concatenate([cells, cells + self.n]).astype(np.int32)
+    def _bounds(self, cols: np.ndarray, up: np.ndarray, down: np.ndarray) -> None:
+        both = np.concatenate([cols, cols + self.k]).astype(np.int32)
         self.solver.changeColsBounds(
-            len(cols), cols, np.zeros(len(cols)), np.concatenate([up, down])
+            len(both), both, np.zeros(len(both)), np.concatenate([up, down])
         )
 
     def solve(self, cell: int, amount: float, hidden: np.ndarray) -> np.ndarray | None:
         """The cheapest move (per cell, up minus down) with ``cell`` up by ``amount``."""
-        changed = np.flatnonzero(hidden != self.hidden)
+        at = int(self.column[cell])
+        if at < 0:
+            return None  # a cell that must stay shown does not move
+        now = hidden[self.cells]
+        changed = np.flatnonzero(now != self.hidden)
         if len(changed):
-            self.hidden = hidden.copy()
+            self.hidden = now
             cost = self._cost(changed)
-            cols = np.concatenate([changed, changed + self.n]).astype(np.int32)
-            self.solver.changeColsCost(len(cols), cols, np.concatenate([cost, cost]))
-        at = np.array([cell, cell + self.n], dtype=np.int32)
-        self.solver.changeColsBounds(2, at, np.array([amount, 0.0]), np.array([amount, 0.0]))
+            both = np.concatenate([changed, changed + self.k]).astype(np.int32)
+            self.solver.changeColsCost(len(both), both, np.concatenate([cost, cost]))
+        pair = np.array([at, at + self.k], dtype=np.int32)
+        self.solver.changeColsBounds(2, pair, np.array([amount, 0.0]), np.array([amount, 0.0]))
         self.solver.run()
         ok = highs.optimal(self.solver)
         x = np.asarray(self.solver.getSolution().col_value) if ok else None
-        self._bounds(np.array([cell]), self.up_max[[cell]], self.down_max[[cell]])
-        return None if x is None else x[: self.n] - x[self.n :]
+        self._bounds(np.array([at]), self.up_max[[at]], self.down_max[[at]])
+        if x is None:
+            return None
+        move = np.zeros(self.n)
+        move[self.cells] = x[: self.k] - x[self.k :]
+        return move
 
 
 class _Suppressor:

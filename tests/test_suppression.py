@@ -1038,8 +1038,8 @@ def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
 def test_the_move_lp_finds_the_cheapest_move_and_re_solves_warm_as_cold() -> None:
     """`_MoveLP` (the whole move a failing cell needs, in one LP): its move keeps every
     equation, lifts the cell by the amount asked, never takes a cell below zero nor moves a
-    cell that must stay shown, costs what an independent LP finds, and a warm re-solve after
-    cells were hidden costs what a fresh model finds."""
+    cell that must stay shown (not even a column of its model), costs what an independent LP
+    finds, and a warm re-solve after cells were hidden costs what a fresh model finds."""
     from scipy.optimize import linprog
 
     from privacy.suppression import _MoveLP, _Suppressor
@@ -1063,6 +1063,7 @@ def test_the_move_lp_finds_the_cheapest_move_and_re_solves_warm_as_cold() -> Non
         show = set(rng.choice(n, 2, replace=False).tolist()) - small
         engine = _Suppressor(system, POLICY, small, set(), show)
         lp = _MoveLP(engine)
+        assert lp.k == n - len(show)  # cells that must stay shown are constants, not columns
         a = system.incidence().toarray().astype(float)
         for cell in sorted(small)[:4]:
             hidden = engine.hidden.copy()
