@@ -393,7 +393,8 @@ def _protect(
     hidden_before: set[str] = set()
     opened: set[str] = set()  # group sizes hidden so that their rates bound nothing
     kept: dict[str, str] = {}  # parts protected in a refused run that the retry leaves alone
-    built: list[CellSystem] = []  # the cell system of `layouts`, laid out once for every run
+    # the cell system of `layouts`, laid out once: every run copies it (and adds its bounds)
+    system = build_system(layouts, units) if base is None else base.extend(layouts)
     while True:
         witnesses: list[Witness] = []
         try:
@@ -405,13 +406,11 @@ def _protect(
                 bounds,
                 hidden_before | opened,
                 old_equations,
-                base=base,
+                system=system,
                 workers=workers,
                 witnesses=witnesses,
-                built=built,
             )
         except ReleaseRefusedError as exc:
-            system = built[0] if built else None
             more = _bounding_groups(layouts, units, exc.keys, bounds, known, system) - opened
             if not more:
                 raise
@@ -427,7 +426,7 @@ def _protect(
         found = rate_bounds(layouts, statuses, policy)
         new = [k for k, b in found.items() if bounds.get(k) != b]
         if not new:
-            return _Protected(statuses, witnesses, built[0] if built else None)
+            return _Protected(statuses, witnesses, system)
         log.info("%d rate bound(s) not modelled, e.g. %s: protecting again", len(new), new[:3])
         bounds.update(found)
         hidden_before = {k for k, st in statuses.items() if st != SHOWN}
@@ -462,7 +461,7 @@ def _bounding_groups(
     keys: Sequence[str],
     bounds: dict[str, tuple[int, int | None]],
     known: dict[str, str],
-    system: CellSystem | None = None,
+    system: CellSystem,
 ) -> set[str]:
     """Shown group sizes whose rate displays bound cells near the refused ``keys``.
 
@@ -472,13 +471,10 @@ def _bounding_groups(
     its neighbours at 5. Protection takes the bounds as given, so it cannot see that hiding
     the group size would lift them; the caller hides these group sizes and retries. Group
     sizes released before (``known``) cannot be hidden and are left out. Looks at the
-    refused cells' equation neighbours, then at theirs. system: the cell system of `layouts`,
-    if the caller has it.
+    refused cells' equation neighbours, then at theirs (in ``system``, that of `layouts`).
     """
     denominator = _denominator_keys(layouts)
     near = set(keys)
-    if system is None:
-        system = build_system(layouts, units)
     for _ in range(2):
         near = _neighbours(layouts, units, sorted(near), system)
         found = {
@@ -781,17 +777,15 @@ def _protect_once(
     hidden_before: set[str],
     old_equations: set[tuple[str, tuple[str, ...]]] | None = None,
     *,
-    base: SystemBase | None = None,
+    system: CellSystem,
     workers: int = 1,
     witnesses: list[Witness] | None = None,
-    built: list[CellSystem] | None = None,
 ) -> dict[str, str]:
     """One protection of `layouts` with the public `bounds` modelled (see `_protect`).
 
+    system: the cell system of `layouts` (before any bound); left unchanged (a copy takes the
+        bounds), so that every run of `_protect` reads the one laid out.
     witnesses: if given, receives the proving points of the parts protected (`Witness`).
-    built: if given, receives a copy of the cell system of `layouts` (before any bound); if
-        it holds one already (an earlier run's, of the same `layouts`), that one is used
-        instead of laying the tables out again.
 
     Cells shown before are constants to the attacker, so they do not tie the rest together:
     the system splits into independent parts joined only through cells still free or hidden.
@@ -799,12 +793,7 @@ def _protect_once(
     equations); parts made only of earlier cells keep their statuses untouched.
     """
 
-    if built:
-        system = built[0].copy()
-    else:
-        system = build_system(layouts, units) if base is None else base.extend(layouts)
-        if built is not None:
-            built.append(system.copy())
+    system = system.copy()
     n_real = len(system)
     constants, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
     n = len(system)

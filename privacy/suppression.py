@@ -505,7 +505,7 @@ def minimum_complements(
     )
 
     region = _Region(system, np.union1d(fixed, candidates), judged, incidence)
-    sub_primary = region.local(judged)
+    sub_judged = region.local(judged)
     cuts = _lone_cuts(region, judged, fixed, candidates)
     room = _room_cuts(region, primary, fixed, candidates, float(policy.min_upper_bound))
     if cuts is None or room is None:
@@ -517,9 +517,7 @@ def minimum_complements(
 
     verdicts: dict[bytes, bool] = {}  # patterns recur across rounds: judge each once
     quick = (
-        _RegionLP(region, sub_primary, policy, need_upper, need_width)
-        if highs.available()
-        else None
+        _RegionLP(region, sub_judged, policy, need_upper, need_width) if highs.available() else None
     )
 
     def passes(chosen: np.ndarray) -> bool:
@@ -532,7 +530,7 @@ def minimum_complements(
             if verdict is None:
                 attacker = Attacker(region, hidden, region.matrix)
                 lower, upper, _ = attacker.bounds(
-                    sub_primary, need_upper=need_upper, need_width=need_width, until_failure=True
+                    sub_judged, need_upper=need_upper, need_width=need_width, until_failure=True
                 )
                 verdict = bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
             verdicts[key] = verdict
@@ -774,8 +772,8 @@ class _RegionLP:
     their bounds), maximising the judged cell's value or minimising it. All blocks sit in one
     HiGHS model, kept across the patterns of one search: a pattern changes only bounds, so
     each solve starts (dual simplex) from the last pattern's basis instead of building an
-    attacker. Cells are capped far above any value, so
-    that a block without an upper end still has an optimum.
+    attacker. Cells are capped far above any value, so that a block without an upper end still
+    has an optimum.
 
     An optimum whose blocks are all integral holds each judged cell's exact integer bounds (an
     integral LP optimum is an integer optimum), or, where a block reached the cap, a witness

@@ -672,10 +672,9 @@ def test_a_group_size_retry_keeps_the_parts_it_does_not_touch(monkeypatch) -> No
         hidden,
         old=None,
         *,
-        base=None,
+        system=None,
         workers=1,
         witnesses=None,
-        built=None,
     ):  # noqa: ANN001, ANN202
         calls.append(dict(known))
         if len(calls) == 1:
