@@ -30,3 +30,56 @@ def test_an_error_beside_is_raised_where_the_answer_is_read(threads: int, monkey
     future = parallel.beside(fails)
     with pytest.raises(ValueError, match="no answer"):
         future.result(timeout=20)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_later_work_runs_once_started_or_asked_for(threads: int, monkeypatch) -> None:  # noqa: ANN001
+    """`Later` runs its work once: beside the caller from `start` (twice: still once), or at
+    the first `result` if never started; an error is raised where the result is read."""
+    monkeypatch.setattr(parallel, "_THREADS", threads)
+    runs: list[int] = []
+
+    def work(x: int) -> int:
+        runs.append(x)
+        return 2 * x
+
+    started = parallel.Later(work, 4)
+    started.start()
+    started.start()
+    assert started.result() == 8 and started.result() == 8
+    asked = parallel.Later(work, 5)
+    assert runs == [4]  # nothing runs before it is started or asked for
+    assert asked.result() == 10
+    assert runs == [4, 5]
+
+    def fails() -> None:
+        raise ValueError("not laid out")
+
+    broken = parallel.Later(fails)
+    broken.start()
+    with pytest.raises(ValueError, match="not laid out"):
+        broken.result()
+
+
+def test_worker_processes_start_at_once_and_are_kept_for_more_work() -> None:
+    """`Processes` spawns its processes before any work reaches them (they import what they are
+    told), runs work in them, not here, and keeps them for later batches until closed."""
+    import os
+
+    with pytest.raises(ValueError, match="at least one process"):
+        parallel.Processes(0)
+    with parallel.Processes(2, ("privacy.suppression",)) as pool:
+        running = pool._executor._processes  # noqa: SLF001
+        assert len(running) == 2  # spawned before any work was submitted
+        pids = {pool.submit(_pid, i).result(timeout=60) for i in range(4)}
+        assert pids and os.getpid() not in pids and pids <= set(running)
+        later = pool.submit(_pid, 0).result(timeout=60)
+        assert later in running  # the same processes serve later work
+        processes = list(running.values())
+    assert len(processes) == 2 and not any(p.is_alive() for p in processes)
+
+
+def _pid(_: int) -> int:
+    import os
+
+    return os.getpid()

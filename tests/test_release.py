@@ -455,8 +455,8 @@ def test_public_release_is_protected_top_down(built_db, monkeypatch) -> None:  #
     calls: list[tuple[set[str], dict[str, str], dict[str, str]]] = []
     real = release_module._protect
 
-    def spy(stage, units, policy, *, known=None, workers=1):  # noqa: ANN001, ANN202
-        result = real(stage, units, policy, known=known, workers=workers)
+    def spy(stage, units, policy, *, known=None, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        result = real(stage, units, policy, known=known, **kwargs)
         calls.append(({lay.request.geography for lay in stage}, dict(known), result.statuses))
         return result
 
@@ -494,7 +494,7 @@ def test_top_down_frees_the_district_above_a_school_it_cannot_protect(monkeypatc
     units = {"enrollment": pl.DataFrame({"school_id": ["10", "20"], "district_id": ["1", "2"]})}
     calls: list[set[str]] = []
 
-    def fake(stage, units, policy, *, known=None, workers=1):  # noqa: ANN001, ANN202
+    def fake(stage, units, policy, *, known=None, **kwargs):  # noqa: ANN001, ANN003, ANN202
         calls.append(set(known))
         keys = [k for lay in stage for k in lay.rows["cell_key"].to_list()]
         if len(calls) == 3:
@@ -643,7 +643,7 @@ def test_independent_parts_protect_the_same_in_worker_processes(monkeypatch) -> 
         def shutdown(self, **kwargs) -> None:  # noqa: ANN003
             return None
 
-    monkeypatch.setattr(release_module, "ProcessPoolExecutor", BrokenPool)
+    monkeypatch.setattr(release_module.parallel, "ProcessPoolExecutor", BrokenPool)
     assert release_module._run_parts(parts, workers=2) == (alone, [])
     monkeypatch.undo()
     monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", 0)
@@ -675,6 +675,8 @@ def test_a_group_size_retry_keeps_the_parts_it_does_not_touch(monkeypatch) -> No
         system=None,
         workers=1,
         witnesses=None,
+        pool=None,
+        meanwhile=None,
     ):  # noqa: ANN001, ANN202
         calls.append(dict(known))
         if len(calls) == 1:
@@ -936,10 +938,11 @@ def test_worker_processes_start_with_the_parts_that_have_most_to_prove(monkeypat
         def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
             pass
 
-        def submit(self, fn, part):  # noqa: ANN001, ANN202
-            submitted.append(len(part[0]))
+        def submit(self, fn, batch):  # noqa: ANN001, ANN202
+            if fn is release_module._protect_parts:  # not the processes' start-up calls
+                submitted.append([len(part[0]) for part in batch])
             done: Future = Future()
-            done.set_result(fn(part))
+            done.set_result(fn(batch))
             return done
 
         def shutdown(self, **kwargs) -> None:  # noqa: ANN003
@@ -957,7 +960,99 @@ def test_worker_processes_start_with_the_parts_that_have_most_to_prove(monkeypat
     assert len(set(work)) == len(work)
     monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", 0)
     alone = release_module._run_parts(parts, workers=1)
-    monkeypatch.setattr(release_module, "ProcessPoolExecutor", InOrder)
+    monkeypatch.setattr(release_module.parallel, "ProcessPoolExecutor", InOrder)
     assert release_module._run_parts(parts, workers=2) == alone
     by_work = sorted(range(len(parts)), key=lambda i: -work[i])
-    assert submitted == [len(parts[i][0]) for i in by_work]
+    assert submitted == [[len(parts[i][0])] for i in by_work]
+
+
+def test_small_parts_go_to_the_worker_processes_in_batches(monkeypatch) -> None:  # noqa: ANN001
+    """Each large part is a job of its own, the most work first; the small ones follow in
+    batches of about `_PARALLEL_MIN_CELLS` cells, in order; every part is in exactly one job."""
+    import privacy.release as release_module
+    from privacy.cells import CellSystem, add_table
+
+    policy = load_policy()
+    parts = []
+    for rows in (2, 9, 3, 2, 7, 2, 2, 3):
+        system = CellSystem()
+        add_table(system, "t", np.tile([2, 3, 30, 45], (rows, 1)))
+        parts.append((system, policy, {"primary": [0]}))
+    sizes = [len(p[0]) for p in parts]
+    limit = 30
+    monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", limit)
+    jobs = release_module._jobs(parts)
+    large = [i for i, n in enumerate(sizes) if n >= limit]
+    assert large == [1, 4]
+    assert jobs[: len(large)] == [[1], [4]]  # alone (here equal work: in their order)
+    batches = jobs[len(large) :]
+    assert [i for batch in batches for i in batch] == [0, 2, 3, 5, 6, 7]
+    assert all(sum(sizes[i] for i in batch) >= limit for batch in batches[:-1])
+    assert all(sum(sizes[i] for i in batch[:-1]) < limit for batch in batches)
+    assert len(batches) > 1
+    # and in a pool, each part's result is the one protected in this process
+    alone = release_module._run_parts(parts, workers=1)
+    assert release_module._run_parts(parts, workers=2) == alone
+
+
+def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) -> None:  # noqa: ANN001
+    """A top-down release with workers starts its processes once, before the first level, and
+    sends every level's parts to them; it lays out the next level's tables while they work.
+    The statuses are those of a release protected in this process alone."""
+    import privacy.release as release_module
+    from privacy.catalogue import public_catalogue
+
+    snap = release_module._snapshot(built_db)
+    entries = [e for e in public_catalogue(YEAR) if e.request.measure != "staff"]
+    layouts = [snap.layout(e.request) for e in entries]
+    units = release_module._units_for(snap, YEAR)
+    alone = release_module._protect_top_down(layouts, units, load_policy()).statuses
+
+    started: list[object] = []
+    sent: list[tuple[int, int]] = []  # (pool, jobs) per call of _run_parts that used it
+    laid_out: list[int] = []
+    waited: list[int] = []  # tables laid out when the next level's layout could start
+    real_processes = release_module.parallel.Processes
+    real_run = release_module._run_parts
+    real_build = release_module.build_system
+
+    class Counted(real_processes):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    def run(parts, workers, witnesses=None, pool=None, meanwhile=None):  # noqa: ANN001, ANN202
+        if pool is not None:
+            sent.append((started.index(pool), len(release_module._jobs(parts))))
+        if meanwhile is not None:
+            real_meanwhile = meanwhile
+
+            def meanwhile() -> None:
+                waited.append(len(laid_out))
+                real_meanwhile()
+
+        return real_run(parts, workers, witnesses, pool, meanwhile)
+
+    def build(stage, units):  # noqa: ANN001, ANN202
+        laid_out.append(len(stage))
+        return real_build(stage, units)
+
+    monkeypatch.setattr(release_module.parallel, "Processes", Counted)
+    cells = sum(lay.rows.height for lay in layouts)
+    assert cells < release_module._POOL_MIN_CELLS
+    # a small release is done sooner than processes start: none are
+    small = release_module._protect_top_down(layouts, units, load_policy(), workers=2)
+    assert small.statuses == alone and started == []
+    monkeypatch.setattr(release_module, "_run_parts", run)
+    monkeypatch.setattr(release_module, "build_system", build)
+    monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", 200)
+    monkeypatch.setattr(release_module, "_POOL_MIN_CELLS", cells)
+    found = release_module._protect_top_down(layouts, units, load_policy(), workers=2)
+    assert found.statuses == alone
+    assert len(started) == 1
+    assert len(sent) == 3 and {p for p, _ in sent} == {0}  # state, district, school level
+    assert any(jobs > 1 for _, jobs in sent)
+    assert laid_out == sorted(laid_out) and len(laid_out) == 3  # each level laid out once
+    # while the processes protect a level, the next level's tables are laid out (started
+    # with one and then two levels' tables laid out: the state's, then the districts')
+    assert waited == [1, 2]
