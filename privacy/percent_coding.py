@@ -143,7 +143,6 @@ def coded_displays(policy: Policy) -> list[tuple[str, float]]:
     return out
 
 
-@functools.lru_cache(maxsize=65536, typed=True)
 def public_bounds(numerator: int, denominator: int, policy: Policy) -> tuple[int, int]:
     """What the public learns about a hidden ``numerator`` from its rate's display.
 
@@ -152,20 +151,31 @@ def public_bounds(numerator: int, denominator: int, policy: Policy) -> tuple[int
     edges (else it would read as a range), which bounds the numerator too. The protection and
     the auditor add these inequalities to what the attacker knows.
     """
-    if denominator < policy.min_cell:
-        return 0, denominator
-    edge_value = policy.coding_edge(denominator)
-    if edge_value is None:
+    cuts = _cuts(denominator, policy)
+    if cuts is None:
         return 0, denominator  # near-edge rates read "*", like any hidden rate
-    edge = Fraction(str(edge_value))
-    low_cut = math.floor(edge * denominator / 100)
-    high_cut = math.ceil((100 - edge) * denominator / 100)
-    rate = Fraction(100 * numerator, denominator)
-    if rate <= edge:
+    low_cut, high_cut = cuts
+    # for a whole numerator, rate <= e% exactly when numerator <= floor(e% of the group)
+    if numerator <= low_cut:
         return 0, low_cut
-    if rate >= 100 - edge:
+    if numerator >= high_cut:
         return high_cut, denominator
     return low_cut + 1, high_cut - 1
+
+
+@functools.lru_cache(maxsize=65536)
+def _cuts(denominator: int, policy: Policy) -> tuple[int, int] | None:
+    """The most members a rate coded low (at most the edge) and the fewest a rate coded high
+    (at least 100 minus the edge) can stand for in a group of ``denominator``, in exact
+    arithmetic; None where rates of such a group are never coded. Once per group size: a
+    release asks about some 20,000 (count, group size) pairs over far fewer group sizes."""
+    if denominator < policy.min_cell:
+        return None
+    edge_value = policy.coding_edge(denominator)
+    if edge_value is None:
+        return None
+    edge = Fraction(str(edge_value))
+    return math.floor(edge * denominator / 100), math.ceil((100 - edge) * denominator / 100)
 
 
 def _fmt(value: float) -> str:

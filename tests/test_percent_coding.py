@@ -98,6 +98,27 @@ def test_a_coded_range_never_tells_fewer_than_ten_students() -> None:
                 assert hi >= POLICY.min_upper_bound if lo == 0 else denominator - lo >= 10
 
 
+def test_public_bounds_are_exactly_the_counts_a_display_leaves_possible() -> None:
+    """Attack the displays: with the group size shown, the public can list every count whose
+    rate would read as this one does (a coded range, or "*" for a hidden rate that is not near
+    an edge). The bounds must be the least and the most of those counts: no wider (the
+    attacker would know more than the protection models) and no narrower."""
+    sizes = [*range(0, 420), 818, 999, 1000, 1001, 2000, 2001, 4399, 12345]
+    for denominator in sizes:
+        least: dict[str, int] = {}
+        most: dict[str, int] = {}
+        reads = []
+        for n in range(denominator + 1):
+            rate = code_rate(n, denominator, POLICY)
+            read = rate.display if rate.coded else "*"
+            reads.append(read)
+            least.setdefault(read, n)
+            most[read] = n
+        for numerator, read in enumerate(reads):
+            found = public_bounds(numerator, denominator, POLICY)
+            assert found == (least[read], most[read]), (numerator, denominator)
+
+
 def test_a_hidden_rate_that_could_have_been_coded_bounds_the_count() -> None:
     # a "*" over a shown group of 818 says the rate is not near the edges: 17..801
     assert public_bounds(50, 818, POLICY) == (17, 801)
