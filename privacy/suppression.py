@@ -22,10 +22,11 @@ It works in three passes:
    gets at once every complement of the cheapest move it needs, found by one LP over the
    whole system (`_MoveLP`), instead of one complement per round (complements that fail in
    turn made chains of a hundred rounds on a district level at scale 1);
-3. minimising, with a fixed amount of work (or a time budget): complements are tried back (largest first) and kept
-   shown when the attacker still finds no violation (only cells whose proving points moved the
-   complement are re-attacked); then the complements of each small component are re-chosen by
-   exact integer programming (`minimum_complements`) when that hides fewer cells.
+3. minimising, with a fixed amount of work (or a time budget): the complements of each small
+   component are re-chosen by exact integer programming (`minimum_complements`) when that
+   hides fewer cells; then the other complements (those of a component at its proven minimum
+   have none to spare) are tried back (largest first) and kept shown when the attacker still
+   finds no violation (only cells whose proving points moved the complement are re-attacked).
 
 Before these passes, cells that a one-child sum makes equal (a district's and its only
 school's) are merged into one cell (`privacy.aliases`): the passes run on the merged system,
@@ -55,6 +56,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -185,14 +187,15 @@ def protect(
         if a fresh equation holds a hidden cell tied to it: otherwise the attacker's view of
         it is unchanged, and hiding more only widens it. A custom table re-attacks only what
         it touches.
-    minimise: try to show again complements that turn out unnecessary, then re-choose the
-        complements of small components by exact integer programming (slower, hides less).
+    minimise: re-choose the complements of small components by exact integer programming,
+        then try to show again the other complements that turn out unnecessary (slower,
+        hides less).
     minimise_seconds: an optional time budget for that pass; the result is protected whatever
-        the budget. By default (None) the pass has a fixed amount of work instead (the
-        ``_UNHIDE_MAX_TRIES`` largest complements re-attacking at most ``_UNHIDE_MAX_WORK``
-        cells, ``_EXACT_MAX_COMPONENTS`` components of at
-        most ``_EXACT_MAX_ROUNDS`` master problems each), so the same input always gives the
-        same pattern on any machine; a time budget makes it depend on machine speed.
+        the budget. By default (None) the pass has a fixed amount of work instead
+        (``_EXACT_MAX_COMPONENTS`` components of at most ``_EXACT_MAX_ROUNDS`` master
+        problems each, then the ``_UNHIDE_MAX_TRIES`` largest complements re-attacking at
+        most ``_UNHIDE_MAX_WORK`` cells), so the same input always gives the same pattern on
+        any machine; a time budget makes it depend on machine speed.
 
     Cells that a one-child sum makes equal (a district's and its only school's) are protected
     as one cell (`privacy.aliases`): they are shown or hidden together.
@@ -274,13 +277,15 @@ def _protect_cells(
     engine.attack_until_safe()
     if minimise:
         deadline = math.inf if minimise_seconds is None else time.perf_counter() + minimise_seconds
-        engine.unhide_unnecessary(deadline)
-        stale = engine.reoptimise_small_components(deadline)
+        stale, minimal = engine.reoptimise_small_components(deadline)
         if len(stale):
-            # each complement shown again was proven unnecessary by re-attacking the cells
-            # whose proving points moved it; the components re-chosen exactly are attacked
-            # again here (their cells' proving points may have moved a complement now shown)
+            # the components re-chosen exactly are attacked again here (their cells' proving
+            # points may have moved a complement now shown)
             engine.attack_until_safe(stale)
+        # then the other complements: each one shown again is proven unnecessary by
+        # re-attacking the cells whose proving points moved it (a group at its proven
+        # minimum has none to spare)
+        engine.unhide_unnecessary(deadline, keep=minimal)
     hidden = set(np.flatnonzero(engine.hidden).tolist())
     status, reason = [], []
     for i in range(n):
@@ -484,6 +489,50 @@ def minimum_complements(
     ``max_attacks`` patterns judged first (by the kept LP, `_RegionLP`, or in full), or when
     no pattern works.
     """
+    return _minimum(
+        system,
+        policy,
+        primary=primary,
+        fixed_hidden=fixed_hidden,
+        candidates=candidates,
+        deadline=deadline,
+        incidence=incidence,
+        max_rounds=max_rounds,
+        rank=rank,
+        improve_on=improve_on,
+        max_attacks=max_attacks,
+        guarded=guarded,
+    ).pattern
+
+
+class _Minimum(NamedTuple):
+    """What `_minimum` found: a cheaper pattern (or None), and whether it is proven a minimum.
+
+    proven: the pattern is a minimum, or (pattern None) ``improve_on`` is: no cheaper pattern
+    of the candidates exists. False when the search stopped short (work, rounds or deadline
+    spent) or found nothing that works: then nothing is known.
+    """
+
+    pattern: list[int] | None
+    proven: bool
+
+
+def _minimum(
+    system: CellSystem,
+    policy: Policy,
+    *,
+    primary: np.ndarray,
+    fixed_hidden: np.ndarray,
+    candidates: np.ndarray,
+    deadline: float | None = None,
+    incidence: sp.csr_matrix | None = None,
+    max_rounds: int | None = None,
+    rank: np.ndarray | None = None,
+    improve_on: np.ndarray | None = None,
+    max_attacks: int | None = None,
+    guarded: np.ndarray | None = None,
+) -> _Minimum:
+    """`minimum_complements`, with whether its answer is proven a minimum (`_Minimum`)."""
     candidates = np.asarray(candidates, dtype=np.int64)
     primary = np.asarray(primary, dtype=np.int64)
     fixed = np.asarray(fixed_hidden, dtype=np.int64)
@@ -492,7 +541,7 @@ def minimum_complements(
     if not np.isin(guard, fixed).all():
         raise ValueError("guarded cells must be among fixed_hidden")
     if not len(primary) and not len(guard):
-        return []
+        return _Minimum([], True)
     judged = np.concatenate([primary, guard])  # small cells first, then guarded ones
     values = system.values[candidates].astype(np.float64)
     ranks = np.zeros(len(candidates)) if rank is None else np.asarray(rank)[candidates]
@@ -509,7 +558,8 @@ def minimum_complements(
     cuts = _lone_cuts(region, judged, fixed, candidates)
     room = _room_cuts(region, primary, fixed, candidates, float(policy.min_upper_bound))
     if cuts is None or room is None:
-        return None  # a small cell alone, or without room, whatever is hidden: nothing works
+        # a small cell alone, or without room, whatever is hidden: nothing works
+        return _Minimum(None, False)
     cuts += room
     to_beat = math.inf
     if improve_on is not None and np.isin(improve_on, candidates).all():
@@ -539,7 +589,7 @@ def minimum_complements(
     try:
         return _search(cost, cuts, candidates, values, passes, to_beat, deadline, max_rounds)
     except _OutOfWork:
-        return None
+        return _Minimum(None, False)
 
 
 @dataclass
@@ -566,15 +616,19 @@ def _search(
     to_beat: float,
     deadline: float | None,
     max_rounds: int | None,
-) -> list[int] | None:
-    """The master/attacker loop of `minimum_complements`."""
+) -> _Minimum:
+    """The master/attacker loop of `minimum_complements`.
+
+    The master's optimum under cuts that every working pattern meets is a lower bound: a
+    pattern that reaches it, or a bound no cheaper than ``to_beat``, is a proven minimum.
+    """
     checked = False
     order = np.argsort(values, kind="stable")
     rounds = 0
     while deadline is None or time.perf_counter() < deadline:
         rounds += 1
         if max_rounds is not None and rounds > max_rounds:
-            return None
+            return _Minimum(None, False)
         k = len(candidates)
         x, _ = highs.milp(
             cost,
@@ -583,23 +637,25 @@ def _search(
             (0.0, 1.0),
             integrality=np.ones(k),
         )
-        if x is None or float(cost @ x) >= to_beat:
-            return None  # no pattern, or none cheaper than the one to improve on
+        if x is None:
+            return _Minimum(None, False)  # no pattern of the candidates works
+        if float(cost @ x) >= to_beat:
+            return _Minimum(None, True)  # none cheaper than the one to improve on
         if not checked:
             # hiding every candidate is the most any pattern can do
             if not passes(candidates):
-                return None
+                return _Minimum(None, False)
             checked = True
         pick = x > 0.5
         if passes(candidates[pick]):
-            return sorted(candidates[pick].tolist())
+            return _Minimum(sorted(candidates[pick].tolist()), True)
         failing = pick.copy()
         if not _grow_failing(
             failing, order[~pick[order]], lambda m: passes(candidates[m]), deadline
         ):
-            return None
+            return _Minimum(None, False)
         cuts.append((~failing).astype(np.float64))
-    return None
+    return _Minimum(None, False)
 
 
 def _complement_cost(values: np.ndarray, rank: np.ndarray, scale: float) -> np.ndarray:
@@ -1580,8 +1636,10 @@ class _Suppressor:
 
     # -- pass 3: un-hide -------------------------------------------------------------------
 
-    def unhide_unnecessary(self, deadline: float) -> int:
+    def unhide_unnecessary(self, deadline: float, keep: np.ndarray | None = None) -> int:
         """Show again complements that the attacker proves unnecessary; return how many.
+
+        keep: per cell, True for complements not to try (a group's proven minimum).
 
         A cell's bounds were proven by feasible points (``supports``: the cells they move);
         showing a complement that none of them moves cannot change those bounds, so only
@@ -1595,6 +1653,8 @@ class _Suppressor:
         fails it costs about one attack per complement, as one by one.
         """
         candidates = np.flatnonzero(self.hidden & ~self.locked)
+        if keep is not None:
+            candidates = candidates[~keep[candidates]]
         if not len(candidates):
             return 0
         attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
@@ -1724,18 +1784,22 @@ class _Suppressor:
                 shown += kept
         return shown, end
 
-    def reoptimise_small_components(self, deadline: float) -> int:
+    def reoptimise_small_components(self, deadline: float) -> tuple[np.ndarray, np.ndarray]:
         """Re-choose the complements of each small component by exact integer programming.
 
         Candidates are the cells of the equations that touch the component; the complements
-        outside it stay as they are. Returns the hidden cells of the components that got
-        cheaper complements (fewer, or of lower rank: see `_cost`): their proving points may
-        have moved a complement now shown, so they must be attacked again.
+        outside it stay as they are. Returns (stale, minimal):
+        stale: the hidden cells of the components that got cheaper complements (fewer, or of
+            lower rank: see `_cost`): their proving points may have moved a complement now
+            shown, so they must be attacked again;
+        minimal: per cell, True for the complements of a component now at its proven minimum
+            (none of them can be spared: `unhide_unnecessary` leaves them alone).
         """
         hidden_cells = np.flatnonzero(self.hidden)
         stale: list[np.ndarray] = []
+        minimal = np.zeros(self.n, dtype=bool)
         if not len(hidden_cells):
-            return _NO_CELLS
+            return _NO_CELLS, minimal
         labels = Attacker(self.system, hidden_cells, self.incidence).components()
         tried = 0
         for label in np.unique(labels[hidden_cells]).tolist():
@@ -1762,7 +1826,7 @@ class _Suppressor:
             # the attacker (a stronger attacker than the real one), so a pattern that passes
             # here passes in the whole release too, at the cost of the group's equations
             # instead of the whole part's (scale-1 school level: 45 s -> 5 s per large part)
-            best = minimum_complements(
+            best, proven = _minimum(
                 self.system,
                 self.policy,
                 primary=primary,
@@ -1777,7 +1841,9 @@ class _Suppressor:
                 guarded=guarded,
             )
             if best is None or self._cost(best) >= self._cost(current.tolist()):
+                minimal[current] = proven
                 continue
+            minimal[np.asarray(best, dtype=np.int64)] = proven
             for c in current.tolist():
                 self.set_hidden(c, False)
                 self.reason.pop(c, None)
@@ -1787,7 +1853,7 @@ class _Suppressor:
                 self.reason[c] = "complementary suppression (exact minimum for its group)"
             stale.append(np.union1d(comp, np.asarray(best, dtype=np.int64)))
             self.stats["exact_saved"] = self.stats.get("exact_saved", 0) + len(current) - len(best)
-        return np.unique(np.concatenate(stale)) if stale else _NO_CELLS
+        return (np.unique(np.concatenate(stale)) if stale else _NO_CELLS), minimal
 
     def _cost(self, cells: list[int]) -> tuple[int, int]:
         """What hiding `cells` costs: cells weighted by rank, then their total count."""

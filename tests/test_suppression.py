@@ -1035,6 +1035,79 @@ def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
     assert checked == 10
 
 
+def test_the_exact_re_choice_says_when_its_answer_is_a_proven_minimum() -> None:
+    """`_minimum` tells whether its answer is proven: a cheaper pattern it returns is a
+    minimum (no pattern of fewer cells works: checked by brute force over the candidates), and
+    asked to improve on a minimum it answers None, proven; cut short by its work limit it
+    proves nothing."""
+    from itertools import combinations
+
+    def passes(system: CellSystem, small: np.ndarray, chosen: tuple[int, ...]) -> bool:
+        hidden = set(small.tolist()) | set(chosen)
+        return audit(system, hidden, POLICY, primary=set(small.tolist())).ok
+
+    checked = 0
+    for system, small, candidates in _small_groups(seed=5, tries=60):
+        kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
+        found = suppression._minimum(system, POLICY, improve_on=candidates, **kwargs)
+        if not found.pattern or len(candidates) > 12:
+            continue
+        checked += 1
+        assert found.proven
+        fewer = len(found.pattern) - 1
+        assert not any(
+            passes(system, small, chosen) for chosen in combinations(candidates.tolist(), fewer)
+        )
+        again = suppression._minimum(
+            system, POLICY, improve_on=np.array(found.pattern, dtype=np.int64), **kwargs
+        )
+        assert again == (None, True)
+        short = suppression._minimum(system, POLICY, improve_on=candidates, max_attacks=0, **kwargs)
+        assert short == (None, False)
+        if checked == 6:
+            break
+    assert checked == 6
+
+
+def test_complements_at_a_proven_minimum_are_not_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The exact re-choice runs first; the pass that shows complements again then leaves alone
+    those of a component at its proven minimum (none can be spared) and tries only the others.
+    The result still passes the attacker."""
+    tried: list[int] = []
+    kept: list[np.ndarray] = []
+    engine = suppression._Suppressor
+    removable = engine._structurally_removable  # asked of every complement tried
+    unhide = engine.unhide_unnecessary
+
+    def spy(self, c):  # noqa: ANN001, ANN202
+        tried.append(int(c))
+        return removable(self, c)
+
+    def unhide_spy(self, deadline, keep=None):  # noqa: ANN001, ANN202
+        kept.append(np.zeros(self.n, dtype=bool) if keep is None else keep.copy())
+        return unhide(self, deadline, keep)
+
+    monkeypatch.setattr(engine, "_structurally_removable", spy)
+    monkeypatch.setattr(engine, "unhide_unnecessary", unhide_spy)
+    rng = np.random.default_rng(3)
+    spared = 0
+    for _ in range(8):
+        system = CellSystem()
+        add_table(system, "a", rng.choice([0, 2, 3, 5, 12, 25, 40], size=(4, 3)))
+        add_table(system, "b", rng.choice([0, 1, 4, 14, 22, 35], size=(5, 5, 2)))
+        tried.clear()
+        kept.clear()
+        result = protect(system, POLICY)
+        (keep,) = kept
+        assert not keep[tried].any()
+        spared += int(keep.sum())
+        assert all(result.status[c] != SHOWN for c in np.flatnonzero(keep))
+        assert audit(system, result.hidden, POLICY, primary=result.primary).ok
+    assert spared > 0
+
+
 def test_the_move_lp_finds_the_cheapest_move_and_re_solves_warm_as_cold() -> None:
     """`_MoveLP` (the whole move a failing cell needs, in one LP): its move keeps every
     equation, lifts the cell by the amount asked, never takes a cell below zero nor moves a
