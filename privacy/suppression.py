@@ -449,6 +449,18 @@ def verify(
     return [f"{v.key!r}: {v.reason}" for v in report.violations]
 
 
+class Minimum(NamedTuple):
+    """What `minimum_complements` found: a pattern (or None), and whether it is proven a minimum.
+
+    proven: the pattern is a minimum, or (pattern None) ``improve_on`` is: no cheaper pattern
+    of the candidates exists. False when the search stopped short (work, rounds or deadline
+    spent) or found nothing that works: then nothing is known.
+    """
+
+    pattern: list[int] | None
+    proven: bool
+
+
 def minimum_complements(
     system: CellSystem,
     policy: Policy,
@@ -463,7 +475,7 @@ def minimum_complements(
     improve_on: np.ndarray | None = None,
     max_attacks: int | None = None,
     guarded: np.ndarray | None = None,
-) -> list[int] | None:
+) -> Minimum:
     """Fewest ``candidates`` to hide besides ``fixed_hidden`` so that ``primary`` cells pass.
 
     Integer programming with attacker cuts: a master MILP picks the fewest (then smallest)
@@ -483,56 +495,13 @@ def minimum_complements(
         interval of width at least 1. Without them a pattern could give such a cell away,
         and the complements added afterwards to cover it would undo the saving.
     improve_on: a pattern of ``candidates`` known to work (the complements chosen so far):
-        only a cheaper one is sought, and None is returned as soon as the master's bound
-        shows that there is none.
-    Returns None when the deadline passes, ``max_rounds`` master problems are solved or
-    ``max_attacks`` patterns judged first (by the kept LP, `_RegionLP`, or in full), or when
-    no pattern works.
+        only a cheaper one is sought, and no pattern is returned as soon as the master's
+        bound shows that there is none (``improve_on`` is then a proven minimum).
+    Returns a `Minimum`: its pattern is None when the deadline passes, ``max_rounds`` master
+    problems are solved or ``max_attacks`` patterns judged first (by the kept LP,
+    `_RegionLP`, or in full), or when no pattern works; it says whether what it found is
+    proven a minimum.
     """
-    return _minimum(
-        system,
-        policy,
-        primary=primary,
-        fixed_hidden=fixed_hidden,
-        candidates=candidates,
-        deadline=deadline,
-        incidence=incidence,
-        max_rounds=max_rounds,
-        rank=rank,
-        improve_on=improve_on,
-        max_attacks=max_attacks,
-        guarded=guarded,
-    ).pattern
-
-
-class _Minimum(NamedTuple):
-    """What `_minimum` found: a cheaper pattern (or None), and whether it is proven a minimum.
-
-    proven: the pattern is a minimum, or (pattern None) ``improve_on`` is: no cheaper pattern
-    of the candidates exists. False when the search stopped short (work, rounds or deadline
-    spent) or found nothing that works: then nothing is known.
-    """
-
-    pattern: list[int] | None
-    proven: bool
-
-
-def _minimum(
-    system: CellSystem,
-    policy: Policy,
-    *,
-    primary: np.ndarray,
-    fixed_hidden: np.ndarray,
-    candidates: np.ndarray,
-    deadline: float | None = None,
-    incidence: sp.csr_matrix | None = None,
-    max_rounds: int | None = None,
-    rank: np.ndarray | None = None,
-    improve_on: np.ndarray | None = None,
-    max_attacks: int | None = None,
-    guarded: np.ndarray | None = None,
-) -> _Minimum:
-    """`minimum_complements`, with whether its answer is proven a minimum (`_Minimum`)."""
     candidates = np.asarray(candidates, dtype=np.int64)
     primary = np.asarray(primary, dtype=np.int64)
     fixed = np.asarray(fixed_hidden, dtype=np.int64)
@@ -541,7 +510,7 @@ def _minimum(
     if not np.isin(guard, fixed).all():
         raise ValueError("guarded cells must be among fixed_hidden")
     if not len(primary) and not len(guard):
-        return _Minimum([], True)
+        return Minimum([], True)
     judged = np.concatenate([primary, guard])  # small cells first, then guarded ones
     values = system.values[candidates].astype(np.float64)
     ranks = np.zeros(len(candidates)) if rank is None else np.asarray(rank)[candidates]
@@ -559,7 +528,7 @@ def _minimum(
     room = _room_cuts(region, primary, fixed, candidates, float(policy.min_upper_bound))
     if cuts is None or room is None:
         # a small cell alone, or without room, whatever is hidden: nothing works
-        return _Minimum(None, False)
+        return Minimum(None, False)
     cuts += room
     to_beat = math.inf
     if improve_on is not None and np.isin(improve_on, candidates).all():
@@ -589,7 +558,7 @@ def _minimum(
     try:
         return _search(cost, cuts, candidates, values, passes, to_beat, deadline, max_rounds)
     except _OutOfWork:
-        return _Minimum(None, False)
+        return Minimum(None, False)
 
 
 @dataclass
@@ -616,7 +585,7 @@ def _search(
     to_beat: float,
     deadline: float | None,
     max_rounds: int | None,
-) -> _Minimum:
+) -> Minimum:
     """The master/attacker loop of `minimum_complements`.
 
     The master's optimum under cuts that every working pattern meets is a lower bound: a
@@ -628,7 +597,7 @@ def _search(
     while deadline is None or time.perf_counter() < deadline:
         rounds += 1
         if max_rounds is not None and rounds > max_rounds:
-            return _Minimum(None, False)
+            return Minimum(None, False)
         k = len(candidates)
         x, _ = highs.milp(
             cost,
@@ -638,24 +607,24 @@ def _search(
             integrality=np.ones(k),
         )
         if x is None:
-            return _Minimum(None, False)  # no pattern of the candidates works
+            return Minimum(None, False)  # no pattern of the candidates works
         if float(cost @ x) >= to_beat:
-            return _Minimum(None, True)  # none cheaper than the one to improve on
+            return Minimum(None, True)  # none cheaper than the one to improve on
         if not checked:
             # hiding every candidate is the most any pattern can do
             if not passes(candidates):
-                return _Minimum(None, False)
+                return Minimum(None, False)
             checked = True
         pick = x > 0.5
         if passes(candidates[pick]):
-            return _Minimum(sorted(candidates[pick].tolist()), True)
+            return Minimum(sorted(candidates[pick].tolist()), True)
         failing = pick.copy()
         if not _grow_failing(
             failing, order[~pick[order]], lambda m: passes(candidates[m]), deadline
         ):
-            return _Minimum(None, False)
+            return Minimum(None, False)
         cuts.append((~failing).astype(np.float64))
-    return _Minimum(None, False)
+    return Minimum(None, False)
 
 
 def _complement_cost(values: np.ndarray, rank: np.ndarray, scale: float) -> np.ndarray:
@@ -1826,7 +1795,7 @@ class _Suppressor:
             # the attacker (a stronger attacker than the real one), so a pattern that passes
             # here passes in the whole release too, at the cost of the group's equations
             # instead of the whole part's (scale-1 school level: 45 s -> 5 s per large part)
-            best, proven = _minimum(
+            best, proven = minimum_complements(
                 self.system,
                 self.policy,
                 primary=primary,

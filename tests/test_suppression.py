@@ -991,10 +991,10 @@ def _with_and_without(
 ) -> tuple[list[int] | None, list[int] | None]:
     """`minimum_complements` with the master's seed ``cuts`` (a function's name), and without
     them; both find a pattern or neither does."""
-    with_cuts = suppression.minimum_complements(system, POLICY, **kwargs)
+    with_cuts = suppression.minimum_complements(system, POLICY, **kwargs).pattern
     with monkeypatch.context() as m:
         m.setattr(suppression, cuts, lambda *a: [])
-        without = suppression.minimum_complements(system, POLICY, **kwargs)
+        without = suppression.minimum_complements(system, POLICY, **kwargs).pattern
     assert (with_cuts is None) == (without is None)
     return with_cuts, without
 
@@ -1024,8 +1024,11 @@ def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
         assert audit(system, set(small) | set(with_cuts), POLICY, primary=set(small)).ok
         # the minimum itself cannot be improved on; hiding every candidate can, unless it is it
         again = np.array(with_cuts, dtype=np.int64)
-        assert suppression.minimum_complements(system, POLICY, improve_on=again, **kwargs) is None
-        better = suppression.minimum_complements(system, POLICY, improve_on=candidates, **kwargs)
+        found = suppression.minimum_complements(system, POLICY, improve_on=again, **kwargs)
+        assert found.pattern is None
+        better = suppression.minimum_complements(
+            system, POLICY, improve_on=candidates, **kwargs
+        ).pattern
         if best < cost(system, candidates.tolist(), candidates) - 1e-9:
             assert better is not None and cost(system, better, candidates) == pytest.approx(best)
         else:
@@ -1049,7 +1052,7 @@ def test_the_exact_re_choice_says_when_its_answer_is_a_proven_minimum() -> None:
     checked = 0
     for system, small, candidates in _small_groups(seed=5, tries=60):
         kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
-        found = suppression._minimum(system, POLICY, improve_on=candidates, **kwargs)
+        found = suppression.minimum_complements(system, POLICY, improve_on=candidates, **kwargs)
         if not found.pattern or len(candidates) > 12:
             continue
         checked += 1
@@ -1058,11 +1061,13 @@ def test_the_exact_re_choice_says_when_its_answer_is_a_proven_minimum() -> None:
         assert not any(
             passes(system, small, chosen) for chosen in combinations(candidates.tolist(), fewer)
         )
-        again = suppression._minimum(
+        again = suppression.minimum_complements(
             system, POLICY, improve_on=np.array(found.pattern, dtype=np.int64), **kwargs
         )
         assert again == (None, True)
-        short = suppression._minimum(system, POLICY, improve_on=candidates, max_attacks=0, **kwargs)
+        short = suppression.minimum_complements(
+            system, POLICY, improve_on=candidates, max_attacks=0, **kwargs
+        )
         assert short == (None, False)
         if checked == 6:
             break
@@ -1202,15 +1207,18 @@ def test_the_exact_re_choice_stops_after_its_attacks_and_keeps_what_it_had() -> 
         with pytest.MonkeyPatch.context() as m:
             m.setattr(suppression._RegionLP, "verdict", counted)
             attacks.clear()
-            free = suppression.minimum_complements(system, POLICY, **kwargs)
+            free = suppression.minimum_complements(system, POLICY, **kwargs).pattern
             needed = len(attacks)
             if free is None or needed < 2:
                 continue
             seen += 1
             attacks.clear()
-            assert suppression.minimum_complements(system, POLICY, max_attacks=1, **kwargs) is None
+            short = suppression.minimum_complements(system, POLICY, max_attacks=1, **kwargs)
+            assert short.pattern is None
             assert len(attacks) == 1
-            roomy = suppression.minimum_complements(system, POLICY, max_attacks=needed, **kwargs)
+            roomy = suppression.minimum_complements(
+                system, POLICY, max_attacks=needed, **kwargs
+            ).pattern
             assert roomy == free
     assert seen >= 5
 
@@ -1228,7 +1236,7 @@ def test_a_pattern_chosen_for_a_group_alone_holds_with_more_hidden() -> None:
     for system, small, candidates in _small_groups(seed=13, tries=30):
         best = minimum_complements(
             system, POLICY, primary=small, fixed_hidden=small, candidates=candidates
-        )
+        ).pattern
         if best is None:
             continue
         others = np.setdiff1d(candidates, best)
@@ -1407,7 +1415,7 @@ def test_the_exact_minimum_never_gives_away_a_cell_hidden_before() -> None:
             fixed_hidden=np.array([cell]),
             guarded=np.array([cell]),
             candidates=candidates,
-        )
+        ).pattern
         assert best is not None and len(best) == 3
         lower, upper, _ = Attacker(system, np.union1d([cell], best)).bounds(np.array([cell]))
         assert upper[0] - lower[0] >= 1
