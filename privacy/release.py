@@ -533,18 +533,97 @@ def _protect_top_down(
     known: dict[str, str] | None = None,
     workers: int = 1,
 ) -> _Protected:
-    """Protect `layouts` level by level (`_protect_levels`), with ``workers`` processes.
+    """Protect `layouts` level by level (`_protect_levels`), each population on its own.
 
-    The worker processes are started once, before the first level (they import the privacy
-    package while the state level is protected here), and serve every level; they are
-    started only where the tables hold `_POOL_MIN_CELLS` cells (enough for large parts: a
-    smaller release is protected sooner than the processes start).
+    No sum joins two populations (`privacy.cell_build` sums cells of one population and
+    year only), so the tables of each population (`_populations`) are protected apart, with
+    the statuses a joint run gives, and a unit freed after a refusal frees only the cells of
+    the population at fault.
+
+    With ``workers`` processes, they are started once, before the first level (they import
+    the privacy package meanwhile), and serve every level of every population: the
+    populations run side by side on threads of this process, so while one population's
+    level waits for its slowest part, the parts of the others keep the processes busy. They
+    are started only where the tables hold `_POOL_MIN_CELLS` cells (enough for large parts:
+    a smaller release is protected sooner than the processes start).
     """
+    groups = _populations(layouts)
     cells = sum(lay.rows.height for lay in layouts)
     if workers < 2 or cells < _POOL_MIN_CELLS:
-        return _protect_levels(layouts, units, policy, known, workers, None)
+        found = [_protect_levels(group, units, policy, known, workers, None) for group in groups]
+        return _joined(layouts, found)
     with parallel.Processes(workers, _WORKER_MODULES) as pool:
-        return _protect_levels(layouts, units, policy, known, workers, pool)
+        running = [
+            parallel.beside(_protect_levels, group, units, policy, known, workers, pool)
+            for group in groups
+        ]
+        outcomes: list[_Protected | BaseException] = []
+        for future in running:  # every population ends before the processes do
+            try:
+                outcomes.append(future.result())
+            except Exception as exc:
+                outcomes.append(exc)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+    return _joined(layouts, [o for o in outcomes if isinstance(o, _Protected)])
+
+
+def _populations(layouts: Sequence[TableLayout]) -> list[list[TableLayout]]:
+    """`layouts` grouped by population and year (the first part of their cell keys), the
+    group of most cells first; a layout of no cell goes with the first group."""
+    groups: dict[str, list[TableLayout]] = {}
+    empty: list[TableLayout] = []
+    for lay in layouts:
+        if lay.rows.height == 0:
+            empty.append(lay)
+            continue
+        pops = set(lay.rows["cell_key"].str.split("|").list.first().unique().to_list())
+        if len(pops) != 1:
+            raise ValueError(f"a table holds cells of {len(pops)} populations: {sorted(pops)}")
+        groups.setdefault(pops.pop(), []).append(lay)
+    ordered = sorted(
+        groups.items(), key=lambda item: (-sum(lay.rows.height for lay in item[1]), item[0])
+    )
+    out = [group for _, group in ordered]
+    if empty:
+        out = [[*out[0], *empty], *out[1:]] if out else [empty]
+    return out
+
+
+def _joined(layouts: Sequence[TableLayout], parts: list[_Protected]) -> _Protected:
+    """The protections of `layouts`' populations (`_populations`) as one: statuses in the
+    order of `layouts`, every population's proving points, and their cell systems side by
+    side (None if one is missing)."""
+    statuses: dict[str, str] = {}
+    witnesses: list[Witness] = []
+    if not parts:
+        return _Protected({}, [], None)
+    for part in parts:
+        statuses.update(part.statuses)
+        witnesses += part.witnesses
+    systems = [part.system for part in parts]
+    system = None
+    if systems and all(s is not None for s in systems):
+        system = systems[0] if len(systems) == 1 else _side_by_side([s for s in systems if s])
+    return _Protected(
+        {k: statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()},
+        witnesses,
+        system,
+    )
+
+
+def _side_by_side(systems: list[CellSystem]) -> CellSystem:
+    """Cell systems that share no cell as one: cells in turn, each system's sums renumbered."""
+    out = CellSystem(
+        keys=[k for s in systems for k in s.keys],
+        values=np.concatenate([s.values for s in systems]),
+    )
+    offset = 0
+    for s in systems:
+        out.constraints.extend((p + offset, [c + offset for c in ch]) for p, ch in s.constraints)
+        offset += len(s)
+    return out
 
 
 def _protect_levels(

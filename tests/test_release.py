@@ -891,17 +891,23 @@ def test_the_release_audit_rests_on_checked_proofs(built_db) -> None:  # noqa: A
     alone = release_module.checked_release(layouts, units, protected.statuses, policy, nudged)
     assert alone.ok and alone.valid_witnesses == 0 and alone.by_witnesses == 0
     assert alone.intervals.keys() == report.intervals.keys()
-    # the cell system the protection laid out is the year's, and the check leaves it as it is
+    # the cell system the protection laid out is the year's (its populations side by side:
+    # the same cells and sums, in another order), and the check leaves it as it is
     kept = protected.system
+
+    def by_keys(system):  # noqa: ANN001, ANN202
+        cells = dict(zip(system.keys, system.values.tolist(), strict=True))
+        sums = {release_module._equation_key(system, p, ch) for p, ch in system.constraints}
+        return cells, sums
+
     fresh = release_module.build_system(layouts, units)
-    assert kept.keys == fresh.keys and kept.constraints == fresh.constraints
-    assert np.array_equal(kept.values, fresh.values)
+    assert by_keys(kept) == by_keys(fresh)
     again = release_module.checked_release(
         layouts, units, protected.statuses, policy, protected.witnesses, kept
     )
     assert len(kept) == len(fresh) and len(kept.constraints) == len(fresh.constraints)
-    assert {k: (i.lower, i.upper) for k, i in again.intervals.items()} == {
-        k: (i.lower, i.upper) for k, i in report.intervals.items()
+    assert {i.key: (i.lower, i.upper) for i in again.intervals.values()} == {
+        i.key: (i.lower, i.upper) for i in report.intervals.values()
     }
 
 
@@ -1050,9 +1056,63 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
     found = release_module._protect_top_down(layouts, units, load_policy(), workers=2)
     assert found.statuses == alone
     assert len(started) == 1
-    assert len(sent) == 3 and {p for p, _ in sent} == {0}  # state, district, school level
+    # state, district and school level of each population, all in the one pool
+    populations = release_module._populations(layouts)
+    assert len(populations) == 3
+    assert len(sent) == 3 * len(populations) and {p for p, _ in sent} == {0}
     assert any(jobs > 1 for _, jobs in sent)
-    assert laid_out == sorted(laid_out) and len(laid_out) == 3  # each level laid out once
-    # while the processes protect a level, the next level's tables are laid out (started
-    # with one and then two levels' tables laid out: the state's, then the districts')
-    assert waited == [1, 2]
+    assert len(laid_out) == 3 * len(populations)  # each level of each population laid out once
+    # while the processes protect a level (of two jobs or more), the next level's tables
+    # are laid out; the last level has none to lay out
+    assert 0 < len(waited) <= 2 * len(populations)
+
+
+def test_each_population_is_protected_apart_with_the_statuses_of_a_joint_run(built_db) -> None:  # noqa: ANN001
+    """No sum joins two populations, so each population's tables are protected on their own
+    (`_populations`, the largest first): the statuses and the proofs' validity are those of
+    one joint top-down run over every table."""
+    import privacy.release as release_module
+    from privacy.catalogue import public_catalogue
+
+    snap = _snapshot(built_db)
+    layouts = [
+        snap.layout(e.request) for e in public_catalogue(YEAR) if e.request.measure != "staff"
+    ]
+    units = _units_for(snap, YEAR)
+    policy = load_policy()
+    system = release_module.build_system(layouts, units)
+    population = [str(k).lstrip("~").split("|")[0] for k in system.keys]
+    population = [
+        str(k).split("|")[1] if str(k).startswith("~") else p
+        for k, p in zip(system.keys, population, strict=True)
+    ]
+    assert all(len({population[c] for c in (p, *ch)}) == 1 for p, ch in system.constraints)
+
+    groups = release_module._populations(layouts)
+    assert sorted(id(lay) for g in groups for lay in g) == sorted(id(lay) for lay in layouts)
+    for group in groups:
+        assert len({lay.rows["cell_key"][0].split("|")[0] for lay in group}) == 1
+    sizes = [sum(lay.rows.height for lay in g) for g in groups]
+    assert len(groups) == 3 and sizes == sorted(sizes, reverse=True)
+
+    joint = release_module._protect_levels(layouts, units, policy, None, 1, None)
+    apart = release_module._protect_top_down(layouts, units, policy)
+    assert apart.statuses == joint.statuses
+    assert list(apart.statuses) == list(joint.statuses)  # in the order of the tables
+    report = release_module.checked_release(
+        layouts, units, apart.statuses, policy, apart.witnesses, apart.system
+    )
+    assert report.ok and report.by_witnesses >= 0.9 * len(report.intervals)
+
+
+def test_a_table_of_two_populations_is_refused_by_the_grouping() -> None:
+    from types import SimpleNamespace
+
+    import privacy.release as release_module
+
+    mixed = SimpleNamespace(rows=pl.DataFrame({"cell_key": ["e:y|state|", "g:y|state|"]}))
+    with pytest.raises(ValueError, match="2 populations"):
+        release_module._populations([mixed])
+    empty = SimpleNamespace(rows=pl.DataFrame({"cell_key": []}, schema={"cell_key": pl.String}))
+    assert release_module._populations([]) == []
+    assert release_module._populations([empty]) == [[empty]]
