@@ -22,7 +22,6 @@ rate as "*" as well.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -174,8 +173,8 @@ def _cuts(denominator: int, policy: Policy) -> tuple[int, int] | None:
     edge_value = policy.coding_edge(denominator)
     if edge_value is None:
         return None
-    edge = Fraction(str(edge_value))
-    return math.floor(edge * denominator / 100), math.ceil((100 - edge) * denominator / 100)
+    p, q = _ratio(edge_value)  # as `code_rate` compares: in integers
+    return p * denominator // (100 * q), -(-(100 * q - p) * denominator // (100 * q))
 
 
 def _fmt(value: float) -> str:

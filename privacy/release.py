@@ -602,10 +602,10 @@ def _joined(layouts: Sequence[TableLayout], parts: list[_Protected]) -> _Protect
     for part in parts:
         statuses.update(part.statuses)
         witnesses += part.witnesses
-    systems = [part.system for part in parts]
+    systems = [part.system for part in parts if part.system is not None]
     system = None
-    if systems and all(s is not None for s in systems):
-        system = systems[0] if len(systems) == 1 else _side_by_side([s for s in systems if s])
+    if len(systems) == len(parts):
+        system = systems[0] if len(systems) == 1 else _side_by_side(systems)
     return _Protected(
         {k: statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()},
         witnesses,

@@ -986,17 +986,22 @@ def _small_groups(seed: int, tries: int) -> Iterator[tuple[CellSystem, np.ndarra
             yield system, small, np.setdiff1d(np.arange(len(system)), small)
 
 
-def _with_and_without(
-    monkeypatch: pytest.MonkeyPatch, cuts: str, system: CellSystem, kwargs: dict
-) -> tuple[list[int] | None, list[int] | None]:
-    """`minimum_complements` with the master's seed ``cuts`` (a function's name), and without
-    them; both find a pattern or neither does."""
-    with_cuts = suppression.minimum_complements(system, POLICY, **kwargs).pattern
-    with monkeypatch.context() as m:
-        m.setattr(suppression, cuts, lambda *a: [])
-        without = suppression.minimum_complements(system, POLICY, **kwargs).pattern
-    assert (with_cuts is None) == (without is None)
-    return with_cuts, without
+def _minima_with_and_without(
+    monkeypatch: pytest.MonkeyPatch, cuts: str, seed: int
+) -> Iterator[tuple[CellSystem, np.ndarray, np.ndarray, dict, list[int], list[int]]]:
+    """Per small group (`_small_groups`) with a working pattern: (system, small cells,
+    candidates, the keyword arguments, and the minimum `minimum_complements` finds with the
+    master's seed ``cuts`` (a function's name) and without them); both find a pattern or
+    neither does."""
+    for system, small, candidates in _small_groups(seed=seed, tries=60):
+        kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
+        with_cuts = suppression.minimum_complements(system, POLICY, **kwargs).pattern
+        with monkeypatch.context() as m:
+            m.setattr(suppression, cuts, lambda *a: [])
+            without = suppression.minimum_complements(system, POLICY, **kwargs).pattern
+        assert (with_cuts is None) == (without is None)
+        if with_cuts is not None and without is not None:
+            yield system, small, candidates, kwargs, with_cuts, without
 
 
 def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
@@ -1013,11 +1018,9 @@ def test_cuts_found_without_an_attack_leave_the_exact_minimum_unchanged(
         return float(sum(1.0 + system.values[c] / total for c in cells))
 
     checked = 0
-    for system, small, candidates in _small_groups(seed=5, tries=60):
-        kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
-        with_cuts, without = _with_and_without(monkeypatch, "_lone_cuts", system, kwargs)
-        if with_cuts is None:
-            continue
+    for system, small, candidates, kwargs, with_cuts, without in _minima_with_and_without(
+        monkeypatch, "_lone_cuts", seed=5
+    ):
         checked += 1
         best = cost(system, with_cuts, candidates)
         assert best == pytest.approx(cost(system, without, candidates))
@@ -1480,11 +1483,9 @@ def test_room_cuts_leave_the_exact_minimum_unchanged(monkeypatch: pytest.MonkeyP
     """With or without the cuts on room, `minimum_complements` finds a minimum of one cost."""
 
     checked = 0
-    for system, small, candidates in _small_groups(seed=23, tries=60):
-        kwargs = {"primary": small, "fixed_hidden": small, "candidates": candidates}
-        with_cuts, without = _with_and_without(monkeypatch, "_room_cuts", system, kwargs)
-        if with_cuts is None:
-            continue
+    for system, _, _, _, with_cuts, without in _minima_with_and_without(
+        monkeypatch, "_room_cuts", seed=23
+    ):
         assert len(with_cuts) == len(without)
         assert system.values[with_cuts].sum() == system.values[without].sum()
         checked += 1
