@@ -1116,3 +1116,48 @@ def test_a_table_of_two_populations_is_refused_by_the_grouping() -> None:
     empty = SimpleNamespace(rows=pl.DataFrame({"cell_key": []}, schema={"cell_key": pl.String}))
     assert release_module._populations([]) == []
     assert release_module._populations([empty]) == [[empty]]
+
+
+def test_large_parts_keep_the_pattern_their_attack_settled_on(built_db, monkeypatch) -> None:  # noqa: ANN001
+    """Parts of `_MINIMISE_MAX_CELLS` cells or more skip the passes that hide fewer
+    complements, smaller parts run them; either way the release passes its own audit on
+    checked proofs. With every part that large, no complement is ever shown again or
+    re-chosen, so none of the smaller parts' savings remain."""
+    import privacy.release as release_module
+    import privacy.suppression as suppression
+    from privacy.catalogue import public_catalogue
+
+    snap = _snapshot(built_db)
+    layouts = [
+        snap.layout(e.request) for e in public_catalogue(YEAR) if e.request.measure != "staff"
+    ]
+    units = _units_for(snap, YEAR)
+    policy = load_policy()
+    asked: list[tuple[int, bool]] = []  # (cells, minimise) per part protected
+    real = suppression.protect
+
+    def spy(system, policy, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        asked.append((len(system), kwargs["minimise"]))
+        return real(system, policy, **kwargs)
+
+    monkeypatch.setattr(suppression, "protect", spy)
+    sizes = []
+    results = {}
+    for limit in (None, 40, 0):
+        if limit is not None:
+            monkeypatch.setattr(release_module, "_MINIMISE_MAX_CELLS", limit)
+        asked.clear()
+        protected = release_module._protect_top_down(layouts, units, policy)
+        threshold = release_module._MINIMISE_MAX_CELLS
+        assert asked and all(minimise == (cells < threshold) for cells, minimise in asked)
+        sizes = [cells for cells, _ in asked]
+        report = release_module.checked_release(
+            layouts, units, protected.statuses, policy, protected.witnesses
+        )
+        assert report.ok
+        results[limit] = protected.statuses
+    # the small warehouse's parts are all under the default: none skips the passes
+    assert max(sizes) < 2000 and any(size >= 40 for size in sizes)
+    hidden = {k: sum(s != "shown" for s in st.values()) for k, st in results.items()}
+    assert results[40] != results[None]  # parts of 40 cells or more lost their savings
+    assert hidden[0] > hidden[None]  # the passes did show complements again
