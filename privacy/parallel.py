@@ -108,6 +108,9 @@ class Processes:
                 self._executor.submit(_import, ())
         except Exception:  # broken at once (e.g. no __main__ guard): `submit` raises it again
             pass
+        except BaseException:  # e.g. Ctrl-C while they start: none is left behind
+            self.close(terminate=True)
+            raise
 
     def submit(self, fn: Callable[[_T], _R], item: _T) -> Future[_R]:
         """``fn(item)`` in a worker process (both must pickle; ``fn`` by its module's name)."""

@@ -687,7 +687,9 @@ def _protect_levels(
                 break
             except ReleaseRefusedError as exc:
                 log.info("%s level refused with %d cells fixed: %s", level, len(fixed), exc)
-                near = _neighbours(stage, units, exc.keys) & (fixed.keys() - known.keys())
+                if system is None:  # laid out once for the level's retries and neighbours
+                    system = build_system(stage, units)
+                near = _neighbours(stage, units, exc.keys, system) & (fixed.keys() - known.keys())
                 if near:  # first free only the coarser cells the cells at fault add up with
                     fixed = {k: st for k, st in fixed.items() if k not in near}
                     continue

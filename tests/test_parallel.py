@@ -83,3 +83,24 @@ def _pid(_: int) -> int:
     import os
 
     return os.getpid()
+
+
+def test_worker_processes_interrupted_as_they_start_are_stopped(monkeypatch) -> None:  # noqa: ANN001
+    """A Ctrl-C while `Processes` starts its processes stops those already spawned before it
+    reaches the caller: none is left waiting for work until the program exits."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    spawned: list[object] = []  # the processes running when the Ctrl-C comes
+    real_submit = ProcessPoolExecutor.submit
+
+    def submit(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
+        running = self._processes  # noqa: SLF001
+        if running:
+            spawned.extend(running.values())
+            raise KeyboardInterrupt
+        return real_submit(self, fn, *args)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit)
+    with pytest.raises(KeyboardInterrupt):
+        parallel.Processes(2, ("privacy.suppression",))
+    assert spawned and not any(p.is_alive() for p in spawned)

@@ -493,25 +493,38 @@ def test_top_down_frees_the_district_above_a_school_it_cannot_protect(monkeypatc
     ]
     units = {"enrollment": pl.DataFrame({"school_id": ["10", "20"], "district_id": ["1", "2"]})}
     calls: list[set[str]] = []
+    systems: list[object] = []  # the system each protection was given (None: its own)
+    laid_out: list[int] = []  # tables of each level laid out by the caller
+    school_system = object()
 
-    def fake(stage, units, policy, *, known=None, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    def fake(stage, units, policy, *, known=None, system=None, **kwargs):  # noqa: ANN001, ANN003, ANN202
         calls.append(set(known))
+        systems.append(system)
         keys = [k for lay in stage for k in lay.rows["cell_key"].to_list()]
         if len(calls) == 3:
             raise release_module.ReleaseRefusedError("refused", ["e:y|S:10|"])
         return release_module._Protected({k: known.get(k, "shown") for k in keys})
 
+    def build(stage, units):  # noqa: ANN001, ANN202
+        laid_out.append(len(stage))
+        return school_system
+
+    def neighbours(stage, units, keys, system):  # noqa: ANN001, ANN202
+        assert system is school_system  # the level's own, not laid out again
+        return {"e:y|S:10|", "e:y|D:1|"}  # what S:10 adds up with: its district cell
+
     monkeypatch.setattr(release_module, "_protect", fake)
-    # what S:10 adds up with: its district cell (build_system is tested elsewhere)
-    monkeypatch.setattr(
-        release_module, "_neighbours", lambda stage, units, keys: {"e:y|S:10|", "e:y|D:1|"}
-    )
+    # (build_system and _neighbours are tested elsewhere)
+    monkeypatch.setattr(release_module, "build_system", build)
+    monkeypatch.setattr(release_module, "_neighbours", neighbours)
     result = release_module._protect_top_down(layouts, units, load_policy())
     assert calls[0] == set()
     assert calls[1] == {"e:y|state|"}
     assert calls[2] == {"e:y|state|", "e:y|D:1|", "e:y|D:2|"}
     assert calls[3] == {"e:y|state|", "e:y|D:2|"}  # the district cell S:10 adds up to is free
     assert len(calls) == 4 and len(result.statuses) == 5
+    # the refused level is laid out once, for its neighbours and for its retry
+    assert laid_out == [3] and systems == [None, None, None, school_system]
 
 
 def test_a_changed_catalogue_is_released_anew_with_the_old_release_known(
