@@ -598,14 +598,7 @@ def _search(
         rounds += 1
         if max_rounds is not None and rounds > max_rounds:
             return Minimum(None, False)
-        k = len(candidates)
-        x, _ = highs.milp(
-            cost,
-            sp.csr_matrix(np.array(cuts)) if cuts else sp.csr_matrix((0, k)),
-            (np.ones(len(cuts)), np.full(len(cuts), np.inf)),
-            (0.0, 1.0),
-            integrality=np.ones(k),
-        )
+        x = _master(cost, cuts, to_beat)
         if x is None:
             return Minimum(None, False)  # no pattern of the candidates works
         if float(cost @ x) >= to_beat:
@@ -625,6 +618,26 @@ def _search(
             return Minimum(None, False)
         cuts.append((~failing).astype(np.float64))
     return Minimum(None, False)
+
+
+def _master(cost: np.ndarray, cuts: list[np.ndarray], to_beat: float) -> np.ndarray | None:
+    """The cheapest 0/1 choice of candidates that meets every cut (None: none does).
+
+    Its LP relaxation first (a fraction of the integer program's start-up, about 1.6 ms on
+    these problems of at most `_EXACT_MAX_CANDIDATES` columns): an integral LP optimum is
+    the integer one, and an LP bound that reaches ``to_beat`` already says that nothing is
+    cheaper (then that bound comes back, fractional: the caller reads only its cost).
+    """
+    k = len(cost)
+    matrix = sp.csr_matrix(np.array(cuts)) if cuts else sp.csr_matrix((0, k))
+    rows = (np.ones(len(cuts)), np.full(len(cuts), np.inf))
+    x, _ = highs.milp(cost, matrix, rows, (0.0, 1.0))
+    if x is None:
+        return None  # the relaxation has no point: nor has the integer program
+    if float(cost @ x) >= to_beat or np.abs(x - np.round(x)).max() <= 1e-9:
+        return x if float(cost @ x) >= to_beat else np.round(x)
+    x, _ = highs.milp(cost, matrix, rows, (0.0, 1.0), integrality=np.ones(k))
+    return x
 
 
 def _complement_cost(values: np.ndarray, rank: np.ndarray, scale: float) -> np.ndarray:

@@ -1490,3 +1490,52 @@ def test_room_cuts_leave_the_exact_minimum_unchanged(monkeypatch: pytest.MonkeyP
         assert system.values[with_cuts].sum() == system.values[without].sum()
         checked += 1
     assert checked >= 10
+
+
+def test_the_exact_search_master_takes_an_integral_relaxation_as_the_minimum(monkeypatch) -> None:  # noqa: ANN001
+    """The master problem of the exact re-choice (the cheapest candidates meeting every cut)
+    is solved as an LP first: an integral LP optimum is taken without an integer program, a
+    fractional one goes on to the integer program. Either way its cost is the brute-force
+    minimum; a bound that reaches the cost to beat says so; no choice means None."""
+    import itertools
+
+    from privacy import highs
+
+    if not highs.available():
+        pytest.skip("scipy build without its HiGHS bindings")
+    programs = []
+    real = highs.milp
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        programs.append(kwargs.get("integrality") is not None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(suppression.highs, "milp", counted)
+    rng = np.random.default_rng(7)
+    without_program = with_program = 0
+    for _ in range(150):
+        k = int(rng.integers(3, 11))
+        values = rng.integers(0, 60, size=k).astype(float)
+        cost = suppression._complement_cost(values, rng.integers(0, 3, size=k), values.sum() + 1)
+        cuts = [
+            (rng.random(k) < rng.uniform(0.2, 0.7)).astype(float)
+            for _ in range(int(rng.integers(1, 9)))
+        ]
+        cuts = [c for c in cuts if c.any()]
+        choices = [
+            np.array(bits, dtype=float)
+            for bits in itertools.product((0, 1), repeat=k)
+            if all(c @ np.array(bits) >= 1 for c in cuts)
+        ]
+        best = min(float(cost @ x) for x in choices)
+        programs.clear()
+        x = suppression._master(cost, list(cuts), np.inf)
+        assert x is not None and set(np.unique(x)) <= {0.0, 1.0}
+        assert all(c @ x >= 1 for c in cuts) and float(cost @ x) == pytest.approx(best)
+        with_program += any(programs)
+        without_program += not any(programs)
+        # asked to beat no more than the minimum: whatever comes back costs at least that
+        beaten = suppression._master(cost, list(cuts), best - 1e-9)
+        assert beaten is not None and float(cost @ beaten) >= best - 1e-9
+    assert without_program > 0 and with_program > 0  # both kinds of relaxation came up
+    assert suppression._master(np.ones(3), [np.zeros(3)], np.inf) is None
