@@ -23,6 +23,16 @@ from privacy.tables import ProtectedTable
 from tests.conftest import RELEASE_YEAR as YEAR
 
 
+def _public_year(db: str) -> tuple[list, dict[str, pl.DataFrame]]:
+    """The public catalogue's tables of `YEAR` laid out (the staff tables aside: they have a
+    release of their own), and the year's units."""
+    from privacy.catalogue import public_catalogue
+
+    snap = _snapshot(db)
+    entries = [e for e in public_catalogue(YEAR) if e.request.measure != "staff"]
+    return [snap.layout(e.request) for e in entries], _units_for(snap, YEAR)
+
+
 class Staff:
     def __init__(self, user_id: str) -> None:
         self.user_id = user_id
@@ -885,13 +895,8 @@ def test_the_release_audit_rests_on_checked_proofs(built_db) -> None:  # noqa: A
     one are all rejected, and the attacker then decides every cell itself, to the same
     verdict."""
     import privacy.release as release_module
-    from privacy.catalogue import public_catalogue
 
-    snap = _snapshot(built_db)
-    layouts = [
-        snap.layout(e.request) for e in public_catalogue(YEAR) if e.request.measure != "staff"
-    ]
-    units = _units_for(snap, YEAR)
+    layouts, units = _public_year(built_db)
     policy = load_policy()
     protected = release_module._protect_top_down(layouts, units, policy)
     assert protected.witnesses
@@ -1019,12 +1024,8 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
     sends every level's parts to them; it lays out the next level's tables while they work.
     The statuses are those of a release protected in this process alone."""
     import privacy.release as release_module
-    from privacy.catalogue import public_catalogue
 
-    snap = release_module._snapshot(built_db)
-    entries = [e for e in public_catalogue(YEAR) if e.request.measure != "staff"]
-    layouts = [snap.layout(e.request) for e in entries]
-    units = release_module._units_for(snap, YEAR)
+    layouts, units = _public_year(built_db)
     alone = release_module._protect_top_down(layouts, units, load_policy()).statuses
 
     started: list[object] = []
@@ -1085,13 +1086,8 @@ def test_each_population_is_protected_apart_with_the_statuses_of_a_joint_run(bui
     (`_populations`, the largest first): the statuses and the proofs' validity are those of
     one joint top-down run over every table."""
     import privacy.release as release_module
-    from privacy.catalogue import public_catalogue
 
-    snap = _snapshot(built_db)
-    layouts = [
-        snap.layout(e.request) for e in public_catalogue(YEAR) if e.request.measure != "staff"
-    ]
-    units = _units_for(snap, YEAR)
+    layouts, units = _public_year(built_db)
     policy = load_policy()
     system = release_module.build_system(layouts, units)
     population = [str(k).lstrip("~").split("|")[0] for k in system.keys]
@@ -1138,13 +1134,8 @@ def test_large_parts_keep_the_pattern_their_attack_settled_on(built_db, monkeypa
     re-chosen, so none of the smaller parts' savings remain."""
     import privacy.release as release_module
     import privacy.suppression as suppression
-    from privacy.catalogue import public_catalogue
 
-    snap = _snapshot(built_db)
-    layouts = [
-        snap.layout(e.request) for e in public_catalogue(YEAR) if e.request.measure != "staff"
-    ]
-    units = _units_for(snap, YEAR)
+    layouts, units = _public_year(built_db)
     policy = load_policy()
     asked: list[tuple[int, bool]] = []  # (cells, minimise) per part protected
     real = suppression.protect
