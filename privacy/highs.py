@@ -24,10 +24,15 @@ def available() -> bool:
     return core is not None
 
 
-def solver(c: np.ndarray, a: sp.csc_matrix, b: np.ndarray, *, strategy: int) -> Any:  # noqa: ANN401
-    """A HiGHS solver loaded with min c x s.t. a x = b, x >= 0 (simplex ``strategy``)."""
+def solver(
+    c: np.ndarray, a: sp.csc_matrix, b: np.ndarray, *, strategy: int, presolve: bool = True
+) -> Any:  # noqa: ANN401
+    """A HiGHS solver loaded with min c x s.t. a x = b, x >= 0 (simplex ``strategy``; see
+    `bounded_solver` for ``presolve``)."""
     n = a.shape[1]
-    return bounded_solver(c, a, (b, b), (np.zeros(n), np.full(n, np.inf)), strategy=strategy)
+    return bounded_solver(
+        c, a, (b, b), (np.zeros(n), np.full(n, np.inf)), strategy=strategy, presolve=presolve
+    )
 
 
 def bounded_solver(
@@ -38,11 +43,15 @@ def bounded_solver(
     *,
     strategy: int | None,
     integrality: np.ndarray | None = None,
+    presolve: bool = True,
 ) -> Any:  # noqa: ANN401
     """A HiGHS solver loaded with min c x s.t. rows[0] <= a x <= rows[1], cols[0] <= x <= cols[1].
 
     strategy: HiGHS's ``simplex_strategy``; None keeps its default.
     integrality: per column, nonzero where x must be an integer (None: none must).
+    presolve: False to solve the model as it is. A model solved once, cold, over a whole
+        component of cells costs less without HiGHS's presolve (see the callers); a kept
+        model re-solved from its basis skips presolve anyway.
 
     The arrays go to HiGHS as they are (its array form of ``passModel``): filling a
     ``HighsLp`` field by field costs several times more, element by element, for a model
@@ -56,6 +65,8 @@ def bounded_solver(
     model.setOptionValue("output_flag", False)
     if strategy is not None:
         model.setOptionValue("simplex_strategy", strategy)
+    if not presolve:
+        model.setOptionValue("presolve", "off")
     status = model.passModel(
         n,
         m,
@@ -87,9 +98,10 @@ def milp(
     integrality: np.ndarray | None = None,
     time_limit: float | None = None,
     node_limit: int | None = None,
+    presolve: bool = True,
 ) -> tuple[np.ndarray | None, bool]:
     """min c x s.t. rows[0] <= a x <= rows[1], cols[0] <= x <= cols[1] (x[j] integer where
-    ``integrality[j]``): (x or None, proven optimal).
+    ``integrality[j]``): (x or None, proven optimal). ``presolve``: as `bounded_solver`'s.
 
     What `scipy.optimize.milp` answers, with the same solver and options, without its
     per-column Python work (a Python object per column, twice, on every call): x is the
@@ -107,6 +119,7 @@ def milp(
             (np.broadcast_to(cols[0], (n,)), np.broadcast_to(cols[1], (n,))),
             strategy=None,
             integrality=integrality,
+            presolve=presolve,
         )
     except ValueError:
         return None, False  # as scipy: no point for a model HiGHS will not take

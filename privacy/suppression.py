@@ -1005,9 +1005,11 @@ class _MoveLP:
             sp.hstack([a, -a]).tocsc(),
             np.zeros(a.shape[0]),
             strategy=1,
+            presolve=False,  # its first, cold solve is faster without (scale 1: 2.4 -> 1.7 s)
         )
         self.up_max = np.full(self.k, np.inf)
         self.down_max = self.values.copy()
+        self.last: np.ndarray | None = None  # the last move solved, if integral
         self._bounds(np.arange(self.k), self.up_max, self.down_max)
 
     def _cost(self, cols: np.ndarray) -> np.ndarray:
@@ -1022,6 +1024,7 @@ class _MoveLP:
 
     def solve(self, cell: int, amount: float, hidden: np.ndarray) -> np.ndarray | None:
         """The cheapest move (per cell, up minus down) with ``cell`` up by ``amount``."""
+        self.last = None
         at = int(self.column[cell])
         if at < 0:
             return None  # a cell that must stay shown does not move
@@ -1042,6 +1045,10 @@ class _MoveLP:
             return None
         move = np.zeros(self.n)
         move[self.cells] = x[: self.k] - x[self.k :]
+        # an integral move is an integer point of the system once the cells it moves are
+        # hidden: kept for the caller, who may find other cells already moved far enough
+        integral = np.abs(move - np.round(move)).max() <= 1e-6
+        self.last = np.round(move) if integral else None
         return move
 
 
@@ -1362,6 +1369,11 @@ class _Suppressor:
                 continue
             added: list[int] = []
             moved_already: list[tuple[int, float]] = []
+            # how far up and down the integer moves of this round's LPs take each cell: each
+            # is a feasible point once the shown cells it moves are hidden (they are, below),
+            # so a failing cell that they already take far enough needs no LP of its own (it
+            # is attacked again next round, as every failing cell is)
+            went_up, went_down = np.zeros(self.n), np.zeros(self.n)
             for cell, lo, hi in zip(
                 to_check[failing].tolist(), lower[failing], upper[failing], strict=True
             ):
@@ -1370,9 +1382,18 @@ class _Suppressor:
                     reach = max(self.need_upper, lo + self.need_width)
                 else:
                     deficit, reach = 1.0, self.values[cell] + 1.0
+                value = self.values[cell]
+                low, high = min(lo, value + went_down[cell]), max(hi, value + went_up[cell])
+                if later and self._passes(np.array([cell]), np.array([low]), np.array([high]))[0]:
+                    self.stats["moved_along"] = self.stats.get("moved_along", 0) + 1
+                    moved_already.append((cell, deficit))  # a complement only as below
+                    continue
                 # after the first round (cells failing again, or complements that fail in
                 # turn): one LP for the whole move a cell needs, instead of a chain of rounds
-                move = self._move_for(cell, reach - self.values[cell]) if later else None
+                move = self._move_for(cell, reach - value) if later else None
+                if move is not None and self.move_lp is not None and self.move_lp.last is not None:
+                    np.maximum(went_up, self.move_lp.last, out=went_up)
+                    np.minimum(went_down, self.move_lp.last, out=went_down)
                 if move is None:
                     move = self._complements_for(cell, deficit)
                 elif not move:

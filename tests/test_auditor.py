@@ -1122,7 +1122,10 @@ def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(
 
     def resolve(self):  # noqa: ANN001, ANN202
         calls["resolved"] += 1
-        return real_resolve(self)
+        x = real_resolve(self)
+        # solved without presolve, which is then on again for the model's later solves
+        assert self.solver.getOptionValue("presolve")[1] == "choose"
+        return x
 
     def optimum(self):  # noqa: ANN001, ANN202
         calls["optima"] += 1  # once per solve, twice when solved again from scratch

@@ -49,6 +49,29 @@ def test_the_optimum_and_its_status_are_scipys(program: tuple) -> None:
     assert (x >= cols[0] - 1e-9).all() and (x <= cols[1] + 1e-9).all()
     assert (a @ x >= rows[0] - 1e-6).all() and (a @ x <= rows[1] + 1e-6).all()
     assert np.abs(x[integral] - np.round(x[integral])).max(initial=0) < 1e-6
+    # without presolve (whole-component points are solved so): the same optimum
+    bare, bare_proven = highs.milp(
+        c, sp.csr_matrix(a), rows, cols, integrality=integral.astype(float), presolve=False
+    )
+    assert bare is not None and bare_proven == proven
+    assert c @ bare == pytest.approx(res.fun, abs=1e-6)
+
+
+def test_presolve_is_off_only_where_asked() -> None:
+    a = sp.csc_matrix(np.ones((1, 2)))
+    cols = (np.zeros(2), np.full(2, np.inf))
+    off = highs.bounded_solver(
+        np.ones(2), a, (np.ones(1), np.ones(1)), cols, strategy=1, presolve=False
+    )
+    assert off.getOptionValue("presolve")[1] == "off"
+    default = highs.solver(np.ones(2), a, np.ones(1), strategy=1)
+    assert default.getOptionValue("presolve")[1] == "choose"
+    assert (
+        highs.solver(np.ones(2), a, np.ones(1), strategy=1, presolve=False).getOptionValue(
+            "presolve"
+        )[1]
+        == "off"
+    )
 
 
 def test_an_infeasible_program_has_no_point() -> None:

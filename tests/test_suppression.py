@@ -1190,6 +1190,70 @@ def test_the_move_lp_finds_the_cheapest_move_and_re_solves_warm_as_cold() -> Non
     assert checked >= 10
 
 
+def test_a_cell_an_earlier_move_of_its_round_took_far_enough_gets_no_move_lp_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the first attack round, each failing cell gets the cheapest move it needs
+    (`_MoveLP`); an integral move is a feasible point once the shown cells it moves are
+    hidden, so a failing cell that an earlier move of the same round already took far enough
+    gets no LP of its own. Checked on 3-way tables: no move LP is solved for such a cell, every
+    integral move is a point of the final release (equations kept, no count below zero, only
+    hidden cells moved), and the release passes the attack."""
+    from privacy.suppression import _MoveLP
+
+    rounds: list[list[tuple[int, np.ndarray | None]]] = []
+    solve, bounds = _MoveLP.solve, privacy.auditor.Attacker.bounds
+
+    def counted_bounds(self, cells, **kwargs):  # noqa: ANN001, ANN202
+        if kwargs.get("need_upper") is not None:
+            rounds.append([])  # one attack per round of `attack_until_safe`
+        return bounds(self, cells, **kwargs)
+
+    def recorded_solve(self, cell, amount, hidden):  # noqa: ANN001, ANN202
+        move = solve(self, cell, amount, hidden)
+        integral = move is not None and np.abs(move - np.round(move)).max() <= 1e-6
+        rounds[-1].append((cell, np.round(move) if integral else None))
+        return move
+
+    monkeypatch.setattr(privacy.auditor.Attacker, "bounds", counted_bounds)
+    monkeypatch.setattr(_MoveLP, "solve", recorded_solve)
+    rng = np.random.default_rng(0)
+    skipped = 0
+    for _ in range(120):
+        shape = (int(rng.integers(4, 6)), int(rng.integers(2, 4)), int(rng.integers(2, 4)))
+        counts = rng.choice([0, 1, 2, 3, 5, 8, 12, 20, 30, 45], size=shape)
+        system = CellSystem()
+        add_table(system, "t", counts)
+        rounds.clear()
+        protection = protect(system, POLICY, minimise=False)
+        a = system.incidence().toarray()
+        values = system.values.astype(float)
+        small = np.array([POLICY.is_small(int(v)) for v in system.values])
+        for moves in rounds:
+            up, down = np.zeros(len(system)), np.zeros(len(system))
+            for cell, move in moves:
+                # an earlier move of this round had not taken the cell far enough already
+                # (its own attack's witnesses aside: those only widen what it has)
+                reach_up, reach_down = values[cell] + up[cell], values[cell] + down[cell]
+                if small[cell]:
+                    done = reach_up >= POLICY.min_upper_bound and (
+                        reach_up - reach_down >= POLICY.min_interval_width
+                    )
+                else:
+                    done = reach_up > reach_down
+                assert not done
+                if move is None:
+                    continue
+                assert np.abs(a @ move).max() == 0
+                assert (values + move >= 0).all()
+                assert all(c in protection.hidden for c in np.flatnonzero(move).tolist())
+                np.maximum(up, move, out=up)
+                np.minimum(down, move, out=down)
+        skipped += protection.stats.get("moved_along", 0)
+        assert_protected(system, protection)
+    assert skipped >= 3  # the corpus has such cells
+
+
 def test_the_exact_re_choice_stops_after_its_attacks_and_keeps_what_it_had() -> None:
     """`minimum_complements(max_attacks=k)` gives up (None: the caller keeps its pattern) once
     it would judge a (k+1)th pattern; with room enough it finds the same minimum. (Each new
