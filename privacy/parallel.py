@@ -12,12 +12,14 @@ is seconds of work in Python as much as in HiGHS.
 
 from __future__ import annotations
 
+import heapq
 import importlib
+import itertools
 import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 _T = TypeVar("_T")
@@ -89,6 +91,11 @@ class Processes:
     `submit` raises ``BrokenProcessPool``). They start at once and import ``modules`` as they
     do (about 0.7 s for the privacy package), while the caller goes on: started before the
     first work is ready, the first batch does not wait for them.
+
+    Work waits here, not in the processes' queue: each process gets its next piece only when
+    it is free, the piece of highest ``priority`` submitted so far (then the first submitted).
+    Several callers share the processes (a release's populations, each on its own thread),
+    so a long piece one of them submits late does not wait behind another's many short ones.
     """
 
     def __init__(self, count: int, modules: Sequence[str] = ()) -> None:
@@ -96,6 +103,11 @@ class Processes:
         if count < 1:
             raise ValueError(f"a pool needs at least one process, not {count}")
         self.count = count
+        self._waiting: list[tuple[float, int, Callable, object, Future]] = []  # a heap
+        self._order = itertools.count()
+        self._running = 0
+        self._closed = False
+        self._state = threading.Lock()
         self._executor = ProcessPoolExecutor(
             count,
             mp_context=multiprocessing.get_context("spawn"),
@@ -112,12 +124,58 @@ class Processes:
             self.close(terminate=True)
             raise
 
-    def submit(self, fn: Callable[[_T], _R], item: _T) -> Future[_R]:
-        """``fn(item)`` in a worker process (both must pickle; ``fn`` by its module's name)."""
-        return self._executor.submit(fn, item)
+    def submit(self, fn: Callable[[_T], _R], item: _T, priority: float = 0.0) -> Future[_R]:
+        """``fn(item)`` in a worker process (both must pickle; ``fn`` by its module's name),
+        as soon as a process is free and no piece of higher ``priority`` waits."""
+        done: Future[_R] = Future()
+        with self._state:
+            if self._closed:
+                raise RuntimeError("the worker processes are closed")
+            heapq.heappush(self._waiting, (-float(priority), next(self._order), fn, item, done))
+        self._dispatch()
+        return done
+
+    def _dispatch(self) -> None:
+        """Hand waiting pieces to free processes, highest priority first."""
+        while True:
+            with self._state:
+                if self._closed or self._running >= self.count or not self._waiting:
+                    return
+                _, _, fn, item, done = heapq.heappop(self._waiting)
+                if not done.set_running_or_notify_cancel():
+                    continue  # cancelled while it waited
+                self._running += 1
+            try:
+                inner = self._executor.submit(fn, item)
+            except BaseException as exc:  # e.g. the processes are broken: the caller sees it
+                with self._state:
+                    self._running -= 1
+                done.set_exception(exc)
+                continue
+            inner.add_done_callback(lambda f, done=done: self._finished(f, done))
+
+    def _finished(self, inner: Future, done: Future) -> None:
+        with self._state:
+            self._running -= 1
+        if inner.cancelled():
+            done.set_exception(CancelledError())
+        elif inner.exception() is not None:
+            done.set_exception(inner.exception())
+        else:
+            done.set_result(inner.result())
+        # the next piece goes from here, off the thread that reports the finished one
+        threading.Thread(target=self._dispatch, name="edudash-dispatch", daemon=True).start()
 
     def close(self, *, terminate: bool = False) -> None:
-        """Stop the processes: after their work, or at once (``terminate``, work lost)."""
+        """Stop the processes: after their work, or at once (``terminate``, work lost).
+
+        Pieces still waiting for a process are cancelled either way (as the processes' own
+        queue was): close after reading every result the work needs."""
+        with self._state:
+            self._closed = True
+            waiting, self._waiting = self._waiting, []
+        for *_, done in waiting:
+            done.cancel()
         if terminate:
             running = getattr(self._executor, "_processes", None) or {}
             for process in list(running.values()):

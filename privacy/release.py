@@ -1117,7 +1117,17 @@ def _run_parts(
         if pool is None:
             own = pool = parallel.Processes(min(workers, len(jobs)), _WORKER_MODULES)
         try:
-            futures = [(job, pool.submit(_protect_parts, [parts[i] for i in job])) for job in jobs]
+            futures = [
+                (
+                    job,
+                    pool.submit(
+                        _protect_parts,
+                        [parts[i] for i in job],
+                        priority=sum(_proof_work(parts[i][2]) for i in job),
+                    ),
+                )
+                for job in jobs
+            ]
             if meanwhile is not None:
                 meanwhile()
             for job, future in futures:

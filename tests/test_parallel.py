@@ -104,3 +104,53 @@ def test_worker_processes_interrupted_as_they_start_are_stopped(monkeypatch) -> 
     with pytest.raises(KeyboardInterrupt):
         parallel.Processes(2, ("privacy.suppression",))
     assert spawned and not any(p.is_alive() for p in spawned)
+
+
+def test_worker_processes_take_the_waiting_work_of_highest_priority_first() -> None:
+    """Work waits in `Processes`, not in the processes' queue: a process that comes free takes
+    the piece of highest priority submitted so far (the first submitted among equals). A long
+    piece submitted late by one population's level starts before the many short ones another
+    level submitted earlier. Pieces still waiting when the processes close are cancelled."""
+    import time
+    from concurrent.futures import CancelledError
+
+    with parallel.Processes(1, ()) as pool:
+        busy = pool.submit(_started_after, 1.0)  # holds the only process for a second
+        low = [pool.submit(_started_after, 0.0, priority=1) for _ in range(2)]
+        high = pool.submit(_started_after, 0.0, priority=5)
+        middle = pool.submit(_started_after, 0.0, priority=3)
+        level = pool.submit(_started_after, 0.0, priority=1)
+        starts = [f.result(timeout=60) for f in (busy, high, middle, *low, level)]
+        assert starts == sorted(starts)  # busy, then high, middle, the lows and the last low
+    with parallel.Processes(1, ()) as pool:
+        running = pool.submit(_started_after, 2.0)
+        time.sleep(0.2)
+        waiting = pool.submit(_started_after, 0.0, priority=9)
+        pool.close(terminate=True)
+        with pytest.raises(CancelledError):
+            waiting.result(timeout=60)
+        with pytest.raises(RuntimeError, match="closed"):
+            pool.submit(_started_after, 0.0)
+    assert running.done()
+
+
+def test_an_error_in_a_worker_process_is_raised_where_the_answer_is_read() -> None:
+    with parallel.Processes(1, ()) as pool:
+        failed = pool.submit(_fails, "no part")
+        after = pool.submit(_pid, 0)  # the process goes on with the next piece
+        with pytest.raises(ValueError, match="no part"):
+            failed.result(timeout=60)
+        assert after.result(timeout=60) > 0
+
+
+def _started_after(seconds: float) -> float:
+    """When this piece started (then it holds its process for ``seconds``)."""
+    import time
+
+    started = time.time()
+    time.sleep(seconds)
+    return started
+
+
+def _fails(message: str) -> None:
+    raise ValueError(message)
