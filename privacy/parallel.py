@@ -163,7 +163,8 @@ class Processes:
             done.set_exception(inner.exception())
         else:
             done.set_result(inner.result())
-        # the next piece goes from here, off the thread that reports the finished one
+        # the next piece is handed out on a thread of its own: this callback runs on the
+        # executor's own thread, which reports results and should not submit work itself
         threading.Thread(target=self._dispatch, name="edudash-dispatch", daemon=True).start()
 
     def close(self, *, terminate: bool = False) -> None:

@@ -1104,7 +1104,8 @@ def _run_parts(
     Every part runs, so that a refusal in one still leaves the others' results to keep. With
     at least two jobs (`_jobs`) and a kept pool, or ``workers`` > 1 and two parts of
     `_PARALLEL_MIN_CELLS` cells (worth starting processes for), every job runs in worker
-    processes while this process waits (spawned processes: safe beside DuckDB's and Polars'
+    processes while this process waits (a job's priority is its proof work, `_proof_work`:
+    a kept pool serves the jobs of every caller, a release's populations, most work first) (spawned processes: safe beside DuckDB's and Polars'
     threads; a script calling this needs Python's ``if __name__ == "__main__":`` guard, or
     the parts are protected here after all). Each part's result does not depend on where it
     ran.
