@@ -1104,13 +1104,14 @@ def _run_parts(
     Every part runs, so that a refusal in one still leaves the others' results to keep. With
     at least two jobs (`_jobs`) and a kept pool, or ``workers`` > 1 and two parts of
     `_PARALLEL_MIN_CELLS` cells (worth starting processes for), every job runs in worker
-    processes while this process waits (a job's priority is its proof work, `_proof_work`:
-    a kept pool serves the jobs of every caller, a release's populations, most work first) (spawned processes: safe beside DuckDB's and Polars'
-    threads; a script calling this needs Python's ``if __name__ == "__main__":`` guard, or
-    the parts are protected here after all). Each part's result does not depend on where it
-    ran.
+    processes while this process waits, each with its proof work (`_proof_work`) as its
+    priority: a kept pool serves the jobs of every caller (a release's populations) most work
+    first. (Spawned processes: safe beside DuckDB's and Polars' threads; a script calling
+    this needs Python's ``if __name__ == "__main__":`` guard, or the parts are protected here
+    after all.) Each part's result does not depend on where it ran.
     """
-    jobs = _jobs(parts)
+    work = [_proof_work(kwargs) for _, _, kwargs in parts]
+    jobs = _jobs(parts, work)
     large = sum(len(parts[job[0]][0]) >= _PARALLEL_MIN_CELLS for job in jobs)
     out: list[tuple[list[str], list] | ProtectionError | None] = [None] * len(parts)
     if len(jobs) > 1 and (pool is not None or (workers > 1 and large > 1)):
@@ -1124,7 +1125,7 @@ def _run_parts(
                     pool.submit(
                         _protect_parts,
                         [parts[i] for i in job],
-                        priority=sum(_proof_work(parts[i][2]) for i in job),
+                        priority=sum(work[i] for i in job),
                     ),
                 )
                 for job in jobs
@@ -1155,15 +1156,20 @@ def _run_parts(
     return [r[0] if not isinstance(r, ProtectionError) else None for r in out], errors
 
 
-def _jobs(parts: list[tuple[CellSystem, Policy, dict]]) -> list[list[int]]:
+def _jobs(
+    parts: list[tuple[CellSystem, Policy, dict]], work: Sequence[int] | None = None
+) -> list[list[int]]:
     """The parts (by number) of each job for worker processes, in the order to start them.
 
     Each part of `_PARALLEL_MIN_CELLS` cells or more is a job of its own, the most work first
-    (`_proof_work`), so that no long part starts last; the smaller parts follow in batches of
-    about that many cells (in their order), which fill the processes' last gaps.
+    (``work``: each part's `_proof_work`, worked out here if not given), so that no long part
+    starts last; the smaller parts follow in batches of about that many cells (in their
+    order), which fill the processes' last gaps.
     """
+    if work is None:
+        work = [_proof_work(kwargs) for _, _, kwargs in parts]
     large = [i for i, (sub, _, _) in enumerate(parts) if len(sub) >= _PARALLEL_MIN_CELLS]
-    large.sort(key=lambda i: -_proof_work(parts[i][2]))
+    large.sort(key=lambda i: -work[i])
     jobs = [[i] for i in large]
     batch: list[int] = []
     size = 0
