@@ -13,6 +13,11 @@ audit` does. "median s" is protect + that audit. With --independent, "scratch s"
 from scratch that attacks every hidden cell itself (what `edudash audit` does on a recorded
 year, which has no proving points: they are never stored).
 
+"cpu s" is the CPU time of protect + audit in this process and its worker processes together,
+and "cpu/core s" that divided by the machine's cores: no schedule of the same work finishes
+sooner than that, so where "median s" is near it the step is bound by the work itself, and
+only less work (not more overlap) brings it down.
+
 Without --db a scale-1 warehouse is built once under /tmp/edudash-bench/. Prints one row per
 step with the median of the repeats.
 """
@@ -20,6 +25,8 @@ step with the median of the repeats.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -45,7 +52,7 @@ def _timed(fn: Callable[[], dict], repeat: int) -> tuple[float, dict]:
     """(median of protect + audit, the last run's figures, with the medians of each step)."""
     runs = [fn() for _ in range(repeat)]
     info = dict(runs[-1])
-    for step in ("protect_s", "audit_s", "scratch_s"):
+    for step in ("protect_s", "audit_s", "scratch_s", "cpu_s"):
         info[step] = statistics.median(r[step] for r in runs)
     return statistics.median(r["protect_s"] + r["audit_s"] for r in runs), info
 
@@ -65,6 +72,7 @@ def protect_and_audit(  # noqa: ANN001
     snap.layouts.clear()
     layouts = [snap.layout(r) for r in requests]
     units = _units_for(snap, year)
+    c0 = _cpu()
     t0 = time.perf_counter()
     protected = _protect_top_down(layouts, units, policy, workers=workers)
     t1 = time.perf_counter()
@@ -72,6 +80,7 @@ def protect_and_audit(  # noqa: ANN001
         layouts, units, protected.statuses, policy, protected.witnesses, protected.system
     )
     t2 = time.perf_counter()
+    cpu = _cpu() - c0
     from_scratch = float("nan")
     violations = len(report.violations)
     if independent:
@@ -92,7 +101,15 @@ def protect_and_audit(  # noqa: ANN001
         "protect_s": t1 - t0,
         "audit_s": t2 - t1,
         "scratch_s": from_scratch,
+        "cpu_s": cpu,
     }
+
+
+def _cpu() -> float:
+    """CPU seconds so far of this process (all its threads) and of its worker processes that
+    have ended (a release's pool is closed before `_protect_top_down` returns)."""
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + ended.ru_utime + ended.ru_stime
 
 
 def main() -> None:
@@ -136,8 +153,9 @@ def main() -> None:
     header = (
         f"{'step':<44} {'cells':>8} {'small':>7} {'coded':>7} {'hidden':>7} {'viol':>5} "
         f"{'by points':>9} {'protect s':>10} {'audit s':>8} {'median s':>9} {'target s':>9} "
-        f"{'scratch s':>10}"
+        f"{'scratch s':>10} {'cpu s':>7} {'cpu/core s':>10}"
     )
+    cores = os.cpu_count() or 1
     print(
         f"warehouse {db} (build {snap.build_id}), median of {args.repeat}, {args.workers} worker(s)"
     )
@@ -147,7 +165,8 @@ def main() -> None:
         print(
             f"{label:<44} {i['cells']:>8} {i['small']:>7} {i['coded']:>7} {i['hidden']:>7} "
             f"{i['violations']:>5} {i['by_points']:>9} {i['protect_s']:>10.2f} {i['audit_s']:>8.2f} "
-            f"{median:>9.2f} {target:>9.1f} {i['scratch_s']:>10.2f}"
+            f"{median:>9.2f} {target:>9.1f} {i['scratch_s']:>10.2f} {i['cpu_s']:>7.2f} "
+            f"{i['cpu_s'] / cores:>10.2f}"
         )
 
 
