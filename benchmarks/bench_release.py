@@ -18,7 +18,8 @@ and "cpu/core s" that divided by the machine's cores: no schedule of the same wo
 sooner than that, so where "median s" is near it the step is bound by the work itself, and
 only less work (not more overlap) brings it down.
 
-Without --db a scale-1 warehouse is built once under /tmp/edudash-bench/. Prints one row per
+Without --db a scale-1 warehouse is built once under /tmp/edudash-bench/ (a --db that does not
+exist, or a year it does not hold, is refused with a one-line reason). Prints one row per
 step with the median of the repeats.
 """
 
@@ -125,12 +126,20 @@ def main() -> None:
         help="also time an audit from scratch (every hidden cell attacked, as `edudash audit`)",
     )
     args = parser.parse_args()
+    if args.repeat < 1 or args.workers < 1:
+        parser.error("--repeat and --workers take a whole number of at least 1")
+    if args.db is not None and not args.db.exists():
+        parser.error(f"no warehouse at {args.db}; build one with `edudash build --db {args.db}`")
     db = args.db or DEFAULT_DB
     if not db.exists():
         db.parent.mkdir(parents=True, exist_ok=True)
         print(f"building a scale-1 warehouse at {db} ...")
         build_warehouse(db, scale=1.0, seed=20261128)
     snap = _snapshot(db)
+    if args.year not in snap.years:
+        parser.error(
+            f"unknown school year {args.year!r}; the warehouse holds {', '.join(snap.years)}"
+        )
     for pop in ("enrollment", "assessment", "graduation"):
         snap.fact(pop, args.year)
     catalogue = [e.request for e in public_catalogue(args.year) if e.request.measure != "staff"]
