@@ -14,7 +14,7 @@ from scratch that attacks every hidden cell itself (what `edudash audit` does on
 year, which has no proving points: they are never stored).
 
 "cpu s" is the CPU time of protect + audit in this process and its worker processes together,
-and "cpu/core s" that divided by the machine's cores: no schedule of the same work finishes
+and "cpu/core s" that divided by the cores it may run on: no schedule of the same work finishes
 sooner than that, so where "median s" is near it the step is bound by the work itself, and
 only less work (not more overlap) brings it down.
 
@@ -164,7 +164,9 @@ def main() -> None:
         f"{'by points':>9} {'protect s':>10} {'audit s':>8} {'median s':>9} {'target s':>9} "
         f"{'scratch s':>10} {'cpu s':>7} {'cpu/core s':>10}"
     )
-    cores = os.cpu_count() or 1
+    # the cores this process may run on (a container may allow fewer than the machine has)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
     print(
         f"warehouse {db} (build {snap.build_id}), median of {args.repeat}, {args.workers} worker(s)"
     )
