@@ -1009,7 +1009,6 @@ class _MoveLP:
         )
         self.up_max = np.full(self.k, np.inf)
         self.down_max = self.values.copy()
-        self.last: np.ndarray | None = None  # the last move solved, if integral
         self._bounds(np.arange(self.k), self.up_max, self.down_max)
 
     def _cost(self, cols: np.ndarray) -> np.ndarray:
@@ -1024,7 +1023,6 @@ class _MoveLP:
 
     def solve(self, cell: int, amount: float, hidden: np.ndarray) -> np.ndarray | None:
         """The cheapest move (per cell, up minus down) with ``cell`` up by ``amount``."""
-        self.last = None
         at = int(self.column[cell])
         if at < 0:
             return None  # a cell that must stay shown does not move
@@ -1045,10 +1043,6 @@ class _MoveLP:
             return None
         move = np.zeros(self.n)
         move[self.cells] = x[: self.k] - x[self.k :]
-        # an integral move is an integer point of the system once the cells it moves are
-        # hidden: kept for the caller, who may find other cells already moved far enough
-        integral = np.abs(move - np.round(move)).max() <= 1e-6
-        self.last = np.round(move) if integral else None
         return move
 
 
@@ -1390,10 +1384,10 @@ class _Suppressor:
                     continue
                 # after the first round (cells failing again, or complements that fail in
                 # turn): one LP for the whole move a cell needs, instead of a chain of rounds
-                move = self._move_for(cell, reach - value) if later else None
-                if move is not None and self.move_lp is not None and self.move_lp.last is not None:
-                    np.maximum(went_up, self.move_lp.last, out=went_up)
-                    np.minimum(went_down, self.move_lp.last, out=went_down)
+                move, step = self._move_for(cell, reach - value) if later else (None, None)
+                if step is not None:
+                    np.maximum(went_up, step, out=went_up)
+                    np.minimum(went_down, step, out=went_down)
                 if move is None:
                     move = self._complements_for(cell, deficit)
                 elif not move:
@@ -1538,24 +1532,29 @@ class _Suppressor:
         found[cells[self._passes(cells, lower, upper)]] = True
         return found
 
-    def _move_for(self, cell: int, amount: float) -> list[int] | None:
-        """Shown cells to hide so that hidden ``cell`` can move up by ``amount``.
+    def _move_for(self, cell: int, amount: float) -> tuple[list[int] | None, np.ndarray | None]:
+        """(Shown cells to hide so that hidden ``cell`` can move up by ``amount``, the move).
 
         The cheapest move of the cell by ``amount`` that keeps every equation (`_MoveLP`):
         hidden cells move freely (down to zero), shown cells at a cost per unit moved (their
         rank, then their size), cells that must stay shown not at all. The shown cells it
         needs, hidden with the cell, close the cycles the attacker could follow to move it as
         far as the criterion asks: hiding them at once replaces a complement per attack round.
-        None when no such move exists (or no warm LP solver is at hand).
+        (None, None) when no such move exists (or no warm LP solver is at hand).
+        The move (per cell, up minus down) is returned only where it is integral: it is then an
+        integer point of the system once the cells it moves are hidden, which may already take
+        other failing cells of the round far enough.
         """
         if not highs.available():
-            return None
+            return None, None
         if self.move_lp is None:
             self.move_lp = _MoveLP(self)
         move = self.move_lp.solve(cell, amount, self.hidden)
         if move is None:
-            return None
-        return np.flatnonzero((np.abs(move) > 1e-7) & ~self.hidden).tolist()
+            return None, None
+        shown = np.flatnonzero((np.abs(move) > 1e-7) & ~self.hidden).tolist()
+        integral = np.abs(move - np.round(move)).max() <= 1e-6
+        return shown, (np.round(move) if integral else None)
 
     def _hide_for(self, cell: int, complements: list[int]) -> list[int]:
         """Hide ``complements`` for the attack on ``cell``; return them."""
