@@ -89,7 +89,7 @@ class Processes:
     Spawned, not forked: safe beside DuckDB's and Polars' threads (a script that starts them
     needs Python's ``if __name__ == "__main__":`` guard, or they die at once and every
     `submit` raises ``BrokenProcessPool``). They start at once and import ``modules`` as they
-    do (about 0.7 s for the privacy package), while the caller goes on: started before the
+    do (about 0.4 s for `privacy.suppression`), while the caller goes on: started before the
     first work is ready, the first batch does not wait for them.
 
     Work waits here, not in the processes' queue: each process gets its next piece only when

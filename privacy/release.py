@@ -29,7 +29,7 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from privacy import gc_pause, parallel, suppression
+from privacy import gc_pause, parallel
 from privacy.auditor import AuditReport, audit
 from privacy.catalogue import CatalogueEntry, public_catalogue
 from privacy.cell_build import SystemBase, build_system, is_latent
@@ -48,7 +48,7 @@ from privacy.registry import (
     releases,
 )
 from privacy.requests import GEOGRAPHIES, TableRequest
-from privacy.suppression import ProtectionError
+from privacy.suppression import ProtectionError, protect_part, protect_parts
 from privacy.tables import (
     POPULATION_OF,
     SHOWN,
@@ -72,8 +72,9 @@ _POOL_MIN_CELLS = 5_000
 # parts this large skip the passes that hide fewer complements (exact re-choice, show again):
 # they pay on small parts, not on large ones (see `_protect_once`)
 _MINIMISE_MAX_CELLS = 2000
-# what worker processes import as they start, before the first part reaches them
-_WORKER_MODULES = ("privacy.release",)
+# what worker processes import as they start, before the first part reaches them (the
+# module of `protect_parts` only: not the release, registry and warehouse code around it)
+_WORKER_MODULES = ("privacy.suppression",)
 STAFF_RELEASE_ID = "open-records"
 
 
@@ -544,7 +545,7 @@ def _protect_top_down(
     the population at fault.
 
     With ``workers`` processes, they are started once, before the first level (they import
-    the privacy package meanwhile), and serve every level of every population: the
+    the protection code meanwhile), and serve every level of every population: the
     populations run side by side on threads of this process, so while one population's
     level waits for its slowest part, the parts of the others keep the processes busy. They
     are started only where the tables hold `_POOL_MIN_CELLS` cells (enough for large parts:
@@ -1123,7 +1124,7 @@ def _run_parts(
                 (
                     job,
                     pool.submit(
-                        _protect_parts,
+                        protect_parts,
                         [parts[i] for i in job],
                         priority=sum(work[i] for i in job),
                     ),
@@ -1149,7 +1150,7 @@ def _run_parts(
                 own.close()
     for i, part in enumerate(parts):
         if out[i] is None:
-            out[i] = _protect_part(part)
+            out[i] = protect_part(part)
     errors = [r for r in out if isinstance(r, ProtectionError)]
     if witnesses is not None:
         witnesses.extend([] if isinstance(r, ProtectionError) else r[1] for r in out)
@@ -1191,26 +1192,6 @@ def _proof_work(kwargs: dict) -> int:
     its work, to start the parts that take longest first."""
     hidden = set(kwargs.get("primary") or ()) | set(kwargs.get("must_hide") or ())
     return len(hidden - set(kwargs.get("unchecked") or ()))
-
-
-def _protect_parts(
-    batch: list[tuple[CellSystem, Policy, dict]],
-) -> list[tuple[list[str], list[tuple[np.ndarray, np.ndarray]]] | ProtectionError]:
-    """`_protect_part` of each part of a batch (one job of a worker process), in order."""
-    return [_protect_part(part) for part in batch]
-
-
-def _protect_part(
-    part: tuple[CellSystem, Policy, dict],
-) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray]]] | ProtectionError:
-    """One part's (statuses, proving points), or its refusal (returned, so that the other
-    parts go on)."""
-    sub, policy, kwargs = part
-    try:
-        protection = suppression.protect(sub, policy, **kwargs)
-    except ProtectionError as exc:
-        return exc
-    return protection.status, protection.witnesses
 
 
 def _outer_bounds(system: CellSystem, must_show: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

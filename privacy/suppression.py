@@ -227,6 +227,29 @@ def protect(
     )
 
 
+# one part of a release for `protect_part`: (cells, policy, keyword arguments of `protect`)
+Part = tuple[CellSystem, Policy, dict]
+# what `protect_part` answers: (status per cell, proving points), or the part's refusal
+PartResult = tuple[list[str], list[tuple[np.ndarray, np.ndarray]]] | ProtectionError
+
+
+def protect_part(part: Part) -> PartResult:
+    """One part's (statuses, proving points), or its refusal (returned, so that the other
+    parts of a release go on). Privacy meaning as `protect`'s: the part's cells only."""
+    system, policy, kwargs = part
+    try:
+        protection = protect(system, policy, **kwargs)
+    except ProtectionError as exc:
+        return exc
+    return protection.status, protection.witnesses
+
+
+def protect_parts(batch: list[Part]) -> list[PartResult]:
+    """`protect_part` of each part of a batch, in order: one job of a release's worker
+    process, which imports this module (and what it needs) only."""
+    return [protect_part(part) for part in batch]
+
+
 def _protect_cells(
     system: CellSystem,
     policy: Policy,

@@ -961,6 +961,7 @@ def test_worker_processes_start_with_the_parts_that_have_most_to_prove(monkeypat
     from concurrent.futures import Future
 
     import privacy.release as release_module
+    from privacy import suppression
     from privacy.cells import CellSystem, add_table
 
     submitted: list[int] = []
@@ -970,7 +971,7 @@ def test_worker_processes_start_with_the_parts_that_have_most_to_prove(monkeypat
             pass
 
         def submit(self, fn, batch):  # noqa: ANN001, ANN202
-            if fn is release_module._protect_parts:  # not the processes' start-up calls
+            if fn is suppression.protect_parts:  # not the processes' start-up calls
                 submitted.append([len(part[0]) for part in batch])
             done: Future = Future()
             done.set_result(fn(batch))
