@@ -1,9 +1,9 @@
 """The privacy layer: the only gate out of the warehouse.
 
-Pages and exports import from here only. The public API below is imported on first use
-(PEP 562): a worker process that protects parts of a release imports
-`privacy.suppression` alone, not the dashboard's sign-in, records and release code (about
-0.35 s of CPU per process at start-up).
+Pages and exports import from here only. Each public name below is imported from its module
+on first use (PEP 562), so that a worker process protecting parts of a release imports
+`privacy.suppression` and what it needs only, not the sign-in, records, release and warehouse
+code (0.4 s to start instead of 0.8 s).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ from privacy.registry import (
     releases,
 )
 from privacy.requests import GEOGRAPHIES, TableRequest
-from privacy.suppression import ProtectionError, protect_part, protect_parts
+from privacy.suppression import Part, PartResult, ProtectionError, protect_part, protect_parts
 from privacy.tables import (
     POPULATION_OF,
     SHOWN,
@@ -1087,7 +1087,7 @@ def _fresh_rows(
 
 
 def _run_parts(
-    parts: list[tuple[CellSystem, Policy, dict]],
+    parts: list[Part],
     workers: int,
     witnesses: list[list[tuple[np.ndarray, np.ndarray]]] | None = None,
     pool: parallel.Processes | None = None,
@@ -1114,7 +1114,7 @@ def _run_parts(
     work = [_proof_work(kwargs) for _, _, kwargs in parts]
     jobs = _jobs(parts, work)
     large = sum(len(parts[job[0]][0]) >= _PARALLEL_MIN_CELLS for job in jobs)
-    out: list[tuple[list[str], list] | ProtectionError | None] = [None] * len(parts)
+    out: list[PartResult | None] = [None] * len(parts)
     if len(jobs) > 1 and (pool is not None or (workers > 1 and large > 1)):
         own = None
         if pool is None:
@@ -1157,9 +1157,7 @@ def _run_parts(
     return [r[0] if not isinstance(r, ProtectionError) else None for r in out], errors
 
 
-def _jobs(
-    parts: list[tuple[CellSystem, Policy, dict]], work: Sequence[int] | None = None
-) -> list[list[int]]:
+def _jobs(parts: list[Part], work: Sequence[int] | None = None) -> list[list[int]]:
     """The parts (by number) of each job for worker processes, in the order to start them.
 
     Each part of `_PARALLEL_MIN_CELLS` cells or more is a job of its own, the most work first
