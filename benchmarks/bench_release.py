@@ -26,13 +26,13 @@ step with the median of the repeats.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from privacy import parallel
 from privacy.catalogue import public_catalogue
 from privacy.policy import load_policy
 from privacy.release import (
@@ -164,9 +164,7 @@ def main() -> None:
         f"{'by points':>9} {'protect s':>10} {'audit s':>8} {'median s':>9} {'target s':>9} "
         f"{'scratch s':>10} {'cpu s':>7} {'cpu/core s':>10}"
     )
-    # the cores this process may run on (a container may allow fewer than the machine has)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
+    cores = parallel.cores()
     print(
         f"warehouse {db} (build {snap.build_id}), median of {args.repeat}, {args.workers} worker(s)"
     )

@@ -148,6 +148,7 @@ def export_public(
     *,
     exported_by: str = "cli",
     noise: NoiseSpec | None = None,
+    workers: int = 1,
 ) -> list[Path]:
     """Write every public table of `years` (default: all) and `datapackage.json` to `out_dir`.
 
@@ -155,10 +156,12 @@ def export_public(
     new file is complete. The export is recorded in the release registry.
     noise: None for the exact, suppressed release; a NoiseSpec for the noisy release of each
     year (the same stored answer the dashboard shows; the first one is charged to the budget).
+    workers: processes to protect a year's exact release in if it is not recorded yet (see
+    `public_release`: the same cells are hidden with any number).
     """
     policy = load_policy()
     wanted = list(years) if years else release_years(db_path)
-    rels = [public_release(db_path, y, noise=noise) for y in wanted]
+    rels = [public_release(db_path, y, noise=noise, workers=workers) for y in wanted]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out))

@@ -36,6 +36,14 @@ def threads() -> int:
     return _THREADS
 
 
+def cores() -> int:
+    """The cores this process may run on (a container may allow fewer than the machine has):
+    the worker processes a command line gives a release's protection."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1  # pragma: no cover - platforms without affinity (macOS)
+
+
 def in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """``[fn(item) for item in items]``, up to `threads()` at a time (same results, in order).
 

@@ -120,3 +120,33 @@ def test_export_refuses_unknown_year(released_db: Path, tmp_path: Path, capsys) 
     assert main(["export", "--db", str(released_db), "--out", str(out), "--year", "1999-00"]) == 1
     assert "unknown school year" in capsys.readouterr().err
     assert not list(out.glob("*.csv"))
+
+
+def test_export_protects_a_year_not_released_yet_on_every_core(
+    fresh_db: Path,
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """`edudash export` of a year with no release yet protects it first, in as many worker
+    processes as the machine lets it use (as `edudash serve` does), not in one; the tables
+    are those of the recorded release."""
+    import privacy.export as export_module
+    from privacy import parallel
+
+    real = export_module.public_release
+    asked: list[int] = []
+
+    def counting(db, year, noise=None, *, workers=1):  # noqa: ANN001, ANN202
+        asked.append(workers)
+        return real(db, year, noise, workers=workers)
+
+    monkeypatch.setattr(export_module, "public_release", counting)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    out = tmp_path / "out"
+    assert main(["export", "--db", str(fresh_db), "--out", str(out), "--year", YEAR]) == 0
+    assert asked == [2]
+    rel = public_release(fresh_db, YEAR)
+    assert [r.release_id for r in releases(fresh_db, kind="public")] == [rel.release_id]
+    for name, table in rel.tables.items():
+        path = out / f"{export_module.resource_name(name, YEAR)}.csv"
+        assert path.read_bytes() == table.to_csv_bytes(), name

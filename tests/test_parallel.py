@@ -154,3 +154,12 @@ def _started_after(seconds: float) -> float:
 
 def _fails(message: str) -> None:
     raise ValueError(message)
+
+
+def test_cores_are_those_this_process_may_run_on() -> None:
+    """What a command line's release protection gets: the cores of this process's affinity
+    (fewer than the machine's in a container that limits them), at least one."""
+    import os
+
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert parallel.cores() == max(1, expected or 1)

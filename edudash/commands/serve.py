@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def prepare_public_releases(path: Path) -> None:
     """Protect and record each year's missing public release, before the first visitor asks."""
+    from privacy import parallel
     from privacy.release import public_release, published_years, release_years
 
     done = set(published_years(path))
@@ -47,7 +48,7 @@ def prepare_public_releases(path: Path) -> None:
             continue
         started = time.perf_counter()
         print(f"  protecting the public release of {year} ...", end="", flush=True)
-        public_release(path, year, workers=os.cpu_count() or 1)
+        public_release(path, year, workers=parallel.cores())
         print(f" {time.perf_counter() - started:.0f} s", flush=True)
 
 
