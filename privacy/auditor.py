@@ -356,16 +356,18 @@ def checked_witnesses(
     shaped: list[tuple[np.ndarray, np.ndarray]] = []
     for cells, values in points:  # the shape of each claim first, one by one
         cells, values = np.asarray(cells), np.asarray(values)
+        # dtype kinds: "i"/"u" integers, "f" floats (a release holds some 100,000 points:
+        # `np.issubdtype` four times a point took about a tenth of a second)
         if (
             cells.ndim == 1
             and cells.shape == values.shape
             and len(cells)
-            and np.issubdtype(cells.dtype, np.integer)
-            and (
-                np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)
-            )
+            and cells.dtype.kind in "iu"
+            and values.dtype.kind in "iuf"
         ):
-            shaped.append((cells.astype(np.int64), values.astype(np.float64)))
+            shaped.append(
+                (cells.astype(np.int64, copy=False), values.astype(np.float64, copy=False))
+            )
     if not shaped:
         return lo, hi, 0
     # then every entry of every point at once: entry -> its point

@@ -170,9 +170,13 @@ class CellSystem:
         return constants, slacks
 
     def copy(self) -> CellSystem:
-        """A copy to add to (cells, bounds, constraints) without changing this system."""
+        """A copy to add to (cells, bounds, constraints) without changing this system.
+
+        The constraints' lists of children are shared, not copied: a constraint is never
+        changed once added (copying them took 0.2 s on the scale-1 public release of a year).
+        """
         out = CellSystem(keys=self.keys, values=self.values)
-        out.constraints = [(p, list(ch)) for p, ch in self.constraints]
+        out.constraints = list(self.constraints)
         return out
 
     def cell(self, key: Hashable) -> int:

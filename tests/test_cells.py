@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from privacy.cells import CellSystem
+from privacy.cells import CellSystem, add_table
 
 
 def _system() -> CellSystem:
@@ -52,3 +52,25 @@ def test_a_system_with_a_repeated_key_is_refused() -> None:
         CellSystem(keys=["a", "b", "c", "b"], values=np.array([1, 2, 3, 2]))
     system = CellSystem(keys=["a", "b", "c"], values=np.array([1, 2, 3]))
     assert system.index == {"a": 0, "b": 1, "c": 2}
+
+
+def test_a_copy_grows_without_changing_the_system_it_copies() -> None:
+    """Cells, bounds and sums added to a copy stay out of the original (whose constraints'
+    children lists the copy shares: no constraint is ever changed in place)."""
+    system = CellSystem()
+    add_table(system, "t", np.array([[2, 30], [40, 5]]))
+    before = (
+        list(system.keys),
+        system.values.copy(),
+        [(p, list(ch)) for p, ch in system.constraints],
+    )
+    copy = system.copy()
+    cell = copy.add_cell("extra", int(system.values[0]))
+    copy.add_constraint(cell, [0])  # a sum the original does not hold
+    copy.add_bounds({1: (1, 40)})
+    assert len(copy) > len(system) and len(copy.constraints) > len(system.constraints)
+    after = (list(system.keys), system.values, [(p, list(ch)) for p, ch in system.constraints])
+    assert before[0] == after[0] and (before[1] == after[1]).all() and before[2] == after[2]
+    assert "extra" not in system.index
+    system.validate()
+    copy.validate()
