@@ -109,19 +109,15 @@ class CellSystem:
         """`add_constraint` for many at once (the same checks, done together)."""
         if not constraints:
             return
-        lengths = np.fromiter((len(ch) for _, ch in constraints), dtype=np.int64)
+        sizes, flat = _flat_cells(constraints)
+        lengths = sizes - 1
         if not lengths.all():
             bad = constraints[int(np.argmin(lengths))][0]
             raise ValueError(f"constraint on {self._key(bad)!r} has no children")
-        flat = np.fromiter(
-            itertools.chain.from_iterable((p, *ch) for p, ch in constraints),
-            dtype=np.int64,
-            count=int(lengths.sum()) + len(constraints),
-        )
         if flat.min() < 0 or flat.max() >= len(self.keys):
             raise ValueError("constraint refers to unknown cell index")
         # a repeated cell within one constraint (parent among its children included)
-        row = np.repeat(np.arange(len(constraints), dtype=np.int64), lengths + 1)
+        row = np.repeat(np.arange(len(constraints), dtype=np.int64), sizes)
         if len(np.unique(row * len(self.keys) + flat)) != len(flat):
             for parent, children in constraints:
                 if len({parent, *children}) != len(children) + 1:
@@ -211,14 +207,7 @@ class CellSystem:
         cached = getattr(self, "_incidence", None)
         if cached is not None and cached.shape == shape:
             return cached
-        lengths = np.fromiter(
-            (len(ch) + 1 for _, ch in self.constraints), dtype=np.int64, count=shape[0]
-        )
-        cols = np.fromiter(
-            itertools.chain.from_iterable((p, *ch) for p, ch in self.constraints),
-            dtype=np.int64,
-            count=int(lengths.sum()),
-        )
+        lengths, cols = _flat_cells(self.constraints)
         indptr = np.concatenate(([0], np.cumsum(lengths)))
         data = np.full(len(cols), -1, dtype=np.int64)
         data[indptr[:-1]] = 1
@@ -229,6 +218,45 @@ class CellSystem:
 
     def _key(self, i: int) -> Hashable:
         return self.keys[i] if 0 <= int(i) < len(self.keys) else i
+
+
+def side_by_side(systems: Sequence[CellSystem]) -> CellSystem:
+    """Cell systems that share no cell as one: their cells in turn, each system's sums over the
+    same cells, renumbered past the systems before it (the first system's kept as they are).
+
+    Children lists are shared with ``systems`` where no number changes (a constraint is never
+    changed once added) and renumbered in whole-array steps elsewhere (a scale-1 year's 60,000
+    sums: 0.26 s one by one, 0.03-0.10 s so).
+    """
+    out = CellSystem(
+        keys=[k for s in systems for k in s.keys],
+        values=np.concatenate([np.zeros(0, dtype=np.int64), *(s.values for s in systems)]),
+    )
+    offset = 0
+    for s in systems:
+        if offset == 0 or not s.constraints:
+            out.constraints.extend(s.constraints)
+        else:
+            sizes, flat = _flat_cells(s.constraints)
+            cells = (flat + offset).tolist()
+            ends = np.cumsum(sizes).tolist()
+            out.constraints.extend(
+                (cells[end - size], cells[end - size + 1 : end])
+                for end, size in zip(ends, sizes.tolist(), strict=True)
+            )
+        offset += len(s)
+    return out
+
+
+def _flat_cells(constraints: Sequence[tuple[int, Sequence[int]]]) -> tuple[np.ndarray, np.ndarray]:
+    """(cells per constraint, parent then children of each in turn) as arrays."""
+    sizes = np.fromiter((len(ch) + 1 for _, ch in constraints), dtype=np.int64)
+    flat = np.fromiter(
+        itertools.chain.from_iterable((p, *ch) for p, ch in constraints),
+        dtype=np.int64,
+        count=int(sizes.sum()),
+    )
+    return sizes, flat
 
 
 ALL = "All"

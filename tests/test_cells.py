@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from privacy.cells import CellSystem, add_table
+from privacy.cells import CellSystem, add_table, side_by_side
 
 
 def _system() -> CellSystem:
@@ -74,3 +74,24 @@ def test_a_copy_grows_without_changing_the_system_it_copies() -> None:
     assert "extra" not in system.index
     system.validate()
     copy.validate()
+
+
+def test_systems_side_by_side_keep_every_sum_renumbered() -> None:
+    """Populations' cell systems joined for the audit: the cells in turn, and every sum of each
+    system over the same cells, moved past the systems before it (the first as it is)."""
+    rng = np.random.default_rng(5)
+    systems = []
+    for rows, cols in ((3, 4), (2, 5), (4, 2)):
+        system = CellSystem()
+        add_table(system, f"t{rows}", rng.integers(0, 40, size=(rows, cols)))
+        systems.append(system)
+    systems.append(CellSystem(keys=["lone"], values=[7]))  # a system of no sum
+    joined = side_by_side(systems)
+    assert joined.keys == [k for s in systems for k in s.keys]
+    offset, expected = 0, []
+    for s in systems:
+        expected += [(p + offset, [c + offset for c in ch]) for p, ch in s.constraints]
+        offset += len(s)
+    assert joined.constraints == expected
+    joined.validate()
+    assert side_by_side([]).constraints == [] and len(side_by_side([])) == 0

@@ -1173,27 +1173,3 @@ def test_large_parts_keep_the_pattern_their_attack_settled_on(built_db, monkeypa
     hidden = {k: sum(s != "shown" for s in st.values()) for k, st in results.items()}
     assert results[40] != results[None]  # parts of 40 cells or more lost their savings
     assert hidden[0] > hidden[None]  # the passes did show complements again
-
-
-def test_systems_side_by_side_keep_every_sum_renumbered() -> None:
-    """Populations' cell systems joined for the audit: the cells in turn, and every sum of each
-    system over the same cells, moved past the systems before it (the first as it is)."""
-    import privacy.release as release_module
-    from privacy.cells import CellSystem, add_table
-
-    rng = np.random.default_rng(5)
-    systems = []
-    for rows, cols in ((3, 4), (2, 5), (4, 2)):
-        system = CellSystem()
-        add_table(system, f"t{rows}", rng.integers(0, 40, size=(rows, cols)))
-        systems.append(system)
-    systems.append(CellSystem(keys=["lone"], values=[7]))  # a system of no sum
-    joined = release_module._side_by_side(systems)
-    assert joined.keys == [k for s in systems for k in s.keys]
-    offset, expected = 0, []
-    for s in systems:
-        expected += [(p + offset, [c + offset for c in ch]) for p, ch in s.constraints]
-        offset += len(s)
-    assert joined.constraints == expected
-    joined.validate()
-    assert release_module._renumbered([], 9) == []
