@@ -42,8 +42,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -151,6 +151,35 @@ class AuditReport:
             self.intervals.values(), key=lambda iv: (iv.width, iv.upper, not iv.primary, iv.cell)
         )
         return ordered[:k]
+
+
+def joined_reports(reports: Sequence[AuditReport], sizes: Sequence[int]) -> AuditReport:
+    """The reports of cell systems that share no equation, as one report on those systems side
+    by side (`privacy.cells.side_by_side`): the cells of system i numbered after the
+    ``sizes`` (cells) of the systems before it. No equation joins them, so the attacker of the
+    whole learns of each system exactly what the attacker of that system alone learns: the
+    same intervals and violations."""
+    if len(reports) != len(sizes) or not reports:
+        raise ValueError(f"{len(reports)} report(s) for {len(sizes)} system(s)")
+    intervals: dict[int, Interval] = {}
+    violations: list[Violation] = []
+    offset = 0
+    for report, size in zip(reports, sizes, strict=True):
+        moved = report.intervals
+        if offset:
+            moved = {c: replace(iv, cell=c + offset) for c, iv in moved.items()}
+        intervals.update((c + offset, iv) for c, iv in moved.items())
+        violations += [Violation(moved[v.cell], v.reason) for v in report.violations]
+        offset += size
+    return AuditReport(
+        intervals=intervals,
+        violations=violations,
+        components=sum(r.components for r in reports),
+        seconds=sum(r.seconds for r in reports),
+        policy=reports[0].policy,
+        by_witnesses=sum(r.by_witnesses for r in reports),
+        valid_witnesses=sum(r.valid_witnesses for r in reports),
+    )
 
 
 @gc_pause.pausing

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from privacy import gc_pause, parallel
-from privacy.auditor import AuditReport, audit
+from privacy.auditor import AuditReport, audit, joined_reports
 from privacy.catalogue import CatalogueEntry, public_catalogue
 from privacy.cell_build import SystemBase, build_system, is_latent
 from privacy.cells import CellSystem, side_by_side
@@ -353,9 +353,12 @@ class _Protected:
     # the points that proved the hidden cells, as (cell keys, values) each (see
     # `privacy.suppression.Protection.witnesses`): proofs an audit checks, not trusts
     witnesses: list[Witness] = field(default_factory=list, repr=False)
-    # the cell system of the layouts protected (no public bounds added), for the audit before
-    # recording (`checked_release`), so that it is not laid out twice; None if not kept
+    # the cell system of the layouts protected (no public bounds added), for an audit of the
+    # result (`checked_release`), so that it is not laid out twice; None if not kept
     system: CellSystem | None = field(default=None, repr=False)
+    # the built-in attacker's check of the result, where the protection made it (see
+    # `_protect_top_down`'s ``check``); None if not made
+    report: AuditReport | None = field(default=None, repr=False)
 
 
 @gc_pause.pausing
@@ -536,6 +539,7 @@ def _protect_top_down(
     *,
     known: dict[str, str] | None = None,
     workers: int = 1,
+    check: bool = False,
 ) -> _Protected:
     """Protect `layouts` level by level (`_protect_levels`), each population on its own.
 
@@ -543,6 +547,12 @@ def _protect_top_down(
     year only), so the tables of each population (`_populations`) are protected apart, with
     the statuses a joint run gives, and a unit freed after a refusal frees only the cells of
     the population at fault.
+
+    check: also attack each population's result as soon as it is protected (`_attack`, with
+    its proving points, as `checked_release` attacks the whole), while the other populations
+    are still being protected; the result's ``report`` joins those audits
+    (`privacy.auditor.joined_reports`): the same intervals and violations as one audit of the
+    whole, since no equation joins two populations. The result then keeps no joint system.
 
     With ``workers`` processes, they are started once, before the first level (they import
     the protection code meanwhile), and serve every level of every population: the
@@ -554,11 +564,14 @@ def _protect_top_down(
     groups = _populations(layouts)
     cells = sum(lay.rows.height for lay in layouts)
     if workers < 2 or cells < _POOL_MIN_CELLS:
-        found = [_protect_levels(group, units, policy, known, workers, None) for group in groups]
+        found = [
+            _protect_population(group, units, policy, known, workers, None, check)
+            for group in groups
+        ]
         return _joined(layouts, found)
     with parallel.Processes(workers, _WORKER_MODULES) as pool:
         running = [
-            parallel.beside(_protect_levels, group, units, policy, known, workers, pool)
+            parallel.beside(_protect_population, group, units, policy, known, workers, pool, check)
             for group in groups
         ]
         outcomes: list[_Protected | BaseException] = []
@@ -571,6 +584,25 @@ def _protect_top_down(
             if isinstance(outcome, BaseException):
                 raise outcome
     return _joined(layouts, [o for o in outcomes if isinstance(o, _Protected)])
+
+
+def _protect_population(
+    layouts: Sequence[TableLayout],
+    units: dict[str, pl.DataFrame],
+    policy: Policy,
+    known: dict[str, str] | None,
+    workers: int,
+    pool: parallel.Processes | None,
+    check: bool,
+) -> _Protected:
+    """`_protect_levels` of one population's `layouts`, then (``check``) the attacker's check
+    of its result on that population's cell system alone (see `_protect_top_down`)."""
+    found = _protect_levels(layouts, units, policy, known, workers, pool)
+    if not check:
+        return found
+    system = found.system if found.system is not None else build_system(layouts, units)
+    report = _attack(system.copy(), layouts, found.statuses, policy, found.witnesses)
+    return _Protected(found.statuses, found.witnesses, system, report)
 
 
 def _populations(layouts: Sequence[TableLayout]) -> list[list[TableLayout]]:
@@ -597,8 +629,9 @@ def _populations(layouts: Sequence[TableLayout]) -> list[list[TableLayout]]:
 
 def _joined(layouts: Sequence[TableLayout], parts: list[_Protected]) -> _Protected:
     """The protections of `layouts`' populations (`_populations`) as one: statuses in the
-    order of `layouts`, every population's proving points, and their cell systems side by
-    side (None if one is missing)."""
+    order of `layouts`, every population's proving points, and either their audits joined
+    (where each part has one: `privacy.auditor.joined_reports`) or their cell systems side
+    by side (None if one is missing)."""
     statuses: dict[str, str] = {}
     witnesses: list[Witness] = []
     if not parts:
@@ -606,15 +639,16 @@ def _joined(layouts: Sequence[TableLayout], parts: list[_Protected]) -> _Protect
     for part in parts:
         statuses.update(part.statuses)
         witnesses += part.witnesses
+    ordered = {k: statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()}
+    reports = [part.report for part in parts if part.report is not None]
+    if reports and len(reports) == len(parts):  # each audited on its system (`_protect_population`)
+        sizes = [len(part.system) for part in parts if part.system is not None]
+        return _Protected(ordered, witnesses, None, joined_reports(reports, sizes))
     systems = [part.system for part in parts if part.system is not None]
     system = None
     if len(systems) == len(parts):
         system = systems[0] if len(systems) == 1 else side_by_side(systems)
-    return _Protected(
-        {k: statuses[k] for lay in layouts for k in lay.rows["cell_key"].to_list()},
-        witnesses,
-        system,
-    )
+    return _Protected(ordered, witnesses, system)
 
 
 def _protect_levels(
@@ -755,18 +789,24 @@ def checked_release(
     """
     system = build_system(layouts, units) if system is None else system.copy()
     report = _attack(system, layouts, statuses, policy, witnesses)
+    _log_check(report, len(witnesses))
+    return report
+
+
+def _log_check(report: AuditReport, points: int) -> None:
+    """Log what the check of a release found (counts only: no interval, which would tell
+    about a hidden count)."""
     log.info(
         "checked %d of %d proving points; they decided %d of %d hidden cells, %d attacked "
         "(%.1f s, %d violation(s))",
         report.valid_witnesses,
-        len(witnesses),
+        points,
         report.by_witnesses,
         len(report.intervals),
         len(report.intervals) - report.by_witnesses,
         report.seconds,
         len(report.violations),
     )
-    return report
 
 
 def _attack(
@@ -1324,22 +1364,20 @@ def public_release(
                 for lay in _released_layouts(snap, school_year)
                 if lay.request.to_json() not in mine
             ]
+            # the built-in attacker checks the release before anything is recorded: each
+            # population as soon as it is protected
             protected = _protect_top_down(
                 [*layouts, *earlier],
                 _units_for(snap, school_year),
                 policy,
                 known=known.statuses,
                 workers=workers,
+                check=True,
             )
-            # the built-in attacker checks the release before anything is recorded
-            report = checked_release(
-                [*layouts, *earlier],
-                _units_for(snap, school_year),
-                protected.statuses,
-                policy,
-                protected.witnesses,
-                protected.system,
-            )
+            report = protected.report
+            if report is None:  # pragma: no cover - `check` always gives one
+                raise RuntimeError("the protection of the release came back unchecked")
+            _log_check(report, len(protected.witnesses))
             values = _values(layouts)
             # and that no small count is shown (as `audit_year` checks a recorded year)
             shown_small = sorted(

@@ -860,16 +860,17 @@ def test_a_release_that_fails_its_audit_is_refused_and_not_recorded(fresh_db, mo
     recorded."""
     import privacy.release as release_module
 
-    original = release_module._protect_top_down
+    original = release_module._protect_levels
 
     def without_complements(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        # each population's protection, before the check that `public_release` asks for
         got = original(*args, **kwargs)
         weak = {
             k: ("shown" if s == "suppressed_complement" else s) for k, s in got.statuses.items()
         }
-        return release_module._Protected(weak, got.witnesses)
+        return release_module._Protected(weak, got.witnesses, got.system)
 
-    monkeypatch.setattr(release_module, "_protect_top_down", without_complements)
+    monkeypatch.setattr(release_module, "_protect_levels", without_complements)
     with pytest.raises(ReleaseRefusedError, match="failed its audit, nothing recorded") as exc:
         public_release(fresh_db, YEAR)
     assert exc.value.keys and "upper bound" not in str(exc.value)  # no interval told
@@ -879,7 +880,8 @@ def test_a_release_that_fails_its_audit_is_refused_and_not_recorded(fresh_db, mo
     catalogue = release_module.public_catalogue(YEAR)
     layouts = [snap.layout(e.request) for e in catalogue if e.request.measure != "staff"]
     units, policy = _units_for(snap, YEAR), load_policy()
-    weak = without_complements(layouts, units, policy)
+    weak = release_module._protect_top_down(layouts, units, policy, check=True)
+    assert weak.report is not None and not weak.report.ok  # the check made while protecting
     given = release_module.checked_release(layouts, units, weak.statuses, policy, weak.witnesses)
     alone = release_module.checked_release(layouts, units, weak.statuses, policy)
     # a point that moves a cell now shown is no proof: most were rejected, and no more were
@@ -890,6 +892,7 @@ def test_a_release_that_fails_its_audit_is_refused_and_not_recorded(fresh_db, mo
     )
     assert given.valid_witnesses <= still < len(weak.witnesses) // 2
     assert {v.key for v in given.violations} == {v.key for v in alone.violations} != set()
+    assert {v.key for v in weak.report.violations} == {v.key for v in alone.violations}
     monkeypatch.undo()
     release_module._SNAPSHOTS.clear()
     rel = public_release(fresh_db, YEAR)  # the real protection passes and is recorded
@@ -940,15 +943,16 @@ def test_a_release_that_shows_a_small_count_is_refused(fresh_db, monkeypatch) ->
     """The check before recording also refuses a small count shown, as `edudash audit` would."""
     import privacy.release as release_module
 
-    original = release_module._protect_top_down
+    original = release_module._protect_levels
 
     def one_small_shown(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         got = original(*args, **kwargs)
         small = sorted(k for k, s in got.statuses.items() if s == "suppressed_small")
         assert small
-        return release_module._Protected({**got.statuses, small[0]: "shown"}, got.witnesses)
+        shown = {**got.statuses, small[0]: "shown"}
+        return release_module._Protected(shown, got.witnesses, got.system)
 
-    monkeypatch.setattr(release_module, "_protect_top_down", one_small_shown)
+    monkeypatch.setattr(release_module, "_protect_levels", one_small_shown)
     with pytest.raises(ReleaseRefusedError, match="small count"):
         public_release(fresh_db, YEAR)
     assert releases(fresh_db) == []
@@ -1120,6 +1124,45 @@ def test_each_population_is_protected_apart_with_the_statuses_of_a_joint_run(bui
         layouts, units, apart.statuses, policy, apart.witnesses, apart.system
     )
     assert report.ok and report.by_witnesses >= 0.9 * len(report.intervals)
+
+
+def test_each_population_is_checked_as_soon_as_it_is_protected(built_db, monkeypatch) -> None:  # noqa: ANN001
+    """With ``check``, the attacker checks each population on its own cell system right after
+    its protection (one `_attack` per population, on its tables only), and the joined report
+    is the joint audit's: the same interval for every hidden cell, numbered as in the
+    populations' systems side by side. The statuses are those of an unchecked run."""
+    import privacy.release as release_module
+
+    layouts, units = _public_year(built_db)
+    policy = load_policy()
+    attacked: list[set[str]] = []
+    real = release_module._attack
+
+    def spy(system, tables, statuses, policy, witnesses=()):  # noqa: ANN001, ANN202
+        attacked.append({lay.rows["cell_key"][0].split("|")[0] for lay in tables})
+        return real(system, tables, statuses, policy, witnesses)
+
+    monkeypatch.setattr(release_module, "_attack", spy)
+    checked = release_module._protect_top_down(layouts, units, policy, check=True)
+    assert len(attacked) == 3 and all(len(pops) == 1 for pops in attacked)
+    assert len(set.union(*attacked)) == 3
+    plain = release_module._protect_top_down(layouts, units, policy)
+    assert len(attacked) == 3  # unchecked: no attack
+    assert checked.statuses == plain.statuses and plain.report is None
+    assert checked.report is not None and checked.system is None
+    joint = release_module.checked_release(
+        layouts, units, plain.statuses, policy, plain.witnesses, plain.system
+    )
+    report = checked.report
+    assert report.ok and joint.ok and report.by_witnesses == joint.by_witnesses > 0
+    assert report.intervals.keys() == joint.intervals.keys()
+    for cell, iv in report.intervals.items():
+        assert (iv.cell, iv.key) == (cell, plain.system.keys[cell])
+        assert (iv.lower, iv.upper, iv.primary) == (
+            joint.intervals[cell].lower,
+            joint.intervals[cell].upper,
+            joint.intervals[cell].primary,
+        )
 
 
 def test_a_table_of_two_populations_is_refused_by_the_grouping() -> None:
