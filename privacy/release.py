@@ -562,6 +562,8 @@ def _protect_top_down(
     a smaller release is protected sooner than the processes start).
     """
     groups = _populations(layouts)
+    if not groups and check:  # nothing to protect: nothing for the attacker either
+        return _Protected({}, [], None, AuditReport({}, [], 0, 0.0, policy))
     cells = sum(lay.rows.height for lay in layouts)
     if workers < 2 or cells < _POOL_MIN_CELLS:
         found = [

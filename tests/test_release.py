@@ -1216,3 +1216,15 @@ def test_large_parts_keep_the_pattern_their_attack_settled_on(built_db, monkeypa
     hidden = {k: sum(s != "shown" for s in st.values()) for k, st in results.items()}
     assert results[40] != results[None]  # parts of 40 cells or more lost their savings
     assert hidden[0] > hidden[None]  # the passes did show complements again
+
+
+def test_a_checked_protection_of_no_table_is_an_empty_passing_audit() -> None:
+    """No table: nothing is hidden, and the check reports no interval and no violation."""
+    import privacy.release as release_module
+
+    found = release_module._protect_top_down([], {}, load_policy(), check=True)
+    assert found.statuses == {} and found.report is not None and found.report.ok
+    assert (
+        found.report.intervals == {}
+        and release_module._protect_top_down([], {}, load_policy()).report is None
+    )
