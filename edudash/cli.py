@@ -83,5 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sqlite3.Error,
     ) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, OSError) and exc.strerror and exc.filename:
+            reason = f"{exc.filename}: {exc.strerror}"  # not Python's "[Errno 20] ..."
         print(f"edudash {args.command}: {reason}", file=sys.stderr)
         return 1

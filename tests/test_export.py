@@ -122,6 +122,20 @@ def test_export_refuses_unknown_year(released_db: Path, tmp_path: Path, capsys) 
     assert not list(out.glob("*.csv"))
 
 
+def test_export_to_a_path_that_cannot_be_a_folder_fails_in_one_plain_line(
+    released_db: Path,
+    tmp_path: Path,
+    capsys,  # noqa: ANN001
+) -> None:
+    """An --out under a file: one line naming the path and the system's reason."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["export", "--db", str(released_db), "--out", str(afile / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"edudash export: {afile / 'out'}: Not a directory\n"
+    assert afile.read_text() == "x"
+
+
 def test_export_protects_a_year_not_released_yet_on_every_core(
     fresh_db: Path,
     tmp_path: Path,
