@@ -485,6 +485,63 @@ def test_public_release_is_protected_top_down(built_db, monkeypatch) -> None:  #
     assert set(final) == {k for lay in layouts for k in lay.rows["cell_key"].to_list()}
 
 
+def test_districts_mostly_hidden_anyway_are_protected_with_their_schools(
+    built_db,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """A population whose district cells are mostly hidden whatever the pattern (small, or
+    behind a coded rate) is protected in two stages, state first and then districts with
+    schools, the state statuses fixed; the others level by level. The share decides: with a
+    threshold of 0 every population goes so, above 1 none does, and the result passes the
+    attacker either way."""
+    import privacy.release as release_module
+    from privacy.tables import hide_required
+
+    layouts, units = _public_year(built_db)
+    policy = load_policy()
+    stages: dict[str, list[tuple[set[str], dict[str, str]]]] = {}
+    real = release_module._protect
+
+    def spy(stage, units, policy, *, known=None, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        pop = stage[0].request.measure
+        stages.setdefault(pop, []).append(({lay.request.geography for lay in stage}, dict(known)))
+        return real(stage, units, policy, known=known, **kwargs)
+
+    monkeypatch.setattr(release_module, "_protect", spy)
+    shares = {}
+    for group in release_module._populations(layouts):
+        district = [lay for lay in group if lay.request.geography == "district"]
+        values = {k: v for lay in district for k, v in lay.rows.select("cell_key", "value").rows()}
+        forced = {k for lay in district for k in hide_required(lay, policy)}
+        forced |= {k for k, v in values.items() if policy.is_small(int(v))}
+        shares[group[0].request.measure] = len(forced) / len(values)
+    # the sample: graduation mostly forced, enrollment not
+    assert shares["graduation"] >= 0.5 > shares["enrollment"]
+    everything = {"state", "district", "school"}
+
+    def geo_of(key: str) -> str:
+        return "state" if key.split("|")[1] == "state" else "lower"
+
+    runs = {}
+    for threshold in (release_module._TOGETHER_MIN_SHARE, 0.0, 1.01):
+        monkeypatch.setattr(release_module, "_TOGETHER_MIN_SHARE", threshold)
+        stages.clear()
+        found = release_module._protect_top_down(layouts, units, policy, check=True)
+        assert found.report is not None and found.report.ok
+        runs[threshold] = found.statuses
+        assert set(stages) == set(shares)
+        for pop, calls in stages.items():
+            levels = [geos for geos, _ in calls]
+            if shares[pop] >= threshold:
+                assert levels == [{"state"}, everything], pop
+            else:
+                assert levels == [{"state"}, {"state", "district"}, everything], pop
+            # the second stage starts from every state status, and keeps them
+            assert calls[1][1] and {geo_of(k) for k in calls[1][1]} == {"state"}
+            assert all(runs[threshold][k] == st for k, st in calls[1][1].items())
+    assert runs[0.0] != runs[1.01]  # the stages do change the pattern
+
+
 def test_top_down_frees_the_district_above_a_school_it_cannot_protect(monkeypatch) -> None:  # noqa: ANN001
     """A school level refused under fixed district statuses retries with that district free."""
     from types import SimpleNamespace
@@ -524,9 +581,10 @@ def test_top_down_frees_the_district_above_a_school_it_cannot_protect(monkeypatc
         return {"e:y|S:10|", "e:y|D:1|"}  # what S:10 adds up with: its district cell
 
     monkeypatch.setattr(release_module, "_protect", fake)
-    # (build_system and _neighbours are tested elsewhere)
+    # (build_system, _neighbours and the rule that joins two levels are tested elsewhere)
     monkeypatch.setattr(release_module, "build_system", build)
     monkeypatch.setattr(release_module, "_neighbours", neighbours)
+    monkeypatch.setattr(release_module, "_districts_mostly_hidden", lambda *_: False)
     result = release_module._protect_top_down(layouts, units, load_policy())
     assert calls[0] == set()
     assert calls[1] == {"e:y|state|"}
@@ -1082,18 +1140,25 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
     found = release_module._protect_top_down(layouts, units, load_policy(), workers=2)
     assert found.statuses == alone
     assert len(started) == 1
-    # state, district and school level of each population, all in the one pool
+    # state, district and school level of each population (or state, then district and
+    # school together), all in the one pool
     populations = release_module._populations(layouts)
     assert len(populations) == 3
-    assert len(sent) == 3 * len(populations) and {p for p, _ in sent} == {0}
+    together = [release_module._districts_mostly_hidden(g, load_policy()) for g in populations]
+    levels = sum(2 if joined else 3 for joined in together)
+    assert any(together) and not all(together)  # the sample has both kinds
+    assert len(sent) == levels and {p for p, _ in sent} == {0}
     assert any(jobs > 1 for _, jobs in sent)
-    assert len(laid_out) == 3 * len(populations)  # each level of each population laid out once
+    assert len(laid_out) == levels  # each level of each population laid out once
     # while the processes protect a level (of two jobs or more), the next level's tables
     # are laid out; the last level has none to lay out
-    assert 0 < len(waited) <= 2 * len(populations)
+    assert 0 < len(waited) <= levels - len(populations)
 
 
-def test_each_population_is_protected_apart_with_the_statuses_of_a_joint_run(built_db) -> None:  # noqa: ANN001
+def test_each_population_is_protected_apart_with_the_statuses_of_a_joint_run(
+    built_db,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
     """No sum joins two populations, so each population's tables are protected on their own
     (`_populations`, the largest first): the statuses and the proofs' validity are those of
     one joint top-down run over every table."""
@@ -1116,10 +1181,14 @@ def test_each_population_is_protected_apart_with_the_statuses_of_a_joint_run(bui
     sizes = [sum(lay.rows.height for lay in g) for g in groups]
     assert len(groups) == 3 and sizes == sorted(sizes, reverse=True)
 
-    joint = release_module._protect_levels(layouts, units, policy, None, 1, None)
-    apart = release_module._protect_top_down(layouts, units, policy)
-    assert apart.statuses == joint.statuses
-    assert list(apart.statuses) == list(joint.statuses)  # in the order of the tables
+    # (the same stages for every population, as one run over all of them has: level by
+    # level, or districts with schools)
+    for threshold in (0.0, 1.01):
+        monkeypatch.setattr(release_module, "_TOGETHER_MIN_SHARE", threshold)
+        joint = release_module._protect_levels(layouts, units, policy, None, 1, None)
+        apart = release_module._protect_top_down(layouts, units, policy)
+        assert apart.statuses == joint.statuses
+        assert list(apart.statuses) == list(joint.statuses)  # in the order of the tables
     report = release_module.checked_release(
         layouts, units, apart.statuses, policy, apart.witnesses, apart.system
     )
