@@ -160,13 +160,15 @@ def export_public(
     `public_release`: the same cells are hidden with any number).
     """
     policy = load_policy()
-    wanted = list(years) if years else release_years(db_path)
-    rels = [public_release(db_path, y, noise=noise, workers=workers) for y in wanted]
+    wanted = release_years(db_path, years)
+    # the folder first: a path that cannot be written fails before any year is protected,
+    # recorded or (noisy) charged to its budget
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
     written: list[Path] = []
     try:
+        rels = [public_release(db_path, y, noise=noise, workers=workers) for y in wanted]
         names: list[str] = []
         for rel in rels:
             for name, table in rel.tables.items():

@@ -301,12 +301,13 @@ def _snapshot(db_path: str | os.PathLike[str] | None) -> _Snapshot:
     return snap
 
 
+def _check_year(years: Sequence[str], year: str) -> None:
+    if year not in years:
+        raise ValueError(f"unknown school year {year!r}; the warehouse holds {', '.join(years)}")
+
+
 def _check_against_warehouse(snap: _Snapshot, request: TableRequest) -> None:
-    if request.school_year not in snap.years:
-        raise ValueError(
-            f"unknown school year {request.school_year!r}; the warehouse holds "
-            f"{', '.join(snap.years)}"
-        )
+    _check_year(snap.years, request.school_year)
     district = request.filter_value("district_id")
     if district is not None and district not in snap.districts:
         raise ValueError(f"unknown district_id {district!r}")
@@ -1801,9 +1802,16 @@ def audit_year(db_path: str | os.PathLike[str] | None, school_year: str) -> Year
     )
 
 
-def release_years(db_path: str | os.PathLike[str] | None) -> list[str]:
-    """The school years of the warehouse (the years a public release can be built for)."""
-    return list(_snapshot(db_path).years)
+def release_years(
+    db_path: str | os.PathLike[str] | None, wanted: Sequence[str] | None = None
+) -> list[str]:
+    """The school years of the warehouse (the years a public release can be built for), or
+    ``wanted`` once each is checked to be one of them (ValueError naming the first that is
+    not)."""
+    years = list(_snapshot(db_path).years)
+    for year in wanted or ():
+        _check_year(years, year)
+    return list(wanted) if wanted else years
 
 
 def published_years(db_path: str | os.PathLike[str] | None) -> list[str]:

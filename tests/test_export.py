@@ -13,6 +13,7 @@ import pytest
 from edudash.cli import main
 from privacy import TableRequest, public_release, release_table
 from privacy.registry import releases
+from privacy.release import release_years
 from privacy.tables import neutralise
 from tests.conftest import RELEASE_YEAR as YEAR
 from warehouse.connection import rewrite_warehouse
@@ -122,17 +123,24 @@ def test_export_refuses_unknown_year(released_db: Path, tmp_path: Path, capsys) 
     assert not list(out.glob("*.csv"))
 
 
-def test_export_to_a_path_that_cannot_be_a_folder_fails_in_one_plain_line(
-    released_db: Path,
+def test_export_to_a_path_that_cannot_be_a_folder_fails_first_in_one_plain_line(
+    fresh_db: Path,
     tmp_path: Path,
     capsys,  # noqa: ANN001
 ) -> None:
-    """An --out under a file: one line naming the path and the system's reason."""
+    """An --out under a file fails in one line naming the path and the system's reason,
+    before any year is protected, recorded or charged to its noise budget."""
+    from privacy.budget import ledger, set_cap
+
     afile = tmp_path / "afile"
     afile.write_text("x")
-    assert main(["export", "--db", str(released_db), "--out", str(afile / "out")]) == 1
-    err = capsys.readouterr().err
-    assert err == f"edudash export: {afile / 'out'}: Not a directory\n"
+    year = release_years(fresh_db)[-1]
+    set_cap(fresh_db, year, epsilon=10.0, set_by="edm")  # a noisy export could be charged
+    for extra in ([], ["--noise", "laplace", "--epsilon", "1"]):
+        argv = ["export", "--db", str(fresh_db), "--out", str(afile / "out"), "--year", year]
+        assert main([*argv, *extra]) == 1
+        assert capsys.readouterr().err == f"edudash export: {afile / 'out'}: Not a directory\n"
+    assert releases(fresh_db) == [] and ledger(fresh_db, year) == []
     assert afile.read_text() == "x"
 
 
