@@ -760,11 +760,11 @@ def _districts_mostly_hidden(layouts: Sequence[TableLayout], policy: Policy) -> 
     first, instead of one after the other. The district level's own protection then decides
     little (its hidden cells are mostly forced), while each of its hidden cells would be proven
     twice: at the district level, and again at the school level, where the schools' sums
-    reach it. On the scale-1 release of 2023-24, graduation protected so took 4.3-5.5 s of
-    CPU instead of 9.1 s, and hid 7 more of its 12,393 cells (10,757 against 10,750); the
-    other populations, under half, lose more cells than that when protected so (assessment
-    741 of 46,131 for 5.5 s of CPU, enrollment 101 of 30,849 for 2 s), and stay top-down.
-    Safety is the same either way: the last stage's attacker sees every table.
+    reach it. At scale 1, graduation protected so took 2.7-3.1 s of CPU instead of 4.4-5.9 s
+    (one process, 2022-23 to 2025-26) and hid 6-11 more of about 12,000 cells; the other
+    populations, under half, lose more cells than that when protected so (2023-24: assessment
+    741 of 46,131 for 5.5 s of CPU saved, enrollment 101 of 30,849 for 2 s), and stay
+    top-down. Safety is the same either way: the last stage's attacker sees every table.
     """
     district = [lay for lay in layouts if lay.request.geography == "district"]
     if not district or not any(lay.request.geography == "school" for lay in layouts):
@@ -775,7 +775,7 @@ def _districts_mostly_hidden(layouts: Sequence[TableLayout], policy: Policy) -> 
         values.update(zip(lay.rows["cell_key"].to_list(), lay.rows["value"].to_list(), strict=True))
         forced.update(hide_required(lay, policy))
     forced.update(k for k, v in values.items() if policy.is_small(int(v)))
-    return len(forced & values.keys()) >= _TOGETHER_MIN_SHARE * len(values)
+    return bool(values) and len(forced & values.keys()) >= _TOGETHER_MIN_SHARE * len(values)
 
 
 def witnesses_in(

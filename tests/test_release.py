@@ -494,6 +494,8 @@ def test_districts_mostly_hidden_anyway_are_protected_with_their_schools(
     schools, the state statuses fixed; the others level by level. The share decides: with a
     threshold of 0 every population goes so, above 1 none does, and the result passes the
     attacker either way."""
+    from dataclasses import replace
+
     import privacy.release as release_module
     from privacy.tables import hide_required
 
@@ -540,6 +542,14 @@ def test_districts_mostly_hidden_anyway_are_protected_with_their_schools(
             assert calls[1][1] and {geo_of(k) for k in calls[1][1]} == {"state"}
             assert all(runs[threshold][k] == st for k, st in calls[1][1].items())
     assert runs[0.0] != runs[1.01]  # the stages do change the pattern
+    # no district cell at all: nothing is mostly hidden, even with a threshold of 0
+    monkeypatch.setattr(release_module, "_TOGETHER_MIN_SHARE", 0.0)
+    emptied = [
+        replace(lay, rows=lay.rows.head(0)) if lay.request.geography == "district" else lay
+        for lay in layouts
+    ]
+    assert release_module._districts_mostly_hidden(layouts, policy)
+    assert not release_module._districts_mostly_hidden(emptied, policy)
 
 
 def test_top_down_frees_the_district_above_a_school_it_cannot_protect(monkeypatch) -> None:  # noqa: ANN001
