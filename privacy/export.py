@@ -160,6 +160,8 @@ def export_public(
     `public_release`: the same cells are hidden with any number).
     """
     policy = load_policy()
+    if not str(out_dir).strip():
+        raise ValueError("the output folder is empty: name a folder to write into")
     wanted = release_years(db_path, years)
     # the folder first: a path that cannot be written fails before any year is protected,
     # recorded or (noisy) charged to its budget

@@ -1807,11 +1807,11 @@ def release_years(
 ) -> list[str]:
     """The school years of the warehouse (the years a public release can be built for), or
     ``wanted`` once each is checked to be one of them (ValueError naming the first that is
-    not)."""
+    not), each once, in the order first given."""
     years = list(_snapshot(db_path).years)
     for year in wanted or ():
         _check_year(years, year)
-    return list(wanted) if wanted else years
+    return list(dict.fromkeys(wanted)) if wanted else years
 
 
 def published_years(db_path: str | os.PathLike[str] | None) -> list[str]:

@@ -144,6 +144,31 @@ def test_export_to_a_path_that_cannot_be_a_folder_fails_first_in_one_plain_line(
     assert afile.read_text() == "x"
 
 
+def test_export_names_a_folder_and_each_year_once(
+    released_db: Path,
+    tmp_path: Path,
+    capsys,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """An empty --out is refused (it used to write into the current folder); a year given
+    twice is exported once (the second pass used to fail half-way through the renames)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--db", str(released_db), "--out", "", "--year", YEAR]) == 1
+    assert capsys.readouterr().err == (
+        "edudash export: the output folder is empty: name a folder to write into\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+    out = tmp_path / "twice"
+    argv = ["export", "--db", str(released_db), "--out", str(out), "--year", YEAR, "--year", YEAR]
+    assert main(argv) == 0
+    once = tmp_path / "once"
+    assert main(["export", "--db", str(released_db), "--out", str(once), "--year", YEAR]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in once.iterdir())
+    package = json.loads((out / "datapackage.json").read_text())
+    names = [r["name"] for r in package["resources"]]
+    assert len(names) == len(set(names)) == len(list(out.glob("*.csv")))
+
+
 def test_export_protects_a_year_not_released_yet_on_every_core(
     fresh_db: Path,
     tmp_path: Path,
