@@ -48,6 +48,10 @@ MECHANISMS: tuple[str, ...] = ("laplace", "gaussian")
 CONFIDENCE = 0.95
 MAX_EPSILON = 50.0
 MAX_RHO = 50.0
+MIN_BUDGET = 1e-6  # epsilon or rho: any less is noise that hides every count
+# the largest noise scale a plan accepts: a larger one hides every count (Maine has about
+# 171,000 students) and its margin of error cannot even be worked out in reasonable memory
+MAX_NOISE_SCALE = 1e5
 _INT_VECTOR = dp.vector_domain(dp.atom_domain(T=dp.i64))
 
 
@@ -87,8 +91,10 @@ class NoiseSpec:
             raise NoiseError(f"{self.mechanism} noise needs --{name}")
         if isinstance(budget, bool) or not isinstance(budget, int | float):
             raise NoiseError(f"{name} must be a number, got {budget!r}")
-        if not math.isfinite(budget) or budget <= 0 or budget > limit:
-            raise NoiseError(f"{name} must be a number in (0, {limit:g}], got {budget!r}")
+        if not math.isfinite(budget) or not MIN_BUDGET <= budget <= limit:
+            raise NoiseError(
+                f"{name} must be a number in [{MIN_BUDGET:g}, {limit:g}], got {budget!r}"
+            )
         object.__setattr__(self, name, float(budget))
 
     @property
@@ -277,6 +283,11 @@ def plan_noise(spec: NoiseSpec, groups: Sequence[ContributionGroup]) -> NoisePla
         scale = sensitivity / spec.budget
     else:
         scale = math.sqrt(sensitivity / (2.0 * spec.budget))
+    if scale > MAX_NOISE_SCALE:
+        raise NoiseError(
+            f"{spec.unit} = {spec.budget:g} over {sensitivity} cells per student needs noise of "
+            f"scale {scale:,.0f} on every count, which would hide them all; raise --{spec.unit}"
+        )
     for _ in range(60):
         measurement = _compose(groups, spec, scale)
         loss = float(measurement.map(1))

@@ -127,16 +127,36 @@ class RetentionRun:
 
 def _int(spec: dict[str, Any], key: str, where: str) -> int:
     value = spec.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ScheduleError(f"{where}: {key} must be a whole number of years >= 0")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_YEARS:
+        raise ScheduleError(
+            f"{where}: {key} must be a whole number of years from 0 to {_MAX_YEARS}"
+        )
     return value
+
+
+_MAX_YEARS = 200  # longer than any record is kept; a larger number is a typo
+
+
+def _tables_of(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schedule's ``[[record_types]]`` entries, checked to be tables (a TOML file that
+    gives them another shape would otherwise fail on its first lookup)."""
+    specs = raw.get("record_types", [])
+    if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
+        raise ScheduleError("record_types must be a list of [[record_types]] tables")
+    for spec in specs:
+        children = spec.get("children", [])
+        if not isinstance(children, list) or not all(isinstance(c, str) for c in children):
+            raise ScheduleError(
+                f"record type {spec.get('name') or '?'}: children must be a list of names"
+            )
+    return specs
 
 
 def parse_schedule(raw: dict[str, Any]) -> Schedule:
     """Validate a parsed schedule document against the data dictionary."""
     d = load_dictionary()
     types: list[RecordType] = []
-    for spec in raw.get("record_types", []):
+    for spec in _tables_of(raw):
         name = str(spec.get("name", ""))
         where = f"record type {name or '?'}"
         table = str(spec.get("table", ""))
@@ -268,6 +288,12 @@ def run_retention(
     label = _actor_label(actor)
     at = now_utc(now)
     day = as_of or at.date()
+    if not dry_run and day > at.date():
+        # a future day would destroy records before their time (a typo in a year is enough)
+        raise ValueError(
+            f"a retention run cannot be dated after today ({day} is after {at.date()}): it "
+            "would destroy records before their time; a dry run previews any day"
+        )
     sched = schedule or load_schedule()
     run_id = uuid.uuid4().hex[:16]
     tables = _scheduled(sched, day)

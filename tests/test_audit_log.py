@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from edudash.cli import main
@@ -39,7 +40,9 @@ T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 10:00 in Maine
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Path]:
     with memory_folder(tmp_path) as folder:
-        yield _six_entries(folder / "edudash.duckdb")  # the audit trail needs only the state DB
+        path = folder / "edudash.duckdb"
+        duckdb.connect(str(path)).close()  # an empty warehouse: the trail needs only its state
+        yield _six_entries(path)
 
 
 def _six_entries(path: Path) -> Path:
@@ -360,5 +363,10 @@ def test_cli_show_and_flagged(db: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_cli_verify_without_state_fails_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["audit-log", "verify", "--db", str(tmp_path / "none.duckdb")]) == 1
+    db = tmp_path / "none.duckdb"
+    assert main(["audit-log", "verify", "--db", str(db)]) == 1
+    assert "no warehouse at" in capsys.readouterr().err
+    duckdb.connect(str(db)).close()  # a warehouse, but no state beside it yet
+    assert main(["audit-log", "verify", "--db", str(db)]) == 1
     assert "no state database" in capsys.readouterr().err
+    assert not state_path(db).exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -814,36 +815,39 @@ def test_outer_bounds_narrowed_from_kept_ones_equal_the_propagation_done_afresh(
     the next propagation sweeps only the equations whose cells moved. Whatever the order of
     shows and re-hides, in batches or one by one, the bounds are those of propagating every
     equation from scratch to its fixed point."""
-    rng = np.random.default_rng(seed)
-    system = CellSystem()
-    add_table(system, "t", rng.choice([0, 1, 2, 5, 9, 30], size=(3, 4, 3)))
-    add_table(system, "u", rng.choice([0, 2, 5, 40], size=(4, 3)))
-    cells = np.sort(rng.choice(len(system), len(system) * 2 // 3, replace=False))
-    attacker = Attacker(system, cells)
-    shown: list[int] = []
-    converged = 0
-    for step in range(8):
-        free_now = [c for c in cells.tolist() if c not in shown]
-        if shown and rnd.random() < 0.4:
-            for _ in range(rnd.randint(1, len(shown))):
-                attacker.unfix(shown.pop())
-        elif len(free_now) > 2:
-            if rnd.random() < 0.6:
-                attacker.outer_bounds()
-            for c in rnd.sample(free_now, rnd.randint(1, min(4, len(free_now) - 2))):
-                attacker.fix(c)
-                shown.append(c)
-        if step < 7 and rnd.random() < 0.3:
-            continue  # the next step starts without the bounds computed here
-        lo, hi = attacker.outer_bounds()
-        if not attacker._outer_converged:
-            continue  # cut short by the sweep limit: wider, and held by the test below
-        converged += 1
-        free = np.zeros(len(system), dtype=bool)
-        free[[c for c in cells.tolist() if c not in shown]] = True
-        want_lo, want_hi = _propagated(system, free)
-        assert np.array_equal(lo, want_lo) and np.array_equal(hi, want_hi)
-    assert converged
+    # the release's sweep limit can cut every propagation of a system short (seed 131503333
+    # needs 13 sweeps), which leaves nothing to compare: the test allows enough to converge
+    with mock.patch("privacy.auditor._PROPAGATION_SWEEPS", 200):
+        rng = np.random.default_rng(seed)
+        system = CellSystem()
+        add_table(system, "t", rng.choice([0, 1, 2, 5, 9, 30], size=(3, 4, 3)))
+        add_table(system, "u", rng.choice([0, 2, 5, 40], size=(4, 3)))
+        cells = np.sort(rng.choice(len(system), len(system) * 2 // 3, replace=False))
+        attacker = Attacker(system, cells)
+        shown: list[int] = []
+        converged = 0
+        for step in range(8):
+            free_now = [c for c in cells.tolist() if c not in shown]
+            if shown and rnd.random() < 0.4:
+                for _ in range(rnd.randint(1, len(shown))):
+                    attacker.unfix(shown.pop())
+            elif len(free_now) > 2:
+                if rnd.random() < 0.6:
+                    attacker.outer_bounds()
+                for c in rnd.sample(free_now, rnd.randint(1, min(4, len(free_now) - 2))):
+                    attacker.fix(c)
+                    shown.append(c)
+            if step < 7 and rnd.random() < 0.3:
+                continue  # the next step starts without the bounds computed here
+            lo, hi = attacker.outer_bounds()
+            if not attacker._outer_converged:
+                continue  # cut short by the sweep limit: wider, and held by the test below
+            converged += 1
+            free = np.zeros(len(system), dtype=bool)
+            free[[c for c in cells.tolist() if c not in shown]] = True
+            want_lo, want_hi = _propagated(system, free)
+            assert np.array_equal(lo, want_lo) and np.array_equal(hi, want_hi)
+        assert converged
 
 
 def test_showing_a_cell_twice_is_refused_and_leaves_the_bounds_as_they_were() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from edudash.cli import main
@@ -25,7 +26,9 @@ YEAR = "2024-25"
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    return tmp_path / "edudash.duckdb"  # only its state file is used here
+    path = tmp_path / "edudash.duckdb"
+    duckdb.connect(str(path)).close()  # an empty warehouse: only its state file is used here
+    return path
 
 
 def _item(

@@ -179,3 +179,18 @@ def test_concurrent_writers_do_not_lose_changes(tmp_path: Path) -> None:
     con = connect_readonly(path)
     years = {y for (y,) in con.execute("SELECT school_year FROM school_years").fetchall()}
     assert {"2030-31", "2031-32"} <= years
+
+
+def test_a_rewrite_of_a_file_that_is_no_warehouse_leaves_no_copy(tmp_path: Path) -> None:
+    """A copy DuckDB cannot open (the file is text, not a warehouse) is removed, not left behind
+    beside the file on every attempt; the file itself is untouched."""
+    import duckdb
+
+    from warehouse.connection import rewrite_warehouse
+
+    path = tmp_path / "w.duckdb"
+    path.write_text("not a warehouse\n")
+    with pytest.raises(duckdb.Error), rewrite_warehouse(path, copy_existing=True):
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".w.duckdb.lock", "w.duckdb"]
+    assert path.read_text() == "not a warehouse\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 
 from edudash import cli
 from edudash.commands import serve
+from tests.access_helpers import private_db
+from tests.disclosure_helpers import EDM_ID, make_edm
 
 
 def test_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,6 +56,118 @@ def test_bad_arguments_fail_in_one_line(
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and err.startswith("edudash build:")
     assert not db.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["users", "list"],
+        ["users", "create", "--user-id", "frank1", "--role", "data_manager", "--password-stdin"],
+        ["budget", "set-cap", "--year", "2024-25", "--rho", "1"],
+        ["budget", "show"],
+        ["audit-log", "verify"],
+        ["ids", "review"],
+        ["export", "--out", "OUT"],
+    ],
+)
+@pytest.mark.parametrize("kind", ["missing", "folder", "text", "empty"])
+def test_a_db_that_names_no_warehouse_is_refused_before_anything_is_written(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    kind: str,
+) -> None:
+    """A misspelt, empty, folder or non-DuckDB --db: one line, exit 1, and no state database,
+    key or folder is started beside it (nor at the default warehouse, for an empty one)."""
+    monkeypatch.chdir(tmp_path)
+    default = tmp_path / "default" / "edudash.duckdb"
+    monkeypatch.setenv("EDUDASH_DB", str(default))
+    monkeypatch.setattr("sys.stdin", io.StringIO("Zq8!xLm#4vTr9pWk\n"))
+    place = tmp_path / "place"
+    place.mkdir()
+    db = {"missing": place / "nope" / "x.duckdb", "folder": place, "text": place / "t.duckdb"}.get(
+        kind
+    )
+    if kind == "text":
+        db.write_text("not a warehouse\n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    argv = [a.replace("OUT", str(tmp_path / "out")) for a in argv]
+    assert cli.main([*argv, "--db", "" if db is None else str(db)]) == 1
+    err = capsys.readouterr().err.strip()
+    expected = {
+        "missing": "no warehouse at",
+        "folder": "is a folder, not a warehouse file",
+        "text": "is not a DuckDB warehouse file",
+        "empty": "--db is empty",
+    }[kind]
+    assert expected in err and "\n" not in err and err.startswith(f"edudash {argv[0]}:")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["audit-log", "show", "--limit", str(2**63)], "--limit must be between 1 and 100,000"),
+        (["ids", "review", "--limit", "-1"], "--limit must be between 1 and 100,000"),
+        (["ids", "review", "--limit", str(10**20)], "--limit must be between 1 and 100,000"),
+        (["users", "create", "--user-id", "eve5", "--role", "level1"], "no password given"),
+        (["audit", "--show", "-1"], "--show must be between 0 and 100,000"),
+        (["retention", "runs", "--limit", "-1"], "--limit must be between 1 and 100,000"),
+        (["disclosures", "list", "--limit", str(10**20), "--as", "x"], "--limit must be between"),
+    ],
+)
+def test_bad_values_fail_in_one_line_on_a_warehouse(
+    built_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    """Limits too large for SQLite or polars, and a password prompt that meets the end of its
+    input (no terminal, nothing piped in), each fail in one line instead of a traceback."""
+
+    def no_input(prompt: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr("getpass.getpass", no_input)
+    db = private_db(built_db, tmp_path / "w")
+    assert cli.main([*argv, "--db", str(db)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and err.startswith(f"edudash {argv[0]}:")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["research", "show", str(10**20)],
+        ["record-requests", "show", str(10**20)],
+        ["disclosures", "list", "--since", "0001-01-01T00:00+05:00"],
+    ],
+)
+def test_numbers_and_dates_out_of_range_fail_in_one_line(
+    built_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """An id SQLite cannot hold, or a date before the calendar's first day once moved to UTC:
+    one line, not an OverflowError's traceback."""
+    db = private_db(built_db, tmp_path / "w")
+    make_edm(db)
+    assert cli.main([*argv, "--as", EDM_ID, "--db", str(db)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "out of range" in err and "\n" not in err and err.startswith(f"edudash {argv[0]}:")
+
+
+def test_a_db_under_a_file_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "f").write_text("x")
+    assert cli.main(["build", "--scale", "0.02", "--db", str(tmp_path / "f" / "w.duckdb")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"edudash build: {tmp_path / 'f'} is a file, not a folder: "
+        f"no warehouse can be at {tmp_path / 'f' / 'w.duckdb'}"
+    )
 
 
 def test_db_defaults_to_environment(

@@ -102,6 +102,10 @@ def test_recorded_subpoena_is_one_log_and_one_audit_entry(env, capsys, tmp_path:
 
     target = tmp_path / "log.csv"
     before = log_counts(db)
+    for bad, message in [("  ", "--out is empty"), (str(tmp_path), "is a folder: name a file")]:
+        _, err = cli(capsys, db, "disclosures", "export", "--as", EDM_ID, "--out", bad, ok=False)
+        assert message in err
+    assert log_counts(db) == before and not (tmp_path / "  ").exists()
     cli(capsys, db, "disclosures", "export", "--as", EDM_ID, "--out", str(target))
     assert log_counts(db) == (before[0], before[1] + 1)  # the export is audited, not a disclosure
     rows = list(csv.DictReader(io.StringIO(target.read_text())))

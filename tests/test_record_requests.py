@@ -101,6 +101,20 @@ def test_parent_gets_a_copy_after_verification(env, capsys, tmp_path: Path) -> N
         "Driver licence checked; name matches file",
     )
     before = log_counts(db)
+    # an output that cannot be written fails before the copy is produced: a disclosure logged
+    # for a copy never written could not be taken back (the log is append-only)
+    (tmp_path / "afile").write_text("x")
+    for bad, message in [
+        (str(tmp_path / "afile"), "is a file: name a folder"),
+        (str(tmp_path / "afile" / "sub"), "is a file, not a folder"),
+        ("", "--out is empty"),
+        ("   ", "--out is empty"),
+    ]:
+        _, err = cli(
+            capsys, db, "record-requests", "produce", "1", "--as", EDM_ID, "--out", bad, ok=False
+        )
+        assert message in err and "\n" not in err.strip()
+    assert log_counts(db) == before
     cli(
         capsys,
         db,

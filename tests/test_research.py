@@ -134,6 +134,12 @@ def test_full_loan_through_the_commands(env, capsys, tmp_path: Path) -> None:
         "MOA scan, EDM files #12",
     )
     before = log_counts(db)
+    for blank in ("", "   "):  # no extract into the current folder, or a folder named by spaces
+        _, err = cli(
+            capsys, db, "research", "extract", "1", "--as", EDM_ID, "--out", blank, ok=False
+        )
+        assert "--out is empty: name a folder to write" in err
+    assert log_counts(db) == before
     folder = tmp_path / "extract"
     out, _ = cli(capsys, db, "research", "extract", "1", "--as", EDM_ID, "--out", str(folder))
     assert log_counts(db) == (before[0] + 1, before[1] + 1)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import shutil
 import tomllib
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
+import privacy.retention as retention_module
 from privacy.retention import (
     SCHEDULE_PATH,
     ScheduleError,
@@ -26,6 +27,8 @@ from warehouse import retention_sql
 from warehouse.retention_sql import archive_path
 
 OP = Operator("tests")
+AFTER_2029 = datetime(2029, 1, 1, 12, tzinfo=UTC)  # a run is dated today or earlier
+IN_2043 = datetime(2043, 7, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -81,6 +84,12 @@ def _raw() -> dict:
         (lambda r: r["record_types"][0].update(column="nope"), "no column"),
         (lambda r: r["record_types"][2].update(retain_years=99), "at least as long"),
         (lambda r: r["record_types"][4]["children"].remove("enrollments"), "not a child"),
+        (lambda r: r.update(record_types="abc"), "must be a list of"),
+        (lambda r: r.update(record_types=[1, 2]), "must be a list of"),
+        (lambda r: r.update(record_types=5), "must be a list of"),
+        (lambda r: r["record_types"][4].update(children=5), "children must be a list"),
+        (lambda r: r["record_types"][4].update(children="assessments"), "children must be a list"),
+        (lambda r: r["record_types"][0].update(active_years=2**62), "from 0 to 200"),
     ],
 )
 def test_unsafe_schedules_are_refused(mutate, message) -> None:
@@ -102,11 +111,11 @@ def test_dry_run_changes_nothing_and_is_logged(db: Path, capsys) -> None:
     assert count(db, "audit_log", "WHERE action = 'retention.dry_run'") == 1
 
 
-def test_run_archives_then_destroys(db: Path, capsys) -> None:
+def test_run_archives_then_destroys(db: Path, capsys, monkeypatch) -> None:
     sid = _student_last_active_in(db, "2022-23")
     n_2223 = _q(db, "SELECT count(*) FROM enrollments WHERE school_year = '2022-23'")[0][0]
     plan = run_retention(db, OP, as_of=date(2029, 1, 1), dry_run=True)
-    result = run_retention(db, OP, as_of=date(2029, 1, 1))
+    result = run_retention(db, OP, as_of=date(2029, 1, 1), now=AFTER_2029)
     assert [ln for ln in result.lines] == [ln for ln in plan.lines]
     assert result.sha256_before != result.sha256_after == file_sha256(db)
     assert _q(db, "SELECT count(*) FROM enrollments WHERE school_year = '2022-23'")[0][0] == 0
@@ -124,6 +133,7 @@ def test_run_archives_then_destroys(db: Path, capsys) -> None:
     assert again.lines == ()
 
     # Ten-plus years on, 2022-23 assessments and that student are destroyed everywhere.
+    monkeypatch.setattr(retention_module, "now_utc", lambda now=None: now or IN_2043)
     out, _ = cli(capsys, db, "retention", "run", "--as-of", "2043-07-01")
     assert "did destroy (archived)" in out
     for path in (db, arch):
@@ -150,7 +160,7 @@ def test_failed_run_changes_nothing_and_is_logged(db: Path, monkeypatch) -> None
 
     monkeypatch.setattr(retention_sql, "write_archive_table", broken)
     with pytest.raises(RuntimeError, match="simulated"):
-        run_retention(db, OP, as_of=date(2029, 1, 1))
+        run_retention(db, OP, as_of=date(2029, 1, 1), now=AFTER_2029)
     assert file_sha256(db) == before
     assert not archive_path(db).exists()
     assert sorted(p.name for p in db.parent.iterdir() if ".tmp-" in p.name) == []
@@ -188,3 +198,17 @@ def test_page_dry_run_changes_nothing(db: Path, monkeypatch) -> None:
     assert "archive" in plan["action"].to_list()
     assert file_sha256(db) == before and not archive_path(db).exists()
     assert count(db, "retention_runs", "WHERE dry_run = 1") == 1
+
+
+def test_a_run_dated_after_today_is_refused_and_a_dry_run_is_not(db: Path, capsys) -> None:
+    """A real run as of a future day (a year mistyped) would destroy records before their
+    time: refused in one line, nothing changed; a dry run may still preview that day."""
+    before = file_sha256(db)
+    _, err = cli(capsys, db, "retention", "run", "--as-of", "2099-01-01", ok=False)
+    assert "cannot be dated after today" in err and "\n" not in err.strip()
+    assert file_sha256(db) == before and not archive_path(db).exists()
+    assert count(db, "retention_runs", "WHERE dry_run = 0") == 0
+    with pytest.raises(ValueError, match="cannot be dated after today"):
+        run_retention(db, OP, as_of=date(2029, 1, 1), now=datetime(2028, 12, 31, 23, tzinfo=UTC))
+    assert run_retention(db, OP, as_of=date(2099, 1, 1), dry_run=True).lines
+    assert file_sha256(db) == before

@@ -309,6 +309,28 @@ def test_resubmission_replaces_the_period_and_keeps_history(db: Path, tmp_path: 
     assert by_kind["enrollments"] == "ERRORS" and by_kind["staff"] == "ERRORS"
 
 
+def test_a_file_of_no_rows_is_refused_and_erases_nothing(db: Path, tmp_path: Path) -> None:
+    """A header-only resubmission (an export gone wrong) would replace the district's rows of
+    its kind with none: it is refused, with a problem that says so, and the rows stay."""
+    enr = _district_enrollments(db, 10_000)
+    cols = ["school_year", "state_student_id", "school_id", "grade", "entry_date"]
+    cols += ["exit_date", "exit_code"]
+    full, header_only = tmp_path / "enrollments.csv", tmp_path / "h" / "enrollments.csv"
+    header_only.parent.mkdir()
+    enr.select(cols).write_csv(full)
+    header_only.write_text(full.read_text(encoding="utf-8").splitlines()[0] + "\n")
+    assert submit_paths(db, DISTRICT, YEAR, [full], "alice").accepted
+    before = _file_state(db)
+    result = submit_paths(db, DISTRICT, YEAR, [header_only], "bob")
+    assert not result.accepted
+    assert [p.problem for p in result.problems] == [
+        "the file has a header but no rows (it would replace the district's rows of this kind "
+        "for the year with none)"
+    ]
+    assert _file_state(db) == before
+    assert _district_enrollments(db, 10_000).height == enr.height
+
+
 def test_late_submission_is_late(db: Path, tmp_path: Path) -> None:
     enr = _district_enrollments(db, 5)
     f = tmp_path / "enrollments.csv"
@@ -441,6 +463,39 @@ def test_cli_submit_reports_errors_and_exits_nonzero(
     _district_enrollments(db, 3).write_csv(good)
     rc = cli_main(["submit", "--db", str(db), "--district", DISTRICT, "--period", YEAR, str(good)])
     assert rc == 0 and "Accepted" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--max-mb", "inf", "--max-mb must be a number of megabytes above 0"),
+        ("--max-mb", "nan", "--max-mb must be a number of megabytes above 0"),
+        ("--max-mb", "-1", "--max-mb must be a number of megabytes above 0"),
+        ("--ids-out", "FILE/ids.csv", "is a file, not a folder"),
+        ("--ids-out", "DIR", "is a folder: name a file to write"),
+        ("--report", "FILE/sub/report.csv", "is a file, not a folder"),
+    ],
+)
+def test_cli_submit_refuses_bad_options_before_storing_anything(
+    db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    option: str,
+    value: str,
+    message: str,
+) -> None:
+    """An output that cannot be written, or a size limit that is no number, fails in one line
+    before the submission is stored (an --ids-out that failed afterwards left the IDs issued
+    and their file unwritten)."""
+    good = tmp_path / "enrollments.csv"
+    _district_enrollments(db, 3).write_csv(good)
+    value = value.replace("FILE", str(good)).replace("DIR", str(tmp_path))
+    before = _file_state(db)
+    argv = ["submit", "--db", str(db), "--district", DISTRICT, "--period", YEAR, option, value]
+    assert cli_main([*argv, str(good)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and err.startswith("edudash submit:")
+    assert _file_state(db) == before
 
 
 # --- The privacy facade: who may submit, review and see status ------------------------------

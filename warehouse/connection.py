@@ -77,15 +77,19 @@ def rewrite_warehouse(
             if not target.is_file():
                 raise WarehouseMissingError(f"no warehouse at {target}; run `edudash build` first")
             shutil.copyfile(target, tmp)
-        con = duckdb.connect(str(tmp))
-        con.execute("SET enable_progress_bar = false")
+        con: duckdb.DuckDBPyConnection | None = None
         try:
+            # inside the try: a copy that DuckDB cannot open (the current file is no
+            # warehouse) is removed like any other failed rewrite
+            con = duckdb.connect(str(tmp))
+            con.execute("SET enable_progress_bar = false")
             yield con
             con.execute("CHECKPOINT")
             con.close()
             os.replace(tmp, target)
         except BaseException:
-            con.close()
+            if con is not None:
+                con.close()
             for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
                 leftover.unlink(missing_ok=True)
             raise

@@ -240,6 +240,20 @@ def read_submission_stream(
         parsed.problems.append(
             Problem(0, "", "", "the file is empty", "submit a CSV file with a header row", name)
         )
+    elif not rows:
+        # a resubmission replaces the district's rows of its kind for the year: a file of no
+        # rows, sent by mistake, would erase them all
+        parsed.problems.append(
+            Problem(
+                0,
+                "",
+                "",
+                "the file has a header but no rows (it would replace the district's rows of "
+                "this kind for the year with none)",
+                "add the rows, or leave the file out of the submission if there is nothing to send",
+                name,
+            )
+        )
     if parsed.kind is None and header:
         parsed.kind = guess_kind(header) or kind_from_name(name)
     if parsed.kind is None and header:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from edudash.cli import check_count
 from privacy.release import audit_year, release_years
 
 
@@ -34,6 +35,7 @@ def _fmt(upper: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_count(args.show, "--show", low=0)
     years = args.year or release_years(args.db)
     failed = 0
     for year in years:

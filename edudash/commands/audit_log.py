@@ -9,7 +9,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from edudash.cli import CommandError, add_db_argument
+from edudash.cli import MAX_LIMIT, CommandError, add_db_argument, check_count
 from privacy.audit_log import flag_unusual, search_entries, verify_chain
 from warehouse.connection import resolve_db_path, state_path
 
@@ -67,8 +67,7 @@ def _parse_since(text: str | None) -> datetime | None:
 
 def _show(args: argparse.Namespace) -> int:
     db = resolve_db_path(args.db)
-    if args.limit < 1:
-        raise CommandError("--limit must be at least 1")
+    check_count(args.limit, "--limit")
     if not state_path(db).is_file():
         raise CommandError(f"no state database at {state_path(db)}")
     entries = search_entries(
@@ -77,7 +76,7 @@ def _show(args: argparse.Namespace) -> int:
         action_prefix=args.action,
         student_id=args.student,
         since=_parse_since(args.since),
-        limit=args.limit if not args.flagged else 100_000,
+        limit=args.limit if not args.flagged else MAX_LIMIT,
     )
     if args.flagged:
         flags = flag_unusual(entries)[-args.limit :]

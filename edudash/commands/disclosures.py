@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from edudash.cli import CommandError, add_db_argument
+from edudash.cli import CommandError, add_db_argument, check_count, output_path
 from privacy.access import User
 from privacy.disclosures import (
     LEGAL_BASES,
@@ -125,8 +125,7 @@ def _filter_values(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    if args.limit < 1:
-        raise CommandError("--limit must be at least 1")
+    check_count(args.limit, "--limit")
     entries = list_disclosures(
         resolve_db_path(args.db), data_manager(args), limit=args.limit, **_filter_values(args)
     )
@@ -143,7 +142,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     db = resolve_db_path(args.db)
-    text = export_disclosures(db, data_manager(args), args.out, **_filter_values(args))
+    out = output_path(args.out, "--out", folder=False)
+    text = export_disclosures(db, data_manager(args), out, **_filter_values(args))
     rows = max(text.count("\n") - 1, 0)
     print(f"wrote {rows} disclosure(s) to {args.out}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 
+from edudash.cli import check_count
 from warehouse.connection import resolve_db_path
 from warehouse.reconciliation import decide_review, merge_ids, pending_reviews
 
@@ -22,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ids", help="review possible duplicate people and merge state IDs")
     ids = p.add_subparsers(dest="ids_command", metavar="ACTION", required=True)
     r = ids.add_parser("review", help="list pending review items side by side")
-    r.add_argument("--limit", type=int, default=20)
+    r.add_argument(
+        "--limit", type=int, default=20, help="show at most this many items (default 20)"
+    )
     r.set_defaults(func=run_review)
     d = ids.add_parser("decide", help="decide a review item: same person or different people")
     d.add_argument("review_id")
@@ -46,6 +49,7 @@ def _who(by: str | None) -> str:
 
 
 def run_review(args: argparse.Namespace) -> int:
+    check_count(args.limit, "--limit")
     items = pending_reviews(resolve_db_path(args.db))
     if items.height == 0:
         print("No pending review items.")

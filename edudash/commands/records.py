@@ -9,9 +9,8 @@ are left out unless `--include-ssn` (the person's own, at the Data Manager's cho
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from edudash.cli import add_db_argument
+from edudash.cli import add_db_argument, output_path
 from edudash.commands.disclosures import actor_option, data_manager, db_option, split_list
 from privacy.record_requests import (
     RELATIONSHIPS,
@@ -148,6 +147,9 @@ def _deny(args: argparse.Namespace) -> int:
 
 
 def _produce(args: argparse.Namespace) -> int:
+    # the folder first: the copy is logged as a disclosure as it is produced
+    out = output_path(args.out, "--out", folder=True)
+    out.mkdir(parents=True, exist_ok=True)
     copy = produce_record_copy(
         resolve_db_path(args.db),
         data_manager(args),
@@ -155,8 +157,6 @@ def _produce(args: argparse.Namespace) -> int:
         tables=split_list(args.part) or None,
         include_ssn=args.include_ssn,
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     stem = f"record-{copy.request_id}-{copy.disclosure_id}"
     (out / f"{stem}.html").write_text(copy.html, encoding="utf-8")
     (out / f"{stem}.csv").write_text(copy.csv, encoding="utf-8")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from edudash.cli import CommandError, add_db_argument
+from edudash.cli import CommandError, add_db_argument, output_path
 from edudash.commands.disclosures import actor_option, data_manager, db_option, split_list
 from privacy.research import (
     STATUSES,
@@ -230,7 +230,8 @@ def _moa(args: argparse.Namespace) -> int:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    x = make_extract(resolve_db_path(args.db), data_manager(args), args.request_id, args.out)
+    out = output_path(args.out, "--out", folder=True)
+    x = make_extract(resolve_db_path(args.db), data_manager(args), args.request_id, out)
     rows = ", ".join(f"{t} {n}" for t, n in x.row_counts.items())
     print(
         f"wrote extract {x.watermark} of RR-{x.request_id} to {x.folder}: {rows} rows, "

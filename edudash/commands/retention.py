@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from edudash.cli import CommandError, add_db_argument
+from edudash.cli import CommandError, add_db_argument, check_count
 from edudash.commands.disclosures import db_option
 from privacy.disclosures import data_manager_account
 from privacy.retention import load_schedule, retention_runs, run_retention
@@ -81,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
+    check_count(args.limit, "--limit")
     for r in retention_runs(resolve_db_path(args.db), cli_operator(), limit=args.limit):
         kind = "dry run" if r.dry_run else "run"
         print(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import math
 from pathlib import Path
 
+from edudash.cli import CommandError, output_path
 from warehouse.connection import resolve_db_path
 from warehouse.submissions import submit_paths
 from warehouse.validation import DEFAULT_MAX_BYTES, problems_to_csv
@@ -38,12 +40,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+MAX_MB = 1 << 20  # a terabyte: any larger limit is no limit at all
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.max_mb <= 0:
-        raise ValueError("--max-mb must be positive")
+    if not (math.isfinite(args.max_mb) and 0 < args.max_mb <= MAX_MB):
+        raise CommandError(f"--max-mb must be a number of megabytes above 0 and at most {MAX_MB}")
     for f in args.files:
         if not Path(f).is_file():
             raise FileNotFoundError(f"no such file: {f}")
+    # outputs checked before anything is stored: an --ids-out that failed afterwards left the
+    # IDs issued and their file unwritten
+    default_report = f"submission-errors-{args.district}-{args.period}.csv"
+    report = output_path(
+        default_report if args.report is None else args.report, "--report", folder=False
+    )
+    ids_out = None if args.ids_out is None else output_path(args.ids_out, "--ids-out", folder=False)
+    for path in (report, ids_out):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
     db = resolve_db_path(args.db)
     by = args.submitted_by or f"cli:{getpass.getuser()}"
     result = submit_paths(
@@ -55,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
         max_bytes=int(args.max_mb * (1 << 20)),
     )
     if not result.accepted:
-        report = Path(args.report or f"submission-errors-{args.district}-{args.period}.csv")
         report.write_text(problems_to_csv(result.problems), encoding="utf-8")
         print(f"REJECTED: {len(result.problems)} problem(s); nothing was stored.")
         for p in result.problems[:SHOWN_PROBLEMS]:
@@ -72,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         f"  IDs: {result.matched_ids} matched to existing, {result.new_ids} new, "
         f"{result.queued_for_review} provisional pending MDOE review"
     )
-    if args.ids_out and result.id_assignments is not None:
-        result.id_assignments.write_csv(args.ids_out)
-        print(f"ID assignments: {Path(args.ids_out).resolve()}")
+    if ids_out is not None and result.id_assignments is not None:
+        result.id_assignments.write_csv(ids_out)
+        print(f"ID assignments: {ids_out.resolve()}")
     return 0

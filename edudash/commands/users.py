@@ -67,12 +67,17 @@ def _read_password(args: argparse.Namespace) -> str:
         if not password:
             raise CommandError("no password on standard input")
         return password
-    first = getpass.getpass("Password: ")
-    problems = password_problems(first, args.user_id)
-    if problems:
-        raise PasswordPolicyError("password rejected: " + "; ".join(problems))
-    if getpass.getpass("Repeat password: ") != first:
-        raise CommandError("the passwords do not match")
+    try:
+        first = getpass.getpass("Password: ")
+        problems = password_problems(first, args.user_id)
+        if problems:
+            raise PasswordPolicyError("password rejected: " + "; ".join(problems))
+        if getpass.getpass("Repeat password: ") != first:
+            raise CommandError("the passwords do not match")
+    except EOFError:  # no terminal and nothing piped in (or Ctrl-D at the prompt)
+        raise CommandError(
+            "no password given: type it at the prompt, or pipe it in with --password-stdin"
+        ) from None
     return first
 
 
