@@ -498,6 +498,22 @@ def test_cli_submit_refuses_bad_options_before_storing_anything(
     assert _file_state(db) == before
 
 
+def test_cli_submit_shows_the_problems_even_when_the_default_report_cannot_be_written(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default report (in the current folder) is only written for a rejected submission,
+    after its summary: a folder in its place fails in one line, the problems already shown."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"submission-errors-{DISTRICT}-{YEAR}.csv").mkdir()
+    bad = tmp_path / "students.csv"
+    bad.write_text("local_student_id,first_name\nA1,Ann\n")
+    argv = ["submit", "--db", str(db), "--district", DISTRICT, "--period", YEAR, str(bad)]
+    assert cli_main(argv) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("REJECTED:") and "students.csv row" in out
+    assert "Is a directory" in err and "\n" not in err.strip()
+
+
 # --- The privacy facade: who may submit, review and see status ------------------------------
 
 SUPER = User("sup1905", Role.SUPERINTENDENT, district_id=DISTRICT)

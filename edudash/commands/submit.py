@@ -49,12 +49,12 @@ def run(args: argparse.Namespace) -> int:
     for f in args.files:
         if not Path(f).is_file():
             raise FileNotFoundError(f"no such file: {f}")
-    # outputs checked before anything is stored: an --ids-out that failed afterwards left the
-    # IDs issued and their file unwritten
-    default_report = f"submission-errors-{args.district}-{args.period}.csv"
-    report = output_path(
-        default_report if args.report is None else args.report, "--report", folder=False
-    )
+    # outputs named checked before anything is stored: an --ids-out that failed afterwards
+    # left the IDs issued and their file unwritten (the default report, in the current
+    # folder, is only needed if the submission is rejected: it is not asked of a valid one)
+    report = Path(f"submission-errors-{args.district}-{args.period}.csv")
+    if args.report is not None:
+        report = output_path(args.report, "--report", folder=False)
     ids_out = None if args.ids_out is None else output_path(args.ids_out, "--ids-out", folder=False)
     for path in (report, ids_out):
         if path is not None:
@@ -70,13 +70,14 @@ def run(args: argparse.Namespace) -> int:
         max_bytes=int(args.max_mb * (1 << 20)),
     )
     if not result.accepted:
-        report.write_text(problems_to_csv(result.problems), encoding="utf-8")
         print(f"REJECTED: {len(result.problems)} problem(s); nothing was stored.")
         for p in result.problems[:SHOWN_PROBLEMS]:
             where = f"{p.file} row {p.row}" + (f", {p.field}" if p.field else "")
             print(f"  {where}: {p.problem} -> {p.how_to_fix}")
         if len(result.problems) > SHOWN_PROBLEMS:
             print(f"  ... and {len(result.problems) - SHOWN_PROBLEMS} more")
+        # after the summary: a report that cannot be written still leaves the problems shown
+        report.write_text(problems_to_csv(result.problems), encoding="utf-8")
         print(f"Error report: {report.resolve()}")
         return 1
     print(f"Accepted submission {result.submission_id} for district {args.district}, {args.period}")
