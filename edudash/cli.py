@@ -149,10 +149,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_db(args.command, getattr(args, "db", None))
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader gone away shows here (below), not at exit
+        return status
     except KeyboardInterrupt:
         print("edudash: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): no error to tell, as `cat`
+        try:  # and Python's own flush at exit must not fail again on the closed pipe
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # no real file behind stdout (a test's capture)
+            pass
+        return 1
     except (
         CommandError,
         ValueError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -156,6 +157,24 @@ def test_numbers_and_dates_out_of_range_fail_in_one_line(
     assert cli.main([*argv, "--as", EDM_ID, "--db", str(db)]) == 1
     err = capsys.readouterr().err.strip()
     assert "out of range" in err and "\n" not in err and err.startswith(f"edudash {argv[0]}:")
+
+
+def test_output_cut_short_by_its_reader_is_no_error(built_db: Path, tmp_path: Path) -> None:
+    """`edudash ... | head -1`: the reader closes the pipe early; nothing on stderr (it said
+    "[Errno 32] Broken pipe"), exit 1 as Python's own convention for EPIPE."""
+    db = private_db(built_db, tmp_path / "w")
+    cmd = f"{sys.executable} -m edudash budget show --db {db} | head -1"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    for unbuffered in ("", "", "1", "1"):  # written as printed, or all at exit
+        done = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", cmd],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**env, "PYTHONUNBUFFERED": unbuffered} if unbuffered else env,
+        )
+        assert done.stdout.count("\n") == 1 and done.stderr == ""
+        assert done.returncode in (0, 1)
 
 
 def test_a_db_under_a_file_names_the_file(
