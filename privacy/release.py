@@ -52,6 +52,7 @@ from privacy.suppression import Part, PartResult, ProtectionError, protect_part,
 from privacy.tables import (
     POPULATION_OF,
     SHOWN,
+    SUPPRESSED_COMPLEMENT,
     SUPPRESSED_SMALL,
     ProtectedTable,
     TableLayout,
@@ -1080,12 +1081,19 @@ def _protect_once(
         if reached is not None and not reached[cells].any() and settled[cells].all():
             # no new cell and no new equation: an earlier release proved this part as it is
             continue
+        if unchecked[cells].all():
+            # only cells that are never published and that no one may recover anyway (the
+            # slack of a public bound beside its shown count; a latent remainder): nothing to
+            # protect, nothing to prove (at scale 1, 1,854 such parts cost about 0.5 s of CPU)
+            for c in cells:
+                statuses[c] = SUPPRESSED_COMPLEMENT
+            continue
         if incidence is None or all(incidence.indptr[c] == incidence.indptr[c + 1] for c in cells):
             for c in cells:
                 statuses[c] = (
                     SUPPRESSED_SMALL
                     if primary[c]
-                    else ("suppressed_complement" if must_hide[c] else SHOWN)
+                    else (SUPPRESSED_COMPLEMENT if must_hide[c] else SHOWN)
                 )
             continue
         sub, local, order, rows = _subsystem(system, cells, incidence)

@@ -1307,3 +1307,50 @@ def test_a_checked_protection_of_no_table_is_an_empty_passing_audit() -> None:
         found.report.intervals == {}
         and release_module._protect_top_down([], {}, load_policy()).report is None
     )
+
+
+def test_a_part_of_only_unpublished_cells_is_not_protected(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A part whose own cells are all never published (the slack of a public bound beside its
+    shown count) has nothing to protect and nothing to prove: it never reaches `protect`,
+    its cells are simply hidden, and the release still passes its own audit on checked
+    proofs. (Such parts appear where a count that the public already knows exactly, shown
+    at the school level, has a rate bound: none at scale 0.02, 22 at scale 0.05.)"""
+    import privacy.release as release_module
+    import privacy.suppression as suppression
+    from warehouse.build import build_warehouse
+
+    path = tmp_path_factory.mktemp("wh05") / "edudash.duckdb"
+    build_warehouse(path, scale=0.05, seed=7)
+    layouts, units = _public_year(str(path))
+    policy = load_policy()
+    alone: list[list[str]] = []  # the parts of slack cells only, as `_protect_once` splits them
+    free_parts = release_module._free_parts
+
+    def parts_spy(system, fixed_shown):  # noqa: ANN001, ANN202
+        found = free_parts(system, fixed_shown)
+        for part in found:
+            keys = [str(system.keys[c]) for c in part]
+            if all(k.startswith(("~lo~slack|", "~hi~slack|")) for k in keys):
+                alone.append(keys)
+        return found
+
+    asked: list[bool] = []  # per part protected: are all its own cells unpublished?
+    real = suppression.protect
+
+    def spy(system, policy, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        own = set(range(len(system))) - set(kwargs["must_show"])
+        asked.append(own <= set(kwargs["unchecked"]))
+        return real(system, policy, **kwargs)
+
+    monkeypatch.setattr(release_module, "_free_parts", parts_spy)
+    monkeypatch.setattr(suppression, "protect", spy)
+    protected = release_module._protect_top_down(layouts, units, policy)
+    assert len(alone) > 10  # such parts exist in this release
+    assert asked and not any(asked)  # and none of them was protected
+    report = release_module.checked_release(
+        layouts, units, protected.statuses, policy, protected.witnesses
+    )
+    assert report.ok and report.by_witnesses == len(report.intervals)
