@@ -164,6 +164,8 @@ def protect(
     fresh_rows: Iterable[int] = frozenset(),
     minimise: bool = True,
     minimise_seconds: float | None = None,
+    hold: Iterable[int] = frozenset(),
+    settled: Iterable[int] = frozenset(),
 ) -> Protection:
     """Choose the cells to hide so that the release meets the policy's protection criterion.
 
@@ -196,6 +198,15 @@ def protect(
         problems each, then the ``_UNHIDE_MAX_TRIES`` largest complements re-attacking at
         most ``_UNHIDE_MAX_WORK`` cells), so the same input always gives the same pattern on
         any machine; a time budget makes it depend on machine speed.
+    hold: cells that a later release will tie to new equations (a district's count, which
+        the school sums of the next level hold). The first attack's first rounds of shared
+        points leave them at their true values, so that most proofs move none of them and
+        remain proofs then (``settled`` there). It changes which points prove a cell, never
+        whether it passes.
+    settled: cells of ``must_hide`` already proven safe by checked points that move only
+        cells of ``must_hide`` (`privacy.auditor.checked_witnesses`, against this system):
+        hiding more keeps such a point feasible, so they are not attacked again. Not with
+        ``proven``, which settles cells by another rule.
 
     Cells that a one-child sum makes equal (a district's and its only school's) are protected
     as one cell (`privacy.aliases`): they are shown or hidden together.
@@ -210,6 +221,8 @@ def protect(
         "rank": rank,
         "proven": proven,
         "fresh_rows": fresh_rows,
+        "hold": hold,
+        "settled": settled,
     }
     merged = merge(system)
     if merged is not None:
@@ -264,6 +277,8 @@ def _protect_cells(
     minimise: bool,
     minimise_seconds: float | None,
     started: float,
+    hold: Iterable[int] = frozenset(),
+    settled: Iterable[int] = frozenset(),
 ) -> Protection:
     """`protect` on `system` as it is (its arguments checked here)."""
     n = len(system)
@@ -294,6 +309,16 @@ def _protect_cells(
         raise ValueError("proven cells must be among must_hide")
     engine.proven[list(proven_set)] = True
     engine.fresh_rows = np.array(sorted(_cells(fresh_rows, len(system.constraints), "fresh_rows")))
+    engine.hold[list(_cells(hold, n, "hold"))] = True
+    settled_set = _cells(settled, n, "settled")
+    if settled_set:
+        if not settled_set <= hide_set:
+            raise ValueError("settled cells must be among must_hide")
+        if proven_set:
+            raise ValueError("settled and proven cells cannot both be given")
+        engine.settled = np.zeros(n, dtype=bool)
+        engine.settled[list(settled_set)] = True
+        engine.stats["settled"] = len(settled_set)
     engine.pin_determined()  # may refuse at once: before any re-proof is started
     engine.start_settling()
     engine.local_rules(range(engine.nrows))
@@ -418,6 +443,9 @@ def _protect_merged(
             minimise=minimise,
             minimise_seconds=minimise_seconds,
             started=time.perf_counter(),
+            # a class is held when a member is; settled when every member is
+            hold=merged.any_of(_sorted_cells(options["hold"], n, "hold")).tolist(),
+            settled=merged.all_of(_sorted_cells(options["settled"], n, "settled")).tolist(),
         )
     except ProtectionError as exc:  # named by every member of the classes at fault
         at_fault = np.isin(merged.cell_of, [merged.system.index[k] for k in exc.keys])
@@ -920,6 +948,11 @@ def _span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(total)
 
 
+def _sorted_cells(cells: Iterable[int], n: int, what: str) -> np.ndarray:
+    """`_cells` as a sorted array."""
+    return np.array(sorted(_cells(cells, n, what)), dtype=np.int64)
+
+
 def _cells(cells: Iterable[int], n: int, what: str) -> set[int]:
     out = {int(c) for c in cells}
     bad = [c for c in out if not 0 <= c < n]
@@ -1101,6 +1134,7 @@ class _Suppressor:
         self.proven = np.zeros(self.n, dtype=bool)
         self.fresh_rows = np.zeros(0, dtype=np.int64)
         self.settled: np.ndarray | None = None
+        self.hold = np.zeros(self.n, dtype=bool)  # see `protect`'s ``hold``
         self.pending: Future | None = None  # `_settled`'s answer, while it is worked out
         self.early: Future | None = None  # the cells `_settled` will leave open, known sooner
         self.unchecked = np.zeros(self.n, dtype=bool)
@@ -1361,6 +1395,8 @@ class _Suppressor:
             riding = riding[~np.isin(riding, to_check)]
             both = np.concatenate([to_check, riding])
             attacker = Attacker(self.system, np.flatnonzero(self.hidden), self.incidence)
+            if not later and self.hold.any():
+                attacker.hold = self.hold  # the first round, where most cells are proven
             need_upper, need_width = self._needs(both)
             lower, upper, _ = attacker.bounds(
                 both,

@@ -1360,3 +1360,47 @@ def test_reports_of_systems_side_by_side_join_into_the_audit_of_the_whole() -> N
     assert joined.violations and not joined.ok
     with pytest.raises(ValueError, match="2 report"):
         joined_reports(reports[:2], [len(s) for s in systems])
+
+
+def test_held_cells_stay_still_in_the_first_shared_points_and_verdicts_do_not_change(
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """With `Attacker.hold`, the first `_HOLD_ROUNDS` rounds of shared points over
+    neighbourhoods keep the held cells (here the hidden margins) at their true values, so the
+    cells they decide are proven by points that move no held cell; every verdict still equals
+    the brute-force program's, and the later rounds may move held cells again."""
+    calls: list[tuple[bool, np.ndarray | None]] = []  # (held, cells the point moves)
+    original = Attacker._aggregate_point
+
+    def spy(self, targets, sign, gap, whole=False, held=False):  # noqa: ANN001, ANN202
+        found = original(self, targets, sign, gap, whole, held)
+        moved = None
+        if found is not None:
+            members, x = found
+            moved = members[np.abs(x - self.xstar[members]) > 0.5]
+        calls.append((held and not whole, moved))
+        return found
+
+    monkeypatch.setattr(Attacker, "_aggregate_point", spy)
+    free_of_held = 0
+    for seed in range(3):
+        system, cells, need_upper, need_width = _heavily_hidden(seed, (4, 4, 4), 70)
+        hold = np.zeros(len(system), dtype=bool)
+        margins = [c for c in cells.tolist() if "All" in system.keys[c]]
+        hold[margins] = True
+        attacker = Attacker(system, cells)
+        attacker.hold = hold
+        calls.clear()
+        lower, upper, _ = attacker.bounds(cells, need_upper=need_upper, need_width=need_width)
+        expected = oracle(system, set(cells.tolist()))
+        for i, cell in enumerate(cells.tolist()):
+            lo, hi = expected[cell]
+            truly = hi >= need_upper[i] and hi - lo >= need_width[i]
+            assert (upper[i] >= need_upper[i] and upper[i] - lower[i] >= need_width[i]) == truly
+        held_calls = [moved for held, moved in calls if held]
+        assert held_calls
+        for moved in held_calls:
+            if moved is not None:
+                assert not hold[moved].any()
+                free_of_held += len(moved)
+    assert free_of_held > 0  # the held rounds did prove cells

@@ -1603,3 +1603,41 @@ def test_the_exact_search_master_takes_an_integral_relaxation_as_the_minimum(mon
         assert beaten is not None and float(cost @ beaten) >= best - 1e-9
     assert without_program > 0 and with_program > 0  # both kinds of relaxation came up
     assert suppression._master(np.ones(3), [np.zeros(3)], np.inf) is None
+
+
+def test_settled_cells_are_not_attacked_again(monkeypatch) -> None:  # noqa: ANN001
+    """Cells hidden before whose checked points already prove them (`protect`'s ``settled``)
+    are never attacked again; the others are, and the result is as safe as ever. A settled
+    cell must be one hidden before, and the rule does not mix with ``proven``."""
+    rng = np.random.default_rng(3)
+    system = CellSystem()
+    add_table(system, "t", rng.choice([1, 2, 4, 7, 12, 20, 35], size=(5, 5)))
+    first = protect(system, POLICY)
+    hidden = np.array(sorted(first.hidden), dtype=np.int64)
+    lo, hi, valid = checked_witnesses(system, hidden, first.witnesses)
+    primary = np.zeros(len(system), dtype=bool)
+    primary[list(first.primary)] = True
+    passes = np.where(primary, (hi >= 10) & (hi - lo >= 5), hi - lo >= 1)
+    settled = [c for c in hidden.tolist() if passes[c]][::2]  # half of them, the rest not
+    assert valid and len(settled) >= 3
+
+    attacked: list[int] = []
+    real = privacy.auditor.Attacker.bounds
+
+    def spy(self, cells, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        attacked.extend(np.asarray(cells).tolist())
+        return real(self, cells, **kwargs)
+
+    monkeypatch.setattr(privacy.auditor.Attacker, "bounds", spy)
+    again = protect(system, POLICY, must_hide=first.hidden, settled=settled)
+    assert attacked and not set(attacked) & set(settled)
+    assert set(hidden.tolist()) - set(settled) <= set(attacked)
+    assert again.hidden == first.hidden and again.stats["settled"] == len(settled)
+    monkeypatch.setattr(privacy.auditor.Attacker, "bounds", real)
+    assert_protected(system, again)
+
+    shown = next(c for c in range(len(system)) if c not in first.hidden)
+    with pytest.raises(ValueError, match="settled cells must be among must_hide"):
+        protect(system, POLICY, must_hide=first.hidden, settled=[shown])
+    with pytest.raises(ValueError, match="cannot both be given"):
+        protect(system, POLICY, must_hide=first.hidden, settled=settled, proven=settled)
