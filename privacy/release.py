@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from privacy import gc_pause, parallel
-from privacy.auditor import AuditReport, audit, joined_reports
+from privacy.auditor import AuditReport, audit, checked_witnesses, joined_reports
 from privacy.catalogue import CatalogueEntry, public_catalogue
 from privacy.cell_build import SystemBase, build_system, is_latent
 from privacy.cells import CellSystem, side_by_side
@@ -719,7 +719,7 @@ def _protect_levels(
         freed: set[str] = set()
         hold: frozenset[str] = frozenset()
         if number + 1 < len(stages):
-            hold = _tied_below(stage, stages[number + 1][1], units)
+            hold = _tied_below(stage, stages[number + 1][1], district_of)
         while True:
             started = time.perf_counter()
             try:
@@ -769,12 +769,12 @@ def _protect_levels(
 
 
 def _tied_below(
-    stage: Sequence[TableLayout], below: Sequence[TableLayout], units: dict[str, pl.DataFrame]
+    stage: Sequence[TableLayout], below: Sequence[TableLayout], district_of: dict[str, str]
 ) -> frozenset[str]:
     """Keys of the cells of `stage` that the geography sums of the next level hold: for each
     cell of a table of `below` that `stage` has not, the cell of the same dimensions one unit
-    up (a school's district, a district's state). Keys `stage` lacks are ignored where used."""
-    district_of = _district_of_schools(units)
+    up (a school's district, a district's state; ``district_of``: school id -> district id).
+    Keys `stage` lacks are ignored where used."""
     have = {id(lay) for lay in stage}
     out: set[str] = set()
     for lay in below:
@@ -1231,8 +1231,6 @@ def _settled_by(
     keeps it feasible, so a cell whose valid points already meet the criterion (the small
     cell's, or an interval of width 1 for a complement) needs no new proof.
     """
-    from privacy.auditor import checked_witnesses
-
     if not len(points) or not candidates.any():
         return np.zeros(len(system), dtype=bool)
     lo, hi, _ = checked_witnesses(system, np.flatnonzero(hidden), witnesses_in(system, points))

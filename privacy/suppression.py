@@ -52,6 +52,7 @@ any hidden cell.
 from __future__ import annotations
 
 import math
+import operator
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import Future
@@ -385,8 +386,8 @@ def _protect_merged(
         primary_set = {i for i in range(n) if policy.is_small(int(system.values[i]))}
     else:
         primary_set = _cells(primary, n, "primary")
-    hide = np.array(sorted(_cells(options["must_hide"], n, "must_hide")), dtype=np.int64)
-    show = np.array(sorted(_cells(options["must_show"], n, "must_show")), dtype=np.int64)
+    hide = _sorted_cells(options["must_hide"], n, "must_hide")
+    show = _sorted_cells(options["must_show"], n, "must_show")
     small = np.array(sorted(primary_set), dtype=np.int64)
     unchecked_set = _cells(options["unchecked"], n, "unchecked") - primary_set
     unchecked = np.array(sorted(unchecked_set), dtype=np.int64)
@@ -954,7 +955,12 @@ def _sorted_cells(cells: Iterable[int], n: int, what: str) -> np.ndarray:
 
 
 def _cells(cells: Iterable[int], n: int, what: str) -> set[int]:
-    out = {int(c) for c in cells}
+    """``cells`` as a set of cell indices of a system of ``n`` cells (``what`` names the
+    argument in errors): each must be a whole number (an int, not 1.5 or "1") in range."""
+    try:
+        out = {operator.index(c) for c in cells}
+    except TypeError as exc:
+        raise ValueError(f"{what} must hold cell indices (whole numbers): {exc}") from exc
     bad = [c for c in out if not 0 <= c < n]
     if bad:
         raise ValueError(f"{what} refers to unknown cell index {bad[0]}")

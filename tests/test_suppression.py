@@ -1641,3 +1641,15 @@ def test_settled_cells_are_not_attacked_again(monkeypatch) -> None:  # noqa: ANN
         protect(system, POLICY, must_hide=first.hidden, settled=[shown])
     with pytest.raises(ValueError, match="cannot both be given"):
         protect(system, POLICY, must_hide=first.hidden, settled=settled, proven=settled)
+
+
+@pytest.mark.parametrize("option", ["primary", "must_hide", "must_show", "hold", "settled"])
+@pytest.mark.parametrize("bad", [1.5, "1", None])
+def test_cell_arguments_must_be_whole_cell_indices(option: str, bad: object) -> None:
+    """A cell argument that is not a whole number (1.5 would have meant cell 1) is refused
+    by name, before anything is protected; numpy integers are fine."""
+    system = CellSystem()
+    system.add_sum(("T", 40), [("a", 3), ("b", 17), ("c", 20)])
+    with pytest.raises(ValueError, match=f"{option} must hold cell indices"):
+        protect(system, POLICY, **{option: [bad]})
+    assert protect(system, POLICY, must_hide=np.array([2], dtype=np.int64)).hidden == {1, 2}
