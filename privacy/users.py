@@ -594,6 +594,12 @@ def deny_request(
     return _load_request(db_path, request_id)
 
 
+def _echo(uid: str) -> str:
+    """A user ID as an error message repeats it: no ID is longer than 40 characters, so a
+    longer one is cut (a mistaken paste of a file should not come back whole)."""
+    return uid if len(uid) <= 40 else f"{uid[:40]}... ({len(uid)} characters)"
+
+
 def revoke_user(
     db_path: str | os.PathLike[str] | None,
     actor: Actor,
@@ -614,7 +620,7 @@ def revoke_user(
         with write_transaction(con):
             row = con.execute("SELECT * FROM users WHERE user_id = ?", (uid,)).fetchone()
             if row is None:
-                raise LookupError(f"no user {uid}")
+                raise LookupError(f"no user {_echo(uid)}")
             target = user_from_row(row)
             if isinstance(actor, User):
                 if actor.user_id == uid:

@@ -489,3 +489,24 @@ def test_page_makes_the_extract_and_refuses_others(env, monkeypatch) -> None:
     assert not at.exception and not at.error
     assert log_counts(db) == (before[0] + 1, before[1] + 1)
     assert any("logged as disclosure #1" in s.value for s in at.success)
+
+
+def test_bar_through_the_commands_and_its_bad_input(env, capsys) -> None:
+    db, edm = env
+    loan = _approved_loan(db, edm)
+    before = (count(db, "improper_disclosures"), count(db, "audit_log"))
+    bar = ["research", "bar", "--as", EDM_ID, "--finding", "Posted an extract on a website"]
+    for args, message in [
+        ([], "name the --organization or the --request"),
+        (["--request", "0"], "no research request #0"),
+        (["--request", "99"], "no research request #99"),
+        (["--organization", "Acme", "--found-on", "2999-01-01"], "in the future"),
+    ]:
+        _, err = cli(capsys, db, *bar, *args, ok=False)
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert (count(db, "improper_disclosures"), count(db, "audit_log")) == before
+    out, _ = cli(capsys, db, *bar, "--request", str(loan))
+    assert f"{REQUEST['organization']} barred until" in out
+    out, _ = cli(capsys, db, "research", "bars", "--as", EDM_ID)
+    assert REQUEST["organization"] in out and "Posted an extract" in out
+    assert count(db, "improper_disclosures") == before[0] + 1

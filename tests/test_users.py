@@ -365,6 +365,11 @@ def test_cli_create_list_revoke(
     assert main(["users", "revoke", "--db", str(db), "first.dm", "--reason", "test"]) == 0
     assert "revoked first.dm" in capsys.readouterr().out
     assert main(["users", "revoke", "--db", str(db), "first.dm"]) == 1
+    capsys.readouterr()
+    pasted = "x" * 100_000  # a file pasted as the ID: refused, not echoed back whole
+    assert main(["users", "revoke", "--db", str(db), pasted]) == 1
+    err = capsys.readouterr().err
+    assert "no user " + "x" * 40 + "... (100000 characters)" in err and len(err) < 200
     blob = b"".join(
         p.read_bytes() for p in db.parent.iterdir() if p.is_file() and not p.is_symlink()
     )

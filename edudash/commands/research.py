@@ -287,7 +287,7 @@ def _destroyed(args: argparse.Namespace) -> int:
 
 
 def _bar(args: argparse.Namespace) -> int:
-    if not (args.organization or args.request):
+    if args.organization is None and args.request is None:
         raise CommandError("name the --organization or the --request the data came from")
     bar = record_improper_disclosure(
         resolve_db_path(args.db),
