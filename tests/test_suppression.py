@@ -891,11 +891,61 @@ def test_the_kept_region_lp_decides_patterns_as_the_attacker_does() -> None:
     whenever it answers, it must answer what the full attacker answers, on two-way tables
     (integral optima) and three-way ones (fractional optima, rays where a margin is hidden);
     and it must answer most patterns, or it saves nothing."""
-    from privacy.auditor import Attacker
-    from privacy.suppression import _Region, _RegionLP
+    from privacy.suppression import _RegionLP
 
-    rng = np.random.default_rng(5)
     asked = answered = passed = undecided_capped = 0
+    for region, primary, hidden, judge in _region_patterns(seed=5):
+        quick = _RegionLP(region, region.local(primary), POLICY)
+        # a cap just above every value: long moves and rays stop at it, and a block that
+        # reaches it must not be read as the cell's bound
+        tight = _RegionLP(region, region.local(primary), POLICY)
+        tight.cap = float(region.values.max()) + 1.0
+        for pattern in hidden:
+            truth = judge(pattern)
+            verdict = quick.verdict(pattern)
+            asked += 1
+            passed += truth
+            if verdict is not None:
+                answered += 1
+                assert verdict == truth
+            capped = tight.verdict(pattern)
+            assert capped is None or capped == truth
+            undecided_capped += capped is None
+    assert asked >= 100 and answered >= 0.8 * asked
+    assert 0.2 * asked <= passed <= 0.8 * asked  # both verdicts are put to the test
+    assert undecided_capped > 0  # the tight cap did bind
+
+
+def test_what_a_failing_verdict_says_may_be_hidden_besides_still_fails() -> None:
+    """After a failing verdict, `_RegionLP.addable` names cells that the pattern may hide as
+    well and still fail (read from the LP's reduced costs): the attacker must find the pattern
+    with all of them hidden failing too, and the duals must allow cells often, or the cuts
+    of `minimum_complements` gain nothing."""
+    from privacy.suppression import _RegionLP
+
+    failing = grown = 0
+    for region, primary, hidden, judge in _region_patterns(seed=23):
+        quick = _RegionLP(region, region.local(primary), POLICY)
+        for pattern in hidden:
+            if quick.verdict(pattern) is not False or quick.addable is None:
+                continue
+            failing += 1
+            more = np.flatnonzero(quick.addable)
+            assert not np.isin(more, pattern).any()
+            grown += len(more) > 0
+            assert not judge(np.union1d(pattern, more))
+    assert failing >= 50 and grown >= 0.5 * failing
+
+
+def _region_patterns(
+    seed: int,
+) -> Iterator[tuple[suppression._Region, np.ndarray, list[np.ndarray], Callable]]:
+    """Random two- and three-way tables with one to eight small cells: per table, (its
+    `_Region` over every cell, up to four small cells to judge, twelve random patterns that
+    hide every small cell (region numbers), and the full attacker's verdict on a pattern)."""
+    from privacy.auditor import Attacker
+
+    rng = np.random.default_rng(seed)
     for trial in range(80):
         system = CellSystem()
         shape = (4, 4) if trial % 2 else (3, 3, 3)
@@ -904,34 +954,32 @@ def test_the_kept_region_lp_decides_patterns_as_the_attacker_does() -> None:
         if not 1 <= len(small) <= 8:
             continue
         primary = small[:4]
-        widest = np.arange(len(system))
-        region = _Region(system, widest, primary)
-        quick = _RegionLP(region, region.local(primary), POLICY)
-        # a cap just above every value: long moves and rays stop at it, and a block that
-        # reaches it must not be read as the cell's bound
-        tight = _RegionLP(region, region.local(primary), POLICY)
-        tight.cap = float(system.values.max()) + 1.0
+        region = suppression._Region(system, np.arange(len(system)), primary)
         need_upper = np.full(len(primary), float(POLICY.min_upper_bound))
         need_width = np.full(len(primary), float(POLICY.min_interval_width))
-        for _ in range(12):
-            others = rng.choice(widest, int(rng.integers(0, len(widest))), replace=False)
-            hidden = region.local(np.union1d(small, others))
-            lower, upper, _ = Attacker(region, hidden, region.matrix).bounds(
+
+        def judge(
+            pattern: np.ndarray,
+            region=region,  # noqa: ANN001
+            primary=primary,  # noqa: ANN001
+            need_upper=need_upper,  # noqa: ANN001
+            need_width=need_width,  # noqa: ANN001
+        ) -> bool:
+            lower, upper, _ = Attacker(region, pattern, region.matrix).bounds(
                 region.local(primary), need_upper=need_upper, need_width=need_width
             )
-            truth = bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
-            verdict = quick.verdict(hidden)
-            asked += 1
-            passed += truth
-            if verdict is not None:
-                answered += 1
-                assert verdict == truth
-            capped = tight.verdict(hidden)
-            assert capped is None or capped == truth
-            undecided_capped += capped is None
-    assert asked >= 100 and answered >= 0.8 * asked
-    assert 0.2 * asked <= passed <= 0.8 * asked  # both verdicts are put to the test
-    assert undecided_capped > 0  # the tight cap did bind
+            return bool(((upper >= need_upper) & (upper - lower >= need_width)).all())
+
+        hidden = [
+            region.local(
+                np.union1d(
+                    small,
+                    rng.choice(len(system), int(rng.integers(0, len(system))), replace=False),
+                )
+            )
+            for _ in range(12)
+        ]
+        yield region, primary, hidden, judge
 
 
 def test_growing_a_failing_pattern_by_slices_equals_one_cell_at_a_time() -> None:
@@ -1556,11 +1604,12 @@ def test_room_cuts_leave_the_exact_minimum_unchanged(monkeypatch: pytest.MonkeyP
     assert checked >= 10
 
 
-def test_the_exact_search_master_takes_an_integral_relaxation_as_the_minimum(monkeypatch) -> None:  # noqa: ANN001
+def test_the_exact_search_master_finds_the_brute_force_minimum_either_way(monkeypatch) -> None:  # noqa: ANN001
     """The master problem of the exact re-choice (the cheapest candidates meeting every cut)
-    is solved as an LP first: an integral LP optimum is taken without an integer program, a
-    fractional one goes on to the integer program. Either way its cost is the brute-force
-    minimum; a bound that reaches the cost to beat says so; no choice means None."""
+    is decided by `_cheapest_cover`'s branch and bound, or past its work limit by HiGHS: the
+    LP first (an integral LP optimum is taken without an integer program, a fractional one
+    goes on to the integer program). Either way its cost is the brute-force minimum; a bound
+    that reaches the cost to beat says so; no choice means None."""
     import itertools
 
     from privacy import highs
@@ -1576,7 +1625,7 @@ def test_the_exact_search_master_takes_an_integral_relaxation_as_the_minimum(mon
 
     monkeypatch.setattr(suppression.highs, "milp", counted)
     rng = np.random.default_rng(7)
-    without_program = with_program = 0
+    without_program = with_program = too_long = 0
     for _ in range(150):
         k = int(rng.integers(3, 11))
         values = rng.integers(0, 60, size=k).astype(float)
@@ -1592,17 +1641,33 @@ def test_the_exact_search_master_takes_an_integral_relaxation_as_the_minimum(mon
             if all(c @ np.array(bits) >= 1 for c in cuts)
         ]
         best = min(float(cost @ x) for x in choices)
-        programs.clear()
-        x = suppression._master(cost, list(cuts), np.inf)
-        assert x is not None and set(np.unique(x)) <= {0.0, 1.0}
-        assert all(c @ x >= 1 for c in cuts) and float(cost @ x) == pytest.approx(best)
-        with_program += any(programs)
-        without_program += not any(programs)
-        # asked to beat no more than the minimum: whatever comes back costs at least that
-        beaten = suppression._master(cost, list(cuts), best - 1e-9)
-        assert beaten is not None and float(cost @ beaten) >= best - 1e-9
+        for nodes in (None, 0):  # the branch and bound, then HiGHS alone
+            monkeypatch.setattr(
+                suppression, "_COVER_MAX_NODES", nodes if nodes is not None else 5000
+            )
+            programs.clear()
+            x = suppression._master(cost, list(cuts), np.inf)
+            assert x is not None and set(np.unique(x)) <= {0.0, 1.0}
+            assert all(c @ x >= 1 for c in cuts) and float(cost @ x) == pytest.approx(best)
+            if nodes is None:
+                assert not programs  # decided without HiGHS
+            else:
+                with_program += any(programs)
+                without_program += not any(programs)
+            # asked to beat no more than the minimum: whatever comes back costs at least that
+            beaten = suppression._master(cost, list(cuts), best - 1e-9)
+            assert beaten is not None and float(cost @ beaten) >= best - 1e-9
+            # ... and a little more than it: the minimum itself
+            found = suppression._master(cost, list(cuts), best + 1e-6)
+            assert found is not None and float(cost @ found) == pytest.approx(best)
+        too_long += suppression._cheapest_cover(cost, cuts, np.inf, max_nodes=1) is (
+            suppression._TOO_LONG
+        )
     assert without_program > 0 and with_program > 0  # both kinds of relaxation came up
-    assert suppression._master(np.ones(3), [np.zeros(3)], np.inf) is None
+    assert too_long > 0  # the work limit did stop some searches
+    for nodes in (5000, 0):
+        monkeypatch.setattr(suppression, "_COVER_MAX_NODES", nodes)
+        assert suppression._master(np.ones(3), [np.zeros(3)], np.inf) is None
 
 
 def test_settled_cells_are_not_attacked_again(monkeypatch) -> None:  # noqa: ANN001
