@@ -93,6 +93,15 @@ _UNHIDE_BATCH_CELLS = 400
 _REPROOF_GAIN = 10
 # components this small get their complements re-chosen by exact integer programming
 _EXACT_MAX_CANDIDATES = 40
+# a system with at most this many candidate complements and cells to judge gets its minimum
+# at once (`_Suppressor.choose_exactly`), with at most this many master problems and
+# patterns judged; scale-1 release's parts under 2,000 cells: up to 80 candidates it was
+# cheaper than the greedy passes and minimising (2.9 against 4.8 s over 876 parts), above
+# them dearer (0.4 against 0.2 s over 7)
+_EXACT_FIRST_MAX_CANDIDATES = 80
+_EXACT_FIRST_MAX_JUDGED = 32
+_EXACT_FIRST_MAX_ROUNDS = 200
+_EXACT_FIRST_MAX_ATTACKS = 400
 # `_cheapest_cover` hands a master to HiGHS past this many branches (the release's took at
 # most 1,000)
 _COVER_MAX_NODES = 5000
@@ -327,9 +336,13 @@ def _protect_cells(
         engine.stats["settled"] = len(settled_set)
     engine.pin_determined()  # may refuse at once: before any re-proof is started
     engine.start_settling()
-    engine.local_rules(range(engine.nrows))
+    # a small part's minimum, found at once, needs no greedy pass and nothing to minimise:
+    # the attack then only proves it (and would cover anything it missed)
+    exact = minimise and not proven_set and engine.choose_exactly()
+    if not exact:
+        engine.local_rules(range(engine.nrows))
     engine.attack_until_safe()
-    if minimise:
+    if minimise and not exact:
         deadline = math.inf if minimise_seconds is None else time.perf_counter() + minimise_seconds
         stale, minimal = engine.reoptimise_small_components(deadline)
         if len(stale):
@@ -1025,7 +1038,7 @@ class _RegionLP:
         c[self.cols[: len(primary)]] = -1.0
         c[self.cols[len(primary) :]] = 1.0
         b = np.tile(a @ self.values, k)
-        self.solver = highs.solver(c, sp.block_diag([a] * k, format="csc"), b, strategy=1)
+        self.solver = highs.solver(c, _copies_side_by_side(a, k), b, strategy=1)
         self.k = k
 
     def verdict(self, hidden: np.ndarray) -> bool | None:
@@ -1097,6 +1110,19 @@ class _RegionLP:
             if best is None or ok.sum() > best.sum():
                 best = ok
         return best
+
+
+def _copies_side_by_side(a: sp.spmatrix, k: int) -> sp.csc_matrix:
+    """``scipy.sparse.block_diag([a] * k)`` in CSC, built from ``a``'s entries at once
+    (block_diag handles each copy on its own: a tenth of the exact search's time on small
+    parts)."""
+    coo = sp.coo_matrix(a)
+    m, n = coo.shape
+    shift = np.arange(k)[:, None]
+    rows = (coo.row[None, :] + m * shift).ravel()
+    cols = (coo.col[None, :] + n * shift).ravel()
+    data = np.tile(coo.data, k)
+    return sp.csc_matrix((data, (rows, cols)), shape=(m * k, n * k))
 
 
 def _span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -1380,6 +1406,57 @@ class _Suppressor:
                 f"stay shown (earlier releases), e.g. {keys[:10]}",
                 keys,
             )
+
+    def choose_exactly(self) -> bool:
+        """Hide the fewest (then smallest) complements that protect everything, chosen by
+        exact integer programming over the whole system (`minimum_complements`, every cell
+        not yet hidden nor forbidden a candidate), where the system is small enough:
+        at most `_EXACT_FIRST_MAX_CANDIDATES` candidates and `_EXACT_FIRST_MAX_JUDGED` cells
+        to judge (small ones, and those hidden before that must not be given away). True if
+        it did; False (nothing changed) where the system is larger or the search ran out of
+        work: the greedy passes and minimising then run as before.
+
+        A proven minimum holds no complement that the attacker recovers exactly (showing it
+        would cost nothing), and the attack that follows proves every hidden cell. Scale-1
+        release, 2023-24: on the 883 parts under 2,000 cells, 11,617 cells hidden instead of
+        11,878 (the greedy passes, then minimising), all at a proven minimum.
+        """
+        candidates = np.flatnonzero(~self.hidden & ~self.forbidden)
+        primary = np.flatnonzero(self.primary)
+        guarded = np.flatnonzero(self.hidden & ~self.primary & ~self.unchecked)
+        judged = len(primary) + len(guarded)
+        if (
+            not judged
+            or len(candidates) > _EXACT_FIRST_MAX_CANDIDATES
+            or judged > _EXACT_FIRST_MAX_JUDGED
+        ):
+            return False
+        best, _ = minimum_complements(
+            self.system,
+            self.policy,
+            primary=primary,
+            fixed_hidden=np.flatnonzero(self.hidden),
+            candidates=candidates,
+            incidence=self.incidence,
+            max_rounds=_EXACT_FIRST_MAX_ROUNDS,
+            rank=self.rank,
+            max_attacks=_EXACT_FIRST_MAX_ATTACKS,
+            guarded=guarded,
+        )
+        if best is None:
+            return False
+        judged_mask = np.zeros(self.n, dtype=bool)
+        judged_mask[primary] = judged_mask[guarded] = True
+        for c in best:
+            near = self._cells_of_rows(self.rows_of(c))
+            near = near[judged_mask[near]]
+            if len(near):  # named after a cell it shares an equation with, as the greedy does
+                self.hide_complement(c, int(near[0]))
+            else:
+                self.set_hidden(c, True)
+                self.reason[c] = "complementary suppression (exact minimum)"
+        self.stats["exact_first"] = len(best)
+        return True
 
     def hide_complement(self, c: int, target: int) -> None:
         self.set_hidden(c, True)

@@ -1541,20 +1541,27 @@ def test_the_exact_minimum_never_gives_away_a_cell_hidden_before() -> None:
             assert upper[0] == lower[0]
 
 
-def test_the_exact_re_choice_leaves_nothing_for_the_attack_to_cover_again() -> None:
+def test_the_exact_re_choice_leaves_nothing_for_the_attack_to_cover_again(monkeypatch) -> None:  # noqa: ANN001
     """`protect`'s exact re-choice of a group whose only hidden cell before it is one an
     earlier release hid (no small cell) must keep that cell covered: the attack after it then
     adds no complement. (It once showed every complement of such a group, and the attack
-    after it hid new ones: at scale 1 that added about 1,300 cells to the school level.)"""
+    after it hid new ones: at scale 1 that added about 1,300 cells to the school level.)
+    The same holds for the minimum chosen at once (`_Suppressor.choose_exactly`)."""
     seen = 0
     for system, cell in _tables_with_a_cell_hidden_before(seed=4, tries=12):
         quick = protect(system, POLICY, primary=[], must_hide={cell}, minimise=False)
-        full = protect(system, POLICY, primary=[], must_hide={cell})
+        at_once = protect(system, POLICY, primary=[], must_hide={cell})
+        with monkeypatch.context() as m:  # too large to choose at once: greedy, then re-chosen
+            m.setattr(suppression, "_EXACT_FIRST_MAX_CANDIDATES", 0)
+            full = protect(system, POLICY, primary=[], must_hide={cell})
         added = ("local", "attack")
         assert [full.stats.get(k, 0) for k in added] == [quick.stats.get(k, 0) for k in added]
-        assert len(full.hidden) <= len(quick.hidden)
-        assert cell in full.hidden
-        assert_protected(system, full)
+        assert "exact_first" not in full.stats and "exact_first" in at_once.stats
+        assert at_once.stats.get("attack", 0) == 0
+        assert len(at_once.hidden) <= len(full.hidden) <= len(quick.hidden)
+        for found in (full, at_once):
+            assert cell in found.hidden
+            assert_protected(system, found)
         seen += 1
     assert seen == 12
 
@@ -1718,3 +1725,55 @@ def test_cell_arguments_must_be_whole_cell_indices(option: str, bad: object) -> 
     with pytest.raises(ValueError, match=f"{option} must hold cell indices"):
         protect(system, POLICY, **{option: [bad]})
     assert protect(system, POLICY, must_hide=np.array([2], dtype=np.int64)).hidden == {1, 2}
+
+
+def test_copies_side_by_side_is_scipys_block_diagonal() -> None:
+    """`_copies_side_by_side(a, k)` (the kept LP's blocks) is ``block_diag([a] * k)``."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        shape = (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
+        a = sp.random(*shape, density=0.4, random_state=int(rng.integers(10**6)), format="csr")
+        k = int(rng.integers(1, 6))
+        built = suppression._copies_side_by_side(a, k)
+        expected = sp.block_diag([a] * k, format="csc")
+        assert built.shape == expected.shape and (built != expected).nnz == 0
+
+
+def test_a_small_system_gets_its_brute_force_minimum_at_once(monkeypatch) -> None:  # noqa: ANN001
+    """`protect` chooses the complements of a small system at once by exact integer
+    programming (`_Suppressor.choose_exactly`): on random 3 x 3 tables with margins, as few
+    complements as any working pattern has (checked against every smaller pattern by the
+    attacker), protected; out of search work it falls back to the greedy passes, protected
+    too, with no fewer cells."""
+    from itertools import combinations
+
+    checked = 0
+    for system, small, candidates in _small_groups(seed=9, tries=80):
+        if len(candidates) > 12:
+            continue
+        found = protect(system, POLICY)
+        assert "exact_first" in found.stats
+        assert_protected(system, found)
+        complements = len(found.hidden) - len(small)
+        fewer = (
+            [
+                chosen
+                for chosen in combinations(candidates.tolist(), complements - 1)
+                if audit(system, set(small.tolist()) | set(chosen), POLICY, primary=set(small)).ok
+            ]
+            if complements
+            else []
+        )
+        assert not fewer
+        with monkeypatch.context() as m:
+            m.setattr(suppression, "_EXACT_FIRST_MAX_ATTACKS", 0)
+            greedy = protect(system, POLICY)
+        assert "exact_first" not in greedy.stats
+        assert_protected(system, greedy)
+        assert len(greedy.hidden) >= len(found.hidden)
+        checked += 1
+        if checked == 8:
+            break
+    assert checked == 8
