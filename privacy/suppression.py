@@ -28,6 +28,11 @@ It works in three passes:
    have none to spare) are tried back (largest first) and kept shown when the attacker still
    finds no violation (only cells whose proving points moved the complement are re-attacked).
 
+A small system (at most `_EXACT_FIRST_MAX_CANDIDATES` candidate complements and
+`_EXACT_FIRST_MAX_JUDGED` cells to judge: most parts of a release under 2,000 cells) skips
+passes 1 and 3: its minimum is chosen at once by the same exact integer programming over
+every cell (`_Suppressor.choose_exactly`), and pass 2 proves it.
+
 Before these passes, cells that a one-child sum makes equal (a district's and its only
 school's) are merged into one cell (`privacy.aliases`): the passes run on the merged system,
 whose integer points are exactly the whole system's, so each class is shown or hidden whole.
@@ -94,14 +99,19 @@ _REPROOF_GAIN = 10
 # components this small get their complements re-chosen by exact integer programming
 _EXACT_MAX_CANDIDATES = 40
 # a system with at most this many candidate complements and cells to judge gets its minimum
-# at once (`_Suppressor.choose_exactly`), with at most this many master problems and
-# patterns judged; scale-1 release's parts under 2,000 cells: up to 80 candidates it was
-# cheaper than the greedy passes and minimising (2.9 against 4.8 s over 876 parts), above
-# them dearer (0.4 against 0.2 s over 7)
+# at once (`_Suppressor.choose_exactly`); scale-1 release's parts under 2,000 cells: up to 80
+# candidates it was cheaper than the greedy passes and minimising (2.9 against 4.8 s over 876
+# parts), above them dearer (0.4 against 0.2 s over 7)
 _EXACT_FIRST_MAX_CANDIDATES = 80
 _EXACT_FIRST_MAX_JUDGED = 32
-_EXACT_FIRST_MAX_ROUNDS = 200
-_EXACT_FIRST_MAX_ATTACKS = 400
+# ... with at most this many master problems, patterns judged, and branches of its master
+# problems in all (`_cheapest_cover`; no HiGHS): past them it gives up, and the greedy passes
+# run. Scale 1, 2023-24: the 823 searches that end take at most 17 masters and 17 verdicts; 11
+# give up, with the same cells hidden in the end. Without the branch budget, one part of a
+# scale-0.02 release spent 15 s on 83 set covers that HiGHS had to decide.
+_EXACT_FIRST_MAX_ROUNDS = 40
+_EXACT_FIRST_MAX_ATTACKS = 60
+_EXACT_FIRST_MAX_BRANCHES = 1000
 # `_cheapest_cover` hands a master to HiGHS past this many branches (the release's took at
 # most 1,000)
 _COVER_MAX_NODES = 5000
@@ -545,6 +555,7 @@ def minimum_complements(
     improve_on: np.ndarray | None = None,
     max_attacks: int | None = None,
     guarded: np.ndarray | None = None,
+    max_branches: int | None = None,
 ) -> Minimum:
     """Fewest ``candidates`` to hide besides ``fixed_hidden`` so that ``primary`` cells pass.
 
@@ -567,8 +578,11 @@ def minimum_complements(
     improve_on: a pattern of ``candidates`` known to work (the complements chosen so far):
         only a cheaper one is sought, and no pattern is returned as soon as the master's
         bound shows that there is none (``improve_on`` is then a proven minimum).
+    max_branches: if given, the master problems are decided by `_cheapest_cover` alone,
+        within this many branches over the whole search (a hard one gives the search up,
+        where by default HiGHS decides it).
     Returns a `Minimum`: its pattern is None when the deadline passes, ``max_rounds`` master
-    problems are solved or ``max_attacks`` patterns judged first (by the kept LP,
+    problems are solved, ``max_branches`` spent, or ``max_attacks`` patterns judged first (by the kept LP,
     `_RegionLP`, or in full), or when no pattern works; it says whether what it found is
     proven a minimum.
     """
@@ -642,6 +656,7 @@ def minimum_complements(
             deadline,
             max_rounds,
             lambda chosen: grown.get(np.sort(chosen).tobytes()),
+            None if max_branches is None else [max_branches],
         )
     except _OutOfWork:
         return Minimum(None, False)
@@ -672,6 +687,7 @@ def _search(
     deadline: float | None,
     max_rounds: int | None,
     also_failing: Callable[[np.ndarray], np.ndarray | None] = lambda chosen: None,
+    branches: list[int] | None = None,
 ) -> Minimum:
     """The master/attacker loop of `minimum_complements`.
 
@@ -691,7 +707,7 @@ def _search(
         rounds += 1
         if max_rounds is not None and rounds > max_rounds:
             return Minimum(None, False)
-        x = _master(cost, cuts, to_beat)
+        x = _master(cost, cuts, to_beat, branches)
         if x is None:
             return Minimum(None, False)  # no pattern of the candidates works
         if float(cost @ x) >= to_beat:
@@ -716,7 +732,9 @@ def _search(
     return Minimum(None, False)
 
 
-def _master(cost: np.ndarray, cuts: list[np.ndarray], to_beat: float) -> np.ndarray | None:
+def _master(
+    cost: np.ndarray, cuts: list[np.ndarray], to_beat: float, branches: list[int] | None = None
+) -> np.ndarray | None:
     """The cheapest 0/1 choice of candidates that meets every cut (None: none does).
 
     A choice whose cost reaches ``to_beat`` may come back instead when nothing is cheaper
@@ -726,8 +744,17 @@ def _master(cost: np.ndarray, cuts: list[np.ndarray], to_beat: float) -> np.ndar
     `_EXACT_MAX_CANDIDATES` columns). An integral LP optimum is the integer one. An LP bound
     that reaches ``to_beat`` already says that nothing is cheaper: that LP point comes back,
     fractional or not.
+
+    branches: a budget of branches (one number in a list, spent in place): `_cheapest_cover`
+    alone decides, within it, and `_OutOfWork` is raised past it.
     """
-    found = _cheapest_cover(cost, cuts, to_beat)
+    if branches is not None:
+        found, spent = _cheapest_cover(cost, cuts, to_beat, min(branches[0], _COVER_MAX_NODES))
+        branches[0] -= spent
+        if found is _TOO_LONG:
+            raise _OutOfWork
+        return found
+    found, _ = _cheapest_cover(cost, cuts, to_beat)
     if found is not _TOO_LONG:
         return found
     k = len(cost)
@@ -753,11 +780,12 @@ _TOO_LONG = _TooLong()
 
 def _cheapest_cover(
     cost: np.ndarray, cuts: list[np.ndarray], to_beat: float, max_nodes: int | None = None
-) -> np.ndarray | None | _TooLong:
+) -> tuple[np.ndarray | None | _TooLong, int]:
     """`_master`'s problem by depth-first branch and bound: the cheapest choice of candidates
     holding at least one of each cut's (a 0/1 row), costs all positive.
 
-    Returns the optimum if it costs less than ``to_beat``; else all candidates (which meet
+    Returns (answer, branches taken). The answer: the optimum if it costs less than
+    ``to_beat``; else all candidates (which meet
     every cut, and cost at least ``to_beat`` when it is finite: it is the cost of a choice
     of them); None if no choice meets every cut; `_TOO_LONG` after ``max_nodes`` branches
     (default `_COVER_MAX_NODES`).
@@ -778,7 +806,7 @@ def _cheapest_cover(
     for row in cuts:
         mask = sum(1 << j for j in np.flatnonzero(np.asarray(row) > 0.5).tolist())
         if not mask:
-            return None  # a cut no choice meets
+            return None, 0  # a cut no choice meets
         masks.add(mask)
     # a cut holding all of another's options is met whenever the other is
     kept: list[int] = []
@@ -822,10 +850,10 @@ def _cheapest_cover(
     try:
         branch(0, 0.0, 0)
     except _OutOfWork:
-        return _TOO_LONG
+        return _TOO_LONG, nodes - 1
     if best >= 0:
-        return np.array([float(best >> j & 1) for j in range(k)])
-    return np.ones(k) if math.isfinite(to_beat) else None
+        return np.array([float(best >> j & 1) for j in range(k)]), nodes
+    return (np.ones(k) if math.isfinite(to_beat) else None), nodes
 
 
 def _complement_cost(values: np.ndarray, rank: np.ndarray, scale: float) -> np.ndarray:
@@ -1442,6 +1470,7 @@ class _Suppressor:
             rank=self.rank,
             max_attacks=_EXACT_FIRST_MAX_ATTACKS,
             guarded=guarded,
+            max_branches=_EXACT_FIRST_MAX_BRANCHES,
         )
         if best is None:
             return False

@@ -1667,7 +1667,7 @@ def test_the_exact_search_master_finds_the_brute_force_minimum_either_way(monkey
             # ... and a little more than it: the minimum itself
             found = suppression._master(cost, list(cuts), best + 1e-6)
             assert found is not None and float(cost @ found) == pytest.approx(best)
-        too_long += suppression._cheapest_cover(cost, cuts, np.inf, max_nodes=1) is (
+        too_long += suppression._cheapest_cover(cost, cuts, np.inf, max_nodes=1)[0] is (
             suppression._TOO_LONG
         )
     assert without_program > 0 and with_program > 0  # both kinds of relaxation came up
@@ -1767,13 +1767,42 @@ def test_a_small_system_gets_its_brute_force_minimum_at_once(monkeypatch) -> Non
             else []
         )
         assert not fewer
-        with monkeypatch.context() as m:
-            m.setattr(suppression, "_EXACT_FIRST_MAX_ATTACKS", 0)
-            greedy = protect(system, POLICY)
-        assert "exact_first" not in greedy.stats
-        assert_protected(system, greedy)
-        assert len(greedy.hidden) >= len(found.hidden)
+        for limit in ("_EXACT_FIRST_MAX_ATTACKS", "_EXACT_FIRST_MAX_BRANCHES"):
+            with monkeypatch.context() as m:
+                m.setattr(suppression, limit, 0)
+                greedy = protect(system, POLICY)
+            assert "exact_first" not in greedy.stats
+            assert_protected(system, greedy)
+            assert len(greedy.hidden) >= len(found.hidden)
         checked += 1
         if checked == 8:
             break
     assert checked == 8
+
+
+def test_a_master_within_a_branch_budget_spends_it_and_gives_up_past_it(monkeypatch) -> None:  # noqa: ANN001
+    """With a budget of branches (`minimum_complements(max_branches=)`), each master problem
+    is decided by `_cheapest_cover` alone, the budget is spent in place, and a master that
+    needs more gives the search up (`_OutOfWork`) without asking HiGHS."""
+    asked: list[int] = []
+    monkeypatch.setattr(suppression.highs, "milp", lambda *a, **k: asked.append(1) or (None, 0))
+    rng = np.random.default_rng(3)
+    decided = gave_up = 0
+    for _ in range(60):
+        k = int(rng.integers(6, 16))
+        cost = 1.0 + rng.random(k)
+        cuts = [(rng.random(k) < 0.4).astype(float) for _ in range(int(rng.integers(3, 12)))]
+        cuts = [c for c in cuts if c.any()]
+        exact, branches = suppression._cheapest_cover(cost, cuts, np.inf)
+        start = int(rng.integers(1, 2 * branches + 2))
+        budget = [start]
+        try:
+            x = suppression._master(cost, cuts, np.inf, budget)
+        except suppression._OutOfWork:
+            assert start < branches and budget[0] == 0
+            gave_up += 1
+            continue
+        assert x is not None and float(cost @ x) == pytest.approx(float(cost @ exact))
+        assert start >= branches and budget[0] == start - branches
+        decided += 1
+    assert not asked and gave_up > 0 and decided > 0
