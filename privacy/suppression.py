@@ -100,8 +100,9 @@ _REPROOF_GAIN = 10
 _EXACT_MAX_CANDIDATES = 40
 # a system with at most this many candidate complements and cells to judge gets its minimum
 # at once (`_Suppressor.choose_exactly`); scale-1 release's parts under 2,000 cells: up to 80
-# candidates it was cheaper than the greedy passes and minimising (2.9 against 4.8 s over 876
-# parts), above them dearer (0.4 against 0.2 s over 7)
+# candidates its search was cheaper than the greedy passes and minimising (3.0 against 4.8 s
+# over 876 parts, before the attack that proves it, 1 s), above them dearer (0.4 against 0.2 s
+# over 7)
 _EXACT_FIRST_MAX_CANDIDATES = 80
 _EXACT_FIRST_MAX_JUDGED = 32
 # ... with at most this many master problems, patterns judged, and branches of its master
@@ -564,9 +565,10 @@ def minimum_complements(
     `_RegionLP`, where that is exact; else by the attacker); a failing pattern is grown to a
     larger failing one ``F`` (by the kept LP's reduced costs, else to a maximal one by more
     verdicts: `_search`; every subset of a failing pattern fails too, since hiding less never
-    widens an interval), and the cut "hide at least one candidate outside F" is added. Only the criterion of the small cells (and of ``guarded`` cells) is used: a
-    complement among ``candidates`` that the attacker recovers exactly could be shown instead
-    at no cost, so a minimum never holds one.
+    widens an interval), and the cut "hide at least one candidate outside F" is added. Only
+    the criterion of the small cells (and of ``guarded`` cells) is used: a complement among
+    ``candidates`` that the attacker recovers exactly could be shown instead at no cost, so a
+    minimum never holds one.
     The master starts with the cuts no attack is needed for (`_lone_cuts`: a small cell alone
     hidden in an equation is recovered from it), which often decide the minimum at once.
     rank: per cell, the complement preference of `protect` (a cell of rank r costs as much as
@@ -582,9 +584,9 @@ def minimum_complements(
         within this many branches over the whole search (a hard one gives the search up,
         where by default HiGHS decides it).
     Returns a `Minimum`: its pattern is None when the deadline passes, ``max_rounds`` master
-    problems are solved, ``max_branches`` spent, or ``max_attacks`` patterns judged first (by the kept LP,
-    `_RegionLP`, or in full), or when no pattern works; it says whether what it found is
-    proven a minimum.
+    problems are solved, ``max_branches`` spent or ``max_attacks`` patterns judged first (by
+    the kept LP, `_RegionLP`, or in full), or when no pattern works; it says whether what it
+    found is proven a minimum.
     """
     candidates = np.asarray(candidates, dtype=np.int64)
     primary = np.asarray(primary, dtype=np.int64)
@@ -772,7 +774,8 @@ def _master(
 
 
 class _TooLong:
-    """`_cheapest_cover` stopped at its work limit (the caller asks HiGHS)."""
+    """`_cheapest_cover` stopped at its work limit (`_master` then asks HiGHS, or gives the
+    search up when it has a budget of branches)."""
 
 
 _TOO_LONG = _TooLong()
@@ -785,18 +788,17 @@ def _cheapest_cover(
     holding at least one of each cut's (a 0/1 row), costs all positive.
 
     Returns (answer, branches taken). The answer: the optimum if it costs less than
-    ``to_beat``; else all candidates (which meet
-    every cut, and cost at least ``to_beat`` when it is finite: it is the cost of a choice
-    of them); None if no choice meets every cut; `_TOO_LONG` after ``max_nodes`` branches
-    (default `_COVER_MAX_NODES`).
+    ``to_beat``; else all candidates (which meet every cut, and cost at least ``to_beat``
+    when it is finite: it is the cost of a choice of them); None if no choice meets every
+    cut; `_TOO_LONG` after ``max_nodes`` branches (default `_COVER_MAX_NODES`).
 
     Each branch takes the open cut with the fewest options left and tries each of them in
     turn, cheapest first, leaving out the ones tried before (so no choice is reached twice);
     it is cut off when its cost plus a lower bound reaches the best so far: the cheapest
-    option of each of a set of open cuts that share no option. The masters of
-    `minimum_complements` (at most `_EXACT_MAX_CANDIDATES` candidates, a few dozen cuts)
-    took at most 1,000 branches each: for the scale-1 release's 892 masters, 0.07 s against
-    2.4 s for HiGHS, which spends most of that starting up, same costs.
+    option of each of a set of open cuts that share no option. The masters of the re-choice
+    of small components (at most `_EXACT_MAX_CANDIDATES` candidates, a few dozen cuts) took
+    at most 1,000 branches each: for the scale-1 release's 892 masters, 0.07 s against 2.4 s
+    for HiGHS, which spends most of that starting up, same costs.
     """
     limit = _COVER_MAX_NODES if max_nodes is None else max_nodes
     k = len(cost)
@@ -1446,8 +1448,8 @@ class _Suppressor:
 
         A proven minimum holds no complement that the attacker recovers exactly (showing it
         would cost nothing), and the attack that follows proves every hidden cell. Scale-1
-        release, 2023-24: on the 883 parts under 2,000 cells, 11,617 cells hidden instead of
-        11,878 (the greedy passes, then minimising), all at a proven minimum.
+        release, 2023-24: on the 883 parts under 2,000 cells, 11,656 cells hidden instead of
+        11,878 (the greedy passes, then minimising); 823 parts at a proven minimum.
         """
         candidates = np.flatnonzero(~self.hidden & ~self.forbidden)
         primary = np.flatnonzero(self.primary)
