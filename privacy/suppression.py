@@ -1457,6 +1457,7 @@ class _Suppressor:
         judged = len(primary) + len(guarded)
         if (
             not judged
+            or self.nrows < 2  # one sum: attacked in closed form, greedy then re-chosen
             or len(candidates) > _EXACT_FIRST_MAX_CANDIDATES
             or judged > _EXACT_FIRST_MAX_JUDGED
         ):
