@@ -28,8 +28,9 @@ It works in three passes:
    have none to spare) are tried back (largest first) and kept shown when the attacker still
    finds no violation (only cells whose proving points moved the complement are re-attacked).
 
-A small system (at most `_EXACT_FIRST_MAX_CANDIDATES` candidate complements and
-`_EXACT_FIRST_MAX_JUDGED` cells to judge: most parts of a release under 2,000 cells) skips
+A small system of two sums or more (at most `_EXACT_FIRST_MAX_CANDIDATES` candidate
+complements and `_EXACT_FIRST_MAX_JUDGED` cells to judge: most parts of a release under 2,000
+cells; a single sum keeps its closed-form attack and the passes below) skips
 passes 1 and 3: its minimum is chosen at once by the same exact integer programming over
 every cell (`_Suppressor.choose_exactly`), and pass 2 proves it.
 
@@ -1442,7 +1443,9 @@ class _Suppressor:
         exact integer programming over the whole system (`minimum_complements`, every cell
         not yet hidden nor forbidden a candidate), where the system is small enough:
         at most `_EXACT_FIRST_MAX_CANDIDATES` candidates and `_EXACT_FIRST_MAX_JUDGED` cells
-        to judge (small ones, and those hidden before that must not be given away). True if
+        to judge (small ones, and those hidden before that must not be given away), in two
+        sums or more (one sum is attacked in closed form, cheaper than an LP per pattern:
+        a custom table of 600 schools' races took 0.93 s instead of 0.35 s). True if
         it did; False (nothing changed) where the system is larger or the search ran out of
         work: the greedy passes and minimising then run as before.
 
