@@ -1437,3 +1437,52 @@ def test_only_valid_points_settle_a_cell() -> None:
     assert not settled(([a], [12])).any()  # breaks T = a + b + c
     assert not settled(([a, c], [12, 11])).any()  # moves c, which is shown
     assert settled(([a, b], [8, 12])).tolist() == [False, False, True, False]  # a only to 8
+
+
+def test_rate_bounds_are_worked_out_once_per_layout_and_policy(monkeypatch) -> None:  # noqa: ANN001
+    """`rate_bounds` keeps each layout's informative bounds (`_informative_bounds`): read again
+    they are the same without `public_bounds` being asked again; another policy, or another
+    layout of the same rows' content, gets them worked out afresh, as a first reading does."""
+    import privacy.release as release_module
+    from privacy.policy import PercentBand, Policy
+    from privacy.release import rate_bounds
+    from privacy.tables import layout_table
+
+    facts = pl.DataFrame(
+        [
+            ("10", "1", r, o, n)
+            for r, o, n in [
+                ("WH", "REGULAR_DIPLOMA", 230),
+                ("WH", "NOT_GRADUATED", 1),
+                ("BL", "REGULAR_DIPLOMA", 21),
+                ("BL", "NOT_GRADUATED", 2),
+                ("HI", "REGULAR_DIPLOMA", 60),
+                ("HI", "NOT_GRADUATED", 3),
+            ]
+        ],  # fmt: skip
+        schema=["school_id", "district_id", "race_ethnicity", "outcome", "n"],
+        orient="row",
+    )
+    units = pl.DataFrame(
+        {"district_id": ["1"], "district_name": ["D"], "school_id": ["10"], "school_name": ["S"]}
+    )
+    request = TableRequest("graduation", YEAR, "district", ("race_ethnicity",))
+    lay = layout_table(request, facts, units)
+    hidden = {k: "suppressed_small" for k in lay.rows["cell_key"].to_list()}
+    hidden.update({k: "shown" for k in lay.rows["denominator_key"].drop_nulls().to_list()})
+    asked: list[int] = []
+    real = release_module.public_bounds
+    monkeypatch.setattr(release_module, "public_bounds", lambda *a: asked.append(1) or real(*a))
+    policy = load_policy()
+    first = rate_bounds([lay], hidden, policy)
+    assert first and asked
+    asked.clear()
+    assert rate_bounds([lay], hidden, policy) == first and not asked
+    wide = Policy(percent_bands=(PercentBand(10, None, 10.0),))
+    other = rate_bounds([lay], hidden, wide)
+    assert asked and other != first
+    again = layout_table(request, facts, units)  # same content, new rows
+    asked.clear()
+    assert rate_bounds([again], hidden, policy) == first and asked
+    release_module._bounds_of.clear()
+    assert rate_bounds([lay], hidden, wide) == other
