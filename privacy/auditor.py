@@ -236,8 +236,7 @@ def audit(
     hidden_cells = np.array(sorted(hidden_set), dtype=np.int64)
     cells = np.array(sorted(hidden_set - skip), dtype=np.int64)
     is_primary = np.isin(cells, np.fromiter(primary_set, dtype=np.int64, count=len(primary_set)))
-    need_upper = np.where(is_primary, float(policy.min_upper_bound), -np.inf)
-    need_width = np.where(is_primary, float(policy.min_interval_width), 1.0)
+    need_upper, need_width = criterion(is_primary, policy)
     lower, upper = np.zeros(len(cells)), np.zeros(len(cells))
     is_exact = np.zeros(len(cells), dtype=bool)
     proven = np.zeros(len(cells), dtype=bool)
@@ -369,6 +368,16 @@ def _attack_merged(
     at = np.searchsorted(targets, of[open_])
     lower[open_], upper[open_], is_exact[open_] = found.lower[at], found.upper[at], found.exact[at]
     return _CellAttack(lower, upper, is_exact, found.components)
+
+
+def criterion(is_primary: np.ndarray, policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    """(upper end, width) each hidden cell's interval needs: a cell hidden as small (where
+    ``is_primary``) the policy's protection criterion; any other hidden cell no upper end and
+    a width of 1 (it must not be recovered exactly)."""
+    is_primary = np.asarray(is_primary, dtype=bool)
+    need_upper = np.where(is_primary, float(policy.min_upper_bound), -np.inf)
+    need_width = np.where(is_primary, float(policy.min_interval_width), 1.0)
+    return need_upper, need_width
 
 
 def checked_witnesses(

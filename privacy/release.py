@@ -18,7 +18,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -31,12 +30,17 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from privacy import gc_pause, parallel
-from privacy.auditor import AuditReport, audit, checked_witnesses, joined_reports
+from privacy.auditor import (
+    AuditReport,
+    audit,
+    checked_witnesses,
+    criterion,
+    joined_reports,
+)
 from privacy.catalogue import CatalogueEntry, public_catalogue
 from privacy.cell_build import SystemBase, build_system, is_latent
 from privacy.cells import CellSystem, side_by_side
 from privacy.noise import NoiseSpec
-from privacy.percent_coding import public_bounds
 from privacy.policy import Policy, load_policy
 from privacy.registry import (
     KnownCells,
@@ -998,48 +1002,9 @@ def _bounds_where(
     """`public_bounds` of each count whose (key, group size key) ``applies``, if informative."""
     out: dict[str, tuple[int, int | None]] = {}
     for lay in layouts:
-        for key, dkey, bound in _informative_bounds(lay, policy):
+        for key, dkey, bound in lay.rate_bounds(policy):
             if applies(key, dkey):
                 out[key] = bound
-    return out
-
-
-# rows of a layout -> (a weak reference to them, the policy, their informative bounds): a
-# protection reads the bounds of the same layouts some twenty times (every level and run)
-_bounds_of: dict[int, tuple[weakref.ref, Policy, list]] = {}
-
-
-def _informative_bounds(
-    lay: TableLayout, policy: Policy
-) -> list[tuple[str, str, tuple[int, int | None]]]:
-    """(count key, group size key, (lo, hi or None)) of each count of `lay` whose rate display
-    would bound it (`public_bounds`: lo above 0 or hi below its group size), worked out once
-    per layout and policy."""
-    rows = lay.rows
-    kept = _bounds_of.get(id(rows))
-    if kept is not None and kept[0]() is rows and kept[1] == policy:
-        return kept[2]
-    out: list[tuple[str, str, tuple[int, int | None]]] = []
-    known: dict[tuple[int, int], tuple[int, int]] = {}  # (count, group size) recur: one each
-    with_rate = rows.filter(pl.col("denominator").is_not_null())
-    for key, num, dkey, den in zip(
-        with_rate["cell_key"].to_list(),
-        with_rate["value"].to_list(),
-        with_rate["denominator_key"].to_list(),
-        with_rate["denominator"].to_list(),
-        strict=True,
-    ):
-        pair = (int(num), int(den))
-        found = known.get(pair)
-        if found is None:
-            found = known[pair] = public_bounds(pair[0], pair[1], policy)
-        lo, hi = found
-        if lo > 0 or hi < den:
-            out.append((key, dkey, (lo, hi if hi < den else None)))
-    if len(_bounds_of) > 512:  # forget layouts gone since
-        for k in [k for k, v in _bounds_of.items() if v[0]() is None]:
-            _bounds_of.pop(k, None)
-    _bounds_of[id(rows)] = (weakref.ref(rows), policy, out)
     return out
 
 
@@ -1259,8 +1224,7 @@ def _settled_by(
     if not len(points) or not candidates.any():
         return np.zeros(len(system), dtype=bool)
     lo, hi, _ = checked_witnesses(system, np.flatnonzero(hidden), witnesses_in(system, points))
-    need_upper = np.where(primary, float(policy.min_upper_bound), -np.inf)
-    need_width = np.where(primary, float(policy.min_interval_width), 1.0)
+    need_upper, need_width = criterion(primary, policy)
     return candidates & (hi >= need_upper) & (hi - lo >= need_width)
 
 

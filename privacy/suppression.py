@@ -70,7 +70,7 @@ import scipy.sparse as sp
 
 from privacy import gc_pause, highs, parallel
 from privacy.aliases import Merged, merge
-from privacy.auditor import Attacker, audit
+from privacy.auditor import Attacker, audit, criterion
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
@@ -602,12 +602,7 @@ def minimum_complements(
     values = system.values[candidates].astype(np.float64)
     ranks = np.zeros(len(candidates)) if rank is None else np.asarray(rank)[candidates]
     cost = _complement_cost(values, ranks, values.sum() + 1.0)
-    need_upper = np.concatenate(
-        [np.full(len(primary), float(policy.min_upper_bound)), np.full(len(guard), -np.inf)]
-    )
-    need_width = np.concatenate(
-        [np.full(len(primary), float(policy.min_interval_width)), np.ones(len(guard))]
-    )
+    need_upper, need_width = criterion(np.arange(len(judged)) < len(primary), policy)
 
     region = _Region(system, np.union1d(fixed, candidates), judged, incidence)
     sub_judged = region.local(judged)
@@ -1438,6 +1433,12 @@ class _Suppressor:
                 keys,
             )
 
+    def _minimum(self, **kwargs: object) -> Minimum:
+        """`minimum_complements` on this system, with its equations and complement ranks."""
+        return minimum_complements(
+            self.system, self.policy, incidence=self.incidence, rank=self.rank, **kwargs
+        )
+
     def choose_exactly(self) -> bool:
         """Hide the fewest (then smallest) complements that protect everything, chosen by
         exact integer programming over the whole system (`minimum_complements`, every cell
@@ -1465,15 +1466,11 @@ class _Suppressor:
             or judged > _EXACT_FIRST_MAX_JUDGED
         ):
             return False
-        best, _ = minimum_complements(
-            self.system,
-            self.policy,
+        best, _ = self._minimum(
             primary=primary,
             fixed_hidden=np.flatnonzero(self.hidden),
             candidates=candidates,
-            incidence=self.incidence,
             max_rounds=_EXACT_FIRST_MAX_ROUNDS,
-            rank=self.rank,
             max_attacks=_EXACT_FIRST_MAX_ATTACKS,
             guarded=guarded,
             max_branches=_EXACT_FIRST_MAX_BRANCHES,
@@ -1631,10 +1628,7 @@ class _Suppressor:
     # -- pass 2: the attacker --------------------------------------------------------------
 
     def _needs(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        prim = self.primary[cells]
-        need_upper = np.where(prim, self.need_upper, -np.inf)
-        need_width = np.where(prim, self.need_width, 1.0)
-        return need_upper, need_width
+        return criterion(self.primary[cells], self.policy)
 
     def _passes(self, cells: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
         need_upper, need_width = self._needs(cells)
@@ -2167,16 +2161,12 @@ class _Suppressor:
             # the attacker (a stronger attacker than the real one), so a pattern that passes
             # here passes in the whole release too, at the cost of the group's equations
             # instead of the whole part's (scale-1 school level: 45 s -> 5 s per large part)
-            best, proven = minimum_complements(
-                self.system,
-                self.policy,
+            best, proven = self._minimum(
                 primary=primary,
                 fixed_hidden=comp[self.locked[comp]],
                 candidates=candidates,
                 deadline=None if math.isinf(deadline) else deadline,
-                incidence=self.incidence,
                 max_rounds=_EXACT_MAX_ROUNDS,
-                rank=self.rank,
                 improve_on=current,
                 max_attacks=_EXACT_MAX_ATTACKS,
                 guarded=guarded,

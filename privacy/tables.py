@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from privacy.percent_coding import code_rate
+from privacy.percent_coding import code_rate, public_bounds
 from privacy.policy import Policy
 from privacy.requests import (
     ALL,
@@ -143,6 +143,40 @@ class TableLayout:
     rows: pl.DataFrame
     constraints: tuple[tuple[str, tuple[str, ...]], ...]
     dimensions: tuple[str, ...]
+
+    def rate_bounds(self, policy: Policy) -> list[tuple[str, str, tuple[int, int | None]]]:
+        """(count key, group size key, (lo, hi or None)) of each count whose rate display
+        would bound it once hidden over a shown group size (`public_bounds`: lo above 0, or
+        hi below the group size; None: no bound beyond it). Worked out once per policy: a
+        release reads them some twenty times (every level and run)."""
+        kept: dict[Policy, list] = self.__dict__.setdefault("_rate_bounds", {})
+        if policy not in kept:
+            kept[policy] = _informative_bounds(self.rows, policy)
+        return kept[policy]
+
+
+def _informative_bounds(
+    rows: pl.DataFrame, policy: Policy
+) -> list[tuple[str, str, tuple[int, int | None]]]:
+    """`TableLayout.rate_bounds` of ``rows``, worked out."""
+    out: list[tuple[str, str, tuple[int, int | None]]] = []
+    known: dict[tuple[int, int], tuple[int, int]] = {}  # (count, group size) recur: one each
+    with_rate = rows.filter(pl.col("denominator").is_not_null())
+    for key, num, dkey, den in zip(
+        with_rate["cell_key"].to_list(),
+        with_rate["value"].to_list(),
+        with_rate["denominator_key"].to_list(),
+        with_rate["denominator"].to_list(),
+        strict=True,
+    ):
+        pair = (int(num), int(den))
+        found = known.get(pair)
+        if found is None:
+            found = known[pair] = public_bounds(pair[0], pair[1], policy)
+        lo, hi = found
+        if lo > 0 or hi < den:
+            out.append((key, dkey, (lo, hi if hi < den else None)))
+    return out
 
 
 def layout_table(request: TableRequest, facts: pl.DataFrame, units: pl.DataFrame) -> TableLayout:

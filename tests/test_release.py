@@ -1440,10 +1440,11 @@ def test_only_valid_points_settle_a_cell() -> None:
 
 
 def test_rate_bounds_are_worked_out_once_per_layout_and_policy(monkeypatch) -> None:  # noqa: ANN001
-    """`rate_bounds` keeps each layout's informative bounds (`_informative_bounds`): read again
-    they are the same without `public_bounds` being asked again; another policy, or another
-    layout of the same rows' content, gets them worked out afresh, as a first reading does."""
-    import privacy.release as release_module
+    """`rate_bounds` reads each layout's informative bounds (`TableLayout.rate_bounds`), kept
+    per policy: read again they are the same without `public_bounds` being asked again;
+    another policy, or another layout of the same rows' content, gets them worked out afresh,
+    as a first reading does."""
+    import privacy.tables as tables_module
     from privacy.policy import PercentBand, Policy
     from privacy.release import rate_bounds
     from privacy.tables import layout_table
@@ -1471,8 +1472,8 @@ def test_rate_bounds_are_worked_out_once_per_layout_and_policy(monkeypatch) -> N
     hidden = {k: "suppressed_small" for k in lay.rows["cell_key"].to_list()}
     hidden.update({k: "shown" for k in lay.rows["denominator_key"].drop_nulls().to_list()})
     asked: list[int] = []
-    real = release_module.public_bounds
-    monkeypatch.setattr(release_module, "public_bounds", lambda *a: asked.append(1) or real(*a))
+    real = tables_module.public_bounds
+    monkeypatch.setattr(tables_module, "public_bounds", lambda *a: asked.append(1) or real(*a))
     policy = load_policy()
     first = rate_bounds([lay], hidden, policy)
     assert first and asked
@@ -1484,5 +1485,5 @@ def test_rate_bounds_are_worked_out_once_per_layout_and_policy(monkeypatch) -> N
     again = layout_table(request, facts, units)  # same content, new rows
     asked.clear()
     assert rate_bounds([again], hidden, policy) == first and asked
-    release_module._bounds_of.clear()
-    assert rate_bounds([lay], hidden, wide) == other
+    asked.clear()
+    assert rate_bounds([again], hidden, wide) == other and asked
