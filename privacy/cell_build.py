@@ -14,7 +14,6 @@ earlier tables out again. Both give the attacker the same cells and the same sum
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -39,24 +38,24 @@ def build_system(layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame])
 
 
 def _assemble(
-    layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame]
+    layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame], *, groups: bool = False
 ) -> tuple[CellSystem, set[Equation], dict[GroupKey, dict[str, int]], dict[GroupKey, int]]:
     """The system of `layouts`, with what `SystemBase` keeps of its making: the sums as a set,
-    the filter groups, and the rows of the sums that hold a latent remainder."""
+    the filter groups (only with ``groups``: else empty), and the rows of the sums that hold
+    a latent remainder."""
     cells = _unique_cells(layouts)
     keys = cells["cell_key"].to_list()
     system = CellSystem(keys=keys, values=np.asarray(cells["value"].to_numpy(), dtype=np.int64))
     seen: set[Equation] = set()
     pending: list[Equation] = []
     _add_sums(system, seen, pending, layouts, cells.select("cell_key"), units)
-    groups = _filter_groups(keys, 0, {})
+    rows = _filter_rows(keys, 0)
     latent_rows: dict[GroupKey, int] = {}
-    for group in sorted(groups):
-        eq = _group_sum(system, group, groups[group])
-        if eq is not None and _add(seen, pending, eq[0]) and eq[1]:
+    for group, eq, latent in _group_sums(system, rows):
+        if _add(seen, pending, eq) and latent:
             latent_rows[group] = len(pending) - 1
     system.add_constraints(pending)
-    return system, seen, groups, latent_rows
+    return system, seen, _groups_of(rows, {}) if groups else {}, latent_rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +84,7 @@ class SystemBase:
     @classmethod
     def build(cls, layouts: Sequence[TableLayout], units: dict[str, pl.DataFrame]) -> SystemBase:
         """The system of `layouts` (see `build_system`), kept for `extend`."""
-        system, seen, groups, latent_rows = _assemble(layouts, units)
+        system, seen, groups, latent_rows = _assemble(layouts, units, groups=True)
         by_parent: dict[str, list[GroupKey]] = {}
         for group in groups:
             by_parent.setdefault(group[0], []).append(group)
@@ -275,12 +274,107 @@ def _filter_groups(
     A table filtered to gender F and one filtered to gender M, next to the unfiltered table,
     let anyone subtract: the unfiltered cell is F + M + X even though no single table holds
     that sum. Every cell whose key fixes a dimension d belongs to the group of its key
-    without d (its parent, released or not), under its code.
+    without d (its parent, released or not), under its code (see `_filter_rows`).
     """
-    for i, key in enumerate(keys, start=first):
-        for parent, name, head, code in _key_parents(key):
-            groups.setdefault((parent, name, head), {})[code] = i
+    return _groups_of(_filter_rows(keys, first), groups)
+
+
+def _groups_of(
+    rows: pl.DataFrame, groups: dict[GroupKey, dict[str, int]]
+) -> dict[GroupKey, dict[str, int]]:
+    """`_filter_rows` as filter groups, added to `groups`: (parent, dimension, head) ->
+    code -> cell, in the order the rows first give each group and code."""
+    by_group = rows.group_by("parent", "name", "head", maintain_order=True).agg("code", "i")
+    for parent, name, head, codes, cells in by_group.iter_rows():
+        groups.setdefault((parent, name, head), {}).update(zip(codes, cells, strict=True))
     return groups
+
+
+def _filter_rows(keys: Sequence[str], first: int) -> pl.DataFrame:
+    """One row per dimension that a cell key fixes: the cell (``i``: ``first`` + its position
+    in `keys`), its parent key (the key without that dimension), the dimension (``name``), the
+    key's head (population and geography) and its ``code``; in the order of `keys`, then of
+    the dimensions in each key.
+
+    A key is ``head|d1=c1;d2=c2;`` (dimensions after the last "|"); latent keys and keys
+    starting with "~" (public bounds' cells) fix none. A parent lists the other dimensions
+    in their order, each followed by ";". Worked out on whole columns: some 110,000 rows per
+    scale-1 population.
+    """
+    frame = pl.DataFrame({"key": list(keys)}, schema={"key": pl.String})
+    frame = frame.with_row_index("i", offset=first).with_columns(pl.col("i").cast(pl.Int64))
+    frame = frame.filter(~pl.col("key").str.starts_with("~"))
+    split = pl.col("key").str.extract_groups(r"^(.*)\|([^|]*)$")  # at the last "|"
+    frame = frame.select("i", head=split.struct.field("1"), dims=split.struct.field("2")).filter(
+        pl.col("dims").is_not_null() & (pl.col("dims") != "")
+    )
+    frame = frame.select(
+        "i", "head", part=pl.col("dims").str.split(";").list.filter(pl.element() != "")
+    ).filter(pl.col("part").list.len() > 0)
+    frame = frame.with_columns(dims=pl.col("part").list.join(";") + ";").explode("part")
+    width = pl.col("part").str.len_chars() + 1  # the part and its ";"
+    frame = frame.with_columns(width=width).with_columns(
+        start=pl.col("width").cum_sum().over("i") - pl.col("width")
+    )
+    name_code = pl.col("part").str.splitn("=", 2)  # at the first "=" (a code may hold more)
+    return frame.select(
+        "i",
+        parent=pl.concat_str(
+            "head",
+            pl.lit("|"),
+            pl.col("dims").str.slice(0, pl.col("start")),
+            pl.col("dims").str.slice(pl.col("start") + pl.col("width")),
+        ),
+        name=name_code.struct.field("field_0"),
+        head="head",
+        code=name_code.struct.field("field_1").fill_null(""),
+    )
+
+
+def _group_sums(system: CellSystem, rows: pl.DataFrame) -> list[tuple[GroupKey, Equation, bool]]:
+    """`_group_sum` of every filter group of ``rows`` (`_filter_rows` of the system's keys)
+    whose parent is released, in the order of the groups (each with its sum, and whether the
+    sum holds a latent cell, added to `system` here); on whole columns, and the same sums as
+    `_group_sum` on the groups one by one (scale-1 assessment: 0.25-0.34 s -> 0.07-0.15 s)."""
+    from privacy.requests import dimension_codes
+
+    released = pl.DataFrame({"parent": system.keys}, schema={"parent": pl.String})
+    rows = rows.join(released.with_row_index("at").cast({"at": pl.Int64}), on="parent")
+    # one cell per code (two keys naming the same dimensions in another order: the last)
+    rows = rows.unique(["parent", "name", "head", "code"], keep="last", maintain_order=True)
+    if rows.is_empty():
+        return []
+    codes = pl.DataFrame(
+        [
+            (name, code, place)
+            for name in sorted(rows["name"].unique().to_list())
+            for place, (code, _) in enumerate(dimension_codes(name))
+        ],
+        schema={"name": pl.String, "code": pl.String, "place": pl.Int64},
+        orient="row",
+    )
+    every = codes.group_by("name").agg(pl.col("code").sort_by("place").alias("every"))
+    found = (
+        rows.join(codes, on=["name", "code"])  # codes the dimension does not hold: left out
+        .group_by("parent", "name", "head")
+        .agg(pl.col("at").first(), pl.col("i").sort(), pl.col("code"))
+        .join(every, on="name")
+        .sort("parent", "name", "head")
+    )
+    out: list[tuple[GroupKey, Equation, bool]] = []
+    for parent, name, head, at, kids, present, every_code in found.iter_rows():
+        remainder = int(system.values[at]) - int(system.values[kids].sum())
+        if remainder < 0:
+            raise RuntimeError(f"cells under {parent} add up to more than it holds")
+        have = set(present)
+        missing = [c for c in every_code if c not in have]
+        if missing:
+            key = f"{LATENT}{parent}|{name}={'+'.join(missing)}"
+            kids = [*kids, system.add_cell(key, remainder)]  # the newest cell: last in order
+        elif remainder:
+            raise RuntimeError(f"cells under {parent} do not add up to it")
+        out.append(((parent, name, head), (at, tuple(kids)), bool(missing)))
+    return out
 
 
 def _group_sum(
@@ -320,33 +414,10 @@ def _filter_sums(
     None), in the order `build_system` adds them (see `_filter_groups`, `_group_sum`)."""
     system = CellSystem(keys=list(keys), values=values)
     out: list[tuple[str, list[int], tuple[str, int] | None]] = []
-    groups = _filter_groups(keys, 0, {})
-    for group in sorted(groups):
-        n = len(system)
-        eq = _group_sum(system, group, groups[group])
-        if eq is None:
-            continue
-        kids = [k for k in eq[0][1] if k < len(keys)]
-        rest = (system.keys[n], int(system.values[n])) if len(system) > n else None
-        out.append((group[0], kids, rest))
+    for (parent, _, _), (_, kids), latent in _group_sums(system, _filter_rows(keys, 0)):
+        rest = (system.keys[kids[-1]], int(system.values[kids[-1]])) if latent else None
+        out.append((parent, [k for k in kids if k < len(keys)], rest))
     return out
-
-
-@functools.lru_cache(maxsize=1 << 20)
-def _key_parents(key: str) -> tuple[tuple[str, str, str, str], ...]:
-    """(parent key, dimension, head, code) for each dimension a cell key fixes."""
-    if is_latent(key) or key.startswith("~"):
-        return ()
-    head, sep, dims = key.rpartition("|")
-    if not sep or not dims:
-        return ()
-    parts = [p for p in dims.split(";") if p]
-    out = []
-    for j, part in enumerate(parts):
-        name, _, code = part.partition("=")
-        rest = parts[:j] + parts[j + 1 :]
-        out.append((f"{head}|{''.join(f'{r};' for r in rest)}", name, head, code))
-    return tuple(out)
 
 
 def _key_parts(cells: pl.DataFrame) -> pl.DataFrame:

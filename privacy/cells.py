@@ -143,6 +143,9 @@ class CellSystem:
         hidden, >= 0): ``cell = lo + slack`` and ``hi = cell + slack`` (``hi`` None: no upper). Returns the constant
         cells and the slack cells (keys ``~lo|key``, ``~lo~slack|key``, ``~hi|key``, ...).
         """
+        added = self._add_bounds_at_once(bounds)
+        if added is not None:
+            return added
         constants: list[int] = []
         slacks: list[int] = []
         for cell, (lo, hi) in sorted(bounds.items()):
@@ -163,6 +166,57 @@ class CellSystem:
             self.add_constraint(const, [cell, slack])
             constants.append(const)
             slacks.append(slack)
+        return constants, slacks
+
+    def _add_bounds_at_once(
+        self, bounds: dict[int, tuple[int, int | None]]
+    ) -> tuple[list[int], list[int]] | None:
+        """`add_bounds` in whole-array steps: the same cells, numbers and equations, in the
+        same order (a scale-1 release adds some 20,000 bounds per level, about ten times).
+        None (nothing added) where one of the new keys exists already: `add_bounds` then
+        goes one by one, reusing or refusing it as `add_cell` does."""
+        if not bounds:
+            return [], []
+        cells = sorted(bounds)
+        rows = []  # per cell: (lo, hi, value)
+        for cell, v in zip(cells, self.values[cells].tolist(), strict=True):
+            lo, hi = bounds[cell]
+            if v < lo or (hi is not None and v > hi):
+                key = self.keys[cell]
+                raise ValueError(f"cell {key!r} = {v} is outside its public bounds [{lo}, {hi}]")
+            rows.append((lo, hi, v))
+        keys: list[Hashable] = []
+        new_values: list[int] = []
+        kinds: list[tuple[int, bool]] = []  # per equation: (cell, an upper bound)
+        for cell, (lo, hi, v) in zip(cells, rows, strict=True):
+            key = self.keys[cell]
+            if lo > 0:
+                keys += (f"~lo|{key}", f"~lo~slack|{key}")
+                new_values += (lo, v - lo)
+                kinds.append((cell, False))
+            if hi is not None:
+                keys += (f"~hi|{key}", f"~hi~slack|{key}")
+                new_values += (hi, hi - v)
+                kinds.append((cell, True))
+        if any(k in self.index for k in keys):
+            return None
+        n = len(self.keys)
+        size = n + len(keys)
+        if size > len(self._buffer):
+            grown = np.zeros(max(16, 2 * size), dtype=np.int64)
+            grown[:n] = self._buffer[:n]
+            self._buffer = grown
+        self._buffer[n:size] = new_values
+        self.keys.extend(keys)
+        self.index.update(zip(keys, range(n, size), strict=True))
+        self.values = self._buffer[:size]
+        constants = list(range(n, size, 2))
+        slacks = list(range(n + 1, size, 2))
+        for (cell, upper), const, slack in zip(kinds, constants, slacks, strict=True):
+            if upper:  # hi = cell + slack
+                self.constraints.append((const, [cell, slack]))
+            else:  # cell = lo + slack
+                self.constraints.append((cell, [const, slack]))
         return constants, slacks
 
     def copy(self) -> CellSystem:

@@ -12,6 +12,7 @@ is seconds of work in Python as much as in HiGHS.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import importlib
 import itertools
@@ -199,8 +200,13 @@ class Processes:
 
 
 def _import(modules: tuple[str, ...]) -> None:
+    """A worker process's start: import ``modules``, then set every object so far aside from
+    the garbage collector (`gc.freeze`): modules live as long as the process, and each full
+    collection walked them all again (scale-1 release: about 0.25 s of the workers' time in
+    four collections, 0.02 s once they are set aside)."""
     for name in modules:
         importlib.import_module(name)
+    gc.freeze()
 
 
 class Later(Generic[_R]):

@@ -33,6 +33,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 POLICY_PATH = Path(__file__).with_name("policy.toml")
 
 
@@ -111,6 +113,13 @@ class Policy:
         if count == 0:
             return not self.show_zero_counts
         return 0 < count < self.min_cell
+
+    def small(self, counts: np.ndarray) -> np.ndarray:
+        """`is_small` of each of ``counts`` (an array of counts), as a boolean array."""
+        counts = np.asarray(counts)
+        return np.where(
+            counts == 0, not self.show_zero_counts, (counts > 0) & (counts < self.min_cell)
+        )
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 (policies are few, frozen and hashable)
     def coding_edge(self, group_size: int) -> float | None:

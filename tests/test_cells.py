@@ -95,3 +95,42 @@ def test_systems_side_by_side_keep_every_sum_renumbered() -> None:
     assert joined.constraints == expected
     joined.validate()
     assert side_by_side([]).constraints == [] and len(side_by_side([])) == 0
+
+
+def _bounds_one_by_one(system: CellSystem, bounds: dict) -> tuple[list[int], list[int]]:
+    """`add_bounds` through `add_cell` and `add_constraint`, one bound after another (the way
+    it takes where a new key exists already)."""
+    system._add_bounds_at_once = lambda _: None  # noqa: SLF001
+    return system.add_bounds(bounds)
+
+
+def test_bounds_added_at_once_are_those_added_one_by_one() -> None:
+    """The same constants and slacks, numbered alike, with the same equations and index."""
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        n = int(rng.integers(1, 30))
+        values = rng.integers(0, 60, n)
+        system = CellSystem(keys=[f"k{i}" for i in range(n)], values=values)
+        bounds = {}
+        for cell in rng.choice(n, int(rng.integers(0, n + 1)), replace=False).tolist():
+            v = int(values[cell])
+            lo = int(rng.integers(0, v + 1))
+            bounds[cell] = (lo, None if rng.random() < 0.4 else v + int(rng.integers(0, 5)))
+        at_once, one_by_one = system.copy(), system.copy()
+        assert at_once.add_bounds(bounds) == _bounds_one_by_one(one_by_one, bounds)
+        assert at_once.keys == one_by_one.keys and at_once.index == one_by_one.index
+        assert at_once.values.tolist() == one_by_one.values.tolist()
+        assert at_once.constraints == one_by_one.constraints
+        at_once.validate()
+
+
+def test_a_bound_its_count_breaks_adds_nothing_and_a_known_key_is_reused() -> None:
+    system = CellSystem(keys=["a", "b", "c"], values=[5, 9, 2])
+    with pytest.raises(ValueError, match="outside its public bounds"):
+        system.add_bounds({0: (1, None), 1: (10, None)})  # b = 9 is below 10
+    assert len(system) == 3 and system.constraints == [] and set(system.index) == {"a", "b", "c"}
+    system.add_cell("~lo|a", 1)  # a bound's constant that exists already: found, not doubled
+    constants, slacks = system.add_bounds({0: (1, 6)})
+    assert constants[0] == system.index["~lo|a"] and len(system) == 7
+    assert system.keys[slacks[0]] == "~lo~slack|a" and system.keys[constants[1]] == "~hi|a"
+    system.validate()

@@ -89,6 +89,23 @@ def test_protect_and_audit_run_with_the_collector_paused(monkeypatch) -> None:  
     assert all(seen)
 
 
+def test_a_whole_release_runs_with_the_collector_paused(monkeypatch) -> None:  # noqa: ANN001
+    """From the first step of `_protect_top_down` to its last, not only inside each level's
+    `_protect`: between two levels the collector walked every object of the release."""
+    import privacy.release
+
+    seen: list[bool] = []
+    populations = privacy.release._populations  # noqa: SLF001
+
+    def spy(layouts):  # noqa: ANN001, ANN202
+        seen.append(gc.isenabled())
+        return populations(layouts)
+
+    monkeypatch.setattr(privacy.release, "_populations", spy)
+    found = privacy.release._protect_top_down([], {}, Policy())  # noqa: SLF001
+    assert found.statuses == {} and seen == [False] and gc.isenabled()
+
+
 def test_a_child_forked_during_a_pause_runs_its_collector() -> None:
     """The child has none of the parent's open pauses: left off, its collector would never
     run again."""

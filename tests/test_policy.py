@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from privacy.policy import POLICY_PATH, PercentBand, Policy, PolicyError, load_policy
@@ -32,6 +33,14 @@ def test_is_small(count: int, small: bool) -> None:
 
 def test_zero_is_small_when_zeros_are_not_shown() -> None:
     assert Policy(show_zero_counts=False).is_small(0)
+
+
+@pytest.mark.parametrize("show_zero_counts", [True, False])
+def test_small_counts_at_once_are_those_is_small_names(show_zero_counts: bool) -> None:
+    policy = Policy(show_zero_counts=show_zero_counts)
+    counts = np.array([0, 1, 6, 9, 10, 11, 0, 250])
+    assert policy.small(counts).tolist() == [policy.is_small(int(c)) for c in counts]
+    assert policy.small(counts).dtype == bool and not len(policy.small(np.zeros(0, int)))
 
 
 @pytest.mark.parametrize(
