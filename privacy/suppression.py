@@ -70,7 +70,7 @@ import scipy.sparse as sp
 
 from privacy import gc_pause, highs, parallel
 from privacy.aliases import Merged, merge
-from privacy.auditor import Attacker, audit, criterion
+from privacy.auditor import Attacker, audit, checked_witnesses, criterion
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
@@ -537,10 +537,14 @@ class Minimum(NamedTuple):
     proven: the pattern is a minimum, or (pattern None) ``improve_on`` is: no cheaper pattern
     of the candidates exists. False when the search stopped short (work, rounds or deadline
     spent) or found nothing that works: then nothing is known.
+    points: where the kept LP judged the pattern (`_RegionLP`), the integer points of its
+    blocks (cells moved, their values): the attacker's points that show each judged cell's
+    interval, unchecked (see `_Suppressor.choose_exactly`); else none.
     """
 
     pattern: list[int] | None
     proven: bool
+    points: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
 
 
 def minimum_complements(
@@ -617,6 +621,7 @@ def minimum_complements(
         to_beat = float(cost[np.isin(candidates, improve_on)].sum()) - 1e-9
 
     verdicts: dict[bytes, bool] = {}  # patterns recur across rounds: judge each once
+    points_of: dict[bytes, tuple] = {}  # per pattern the kept LP passed: its points
     grown: dict[bytes, np.ndarray] = {}  # per failing pattern: candidates it may add
     quick = (
         _RegionLP(region, sub_judged, policy, need_upper, need_width) if highs.available() else None
@@ -629,6 +634,8 @@ def minimum_complements(
                 raise _OutOfWork
             hidden = region.local(np.union1d(fixed, chosen))
             verdict = quick.verdict(hidden) if quick is not None else None
+            if verdict is True and quick is not None:
+                points_of[key] = quick.points()
             if verdict is False and quick is not None and quick.addable is not None:
                 add = np.zeros(len(candidates), dtype=bool)
                 inside = region.inside[candidates]
@@ -644,7 +651,7 @@ def minimum_complements(
         return verdicts[key]
 
     try:
-        return _search(
+        found = _search(
             cost,
             cuts,
             candidates,
@@ -658,6 +665,10 @@ def minimum_complements(
         )
     except _OutOfWork:
         return Minimum(None, False)
+    if found.pattern is None:
+        return found
+    key = np.sort(np.asarray(found.pattern, dtype=np.int64)).tobytes()
+    return found._replace(points=points_of.get(key, ()))
 
 
 @dataclass
@@ -1046,6 +1057,7 @@ class _RegionLP:
         """need_upper, need_width: per judged cell (``primary``), the upper end and width its
         interval needs; default: the policy's criterion for every one (all small)."""
         a = sp.csr_matrix(region.matrix, dtype=np.float64)
+        self.cells = region.cells  # the system's cell of each region cell
         self.n, k = len(region), 2 * len(primary)
         self.primary = np.asarray(primary, dtype=np.int64)
         self.values = region.values.astype(np.float64)
@@ -1106,7 +1118,20 @@ class _RegionLP:
         if not integral.all():
             return None  # no integer witness for some bound: attacked in full
         passing = (up >= self.need_upper) & (up - down >= self.need_width)
+        self._blocks = x
         return True if passing.all() else None
+
+    def points(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        """The last verdict's blocks (all integral) as points of the system: per block, the
+        system cells it moves and their values. Each block is the region's equations, whose
+        other cells keep their values, over copies of its cells with only the pattern's hidden
+        ones free: a feasible integer point of the whole system under that pattern."""
+        out = []
+        for block in self._blocks:
+            moved = np.abs(block - self.values) > 0.5
+            if moved.any():
+                out.append((self.cells[moved], np.round(block[moved]).astype(np.int64)))
+        return tuple(out)
 
     def _still_failing(
         self, free: np.ndarray, short: np.ndarray, narrow: np.ndarray
@@ -1466,7 +1491,7 @@ class _Suppressor:
             or judged > _EXACT_FIRST_MAX_JUDGED
         ):
             return False
-        best, _ = self._minimum(
+        found = self._minimum(
             primary=primary,
             fixed_hidden=np.flatnonzero(self.hidden),
             candidates=candidates,
@@ -1475,6 +1500,7 @@ class _Suppressor:
             guarded=guarded,
             max_branches=_EXACT_FIRST_MAX_BRANCHES,
         )
+        best = found.pattern
         if best is None:
             return False
         judged_mask = np.zeros(self.n, dtype=bool)
@@ -1488,7 +1514,39 @@ class _Suppressor:
                 self.set_hidden(c, True)
                 self.reason[c] = "complementary suppression (exact minimum)"
         self.stats["exact_first"] = len(best)
+        self._settle_by(found.points)
         return True
+
+    def _settle_by(self, points: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Settle the hidden cells (not `unchecked`) that ``points`` prove to pass.
+
+        The points of the kept LP's passing verdict on the pattern now hidden (`Minimum`):
+        each judged cell's interval, and the complements they move (moved one way, a cell's
+        interval is at least 1 wide). Believed only if every one of them is a feasible integer
+        point under the hidden pattern (`checked_witnesses`, in exact integer arithmetic);
+        the attack that follows then proves only the cells they leave open (scale-1 release:
+        the final attack of most small parts), and the points are the settled cells' support
+        (`witnesses`), which the release's own audit checks again.
+        """
+        if not points:
+            return
+        lo, hi, valid = checked_witnesses(self.system, np.flatnonzero(self.hidden), points)
+        if valid != len(points):
+            return  # one point is not what it claims: trust none of them
+        cells = np.flatnonzero(self.hidden & ~self.unchecked)
+        need_upper, need_width = self._needs(cells)
+        proven = cells[(hi[cells] >= need_upper) & (hi[cells] - lo[cells] >= need_width)]
+        if not len(proven):
+            return
+        settled = np.zeros(self.n, dtype=bool) if self.settled is None else self.settled.copy()
+        settled[proven] = True
+        self.settled = settled
+        pieces = tuple(moved for moved, _ in points)
+        for moved, values in points:
+            self.points[id(moved)] = (moved, values)
+        for cell in proven.tolist():
+            self.supports[cell] = pieces
+        self.stats["settled_at_minimum"] = len(proven)
 
     def hide_complement(self, c: int, target: int) -> None:
         self.set_hidden(c, True)
@@ -2161,7 +2219,7 @@ class _Suppressor:
             # the attacker (a stronger attacker than the real one), so a pattern that passes
             # here passes in the whole release too, at the cost of the group's equations
             # instead of the whole part's (scale-1 school level: 45 s -> 5 s per large part)
-            best, proven = self._minimum(
+            found = self._minimum(
                 primary=primary,
                 fixed_hidden=comp[self.locked[comp]],
                 candidates=candidates,
@@ -2171,6 +2229,7 @@ class _Suppressor:
                 max_attacks=_EXACT_MAX_ATTACKS,
                 guarded=guarded,
             )
+            best, proven = found.pattern, found.proven
             if best is None or self._cost(best) >= self._cost(current.tolist()):
                 minimal[current] = proven
                 continue

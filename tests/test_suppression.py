@@ -1115,11 +1115,11 @@ def test_the_exact_re_choice_says_when_its_answer_is_a_proven_minimum() -> None:
         again = suppression.minimum_complements(
             system, POLICY, improve_on=np.array(found.pattern, dtype=np.int64), **kwargs
         )
-        assert again == (None, True)
+        assert (again.pattern, again.proven) == (None, True)
         short = suppression.minimum_complements(
             system, POLICY, improve_on=candidates, max_attacks=0, **kwargs
         )
-        assert short == (None, False)
+        assert (short.pattern, short.proven) == (None, False)
         if checked == 6:
             break
     assert checked == 6
@@ -1701,6 +1701,8 @@ def test_settled_cells_are_not_attacked_again(monkeypatch) -> None:  # noqa: ANN
         return real(self, cells, **kwargs)
 
     monkeypatch.setattr(privacy.auditor.Attacker, "bounds", spy)
+    # the other cells by the attack alone (not by the points of a minimum found at once)
+    monkeypatch.setattr(suppression._RegionLP, "points", lambda self: ())
     again = protect(system, POLICY, must_hide=first.hidden, settled=settled)
     assert attacked and not set(attacked) & set(settled)
     assert set(hidden.tolist()) - set(settled) <= set(attacked)
@@ -1823,3 +1825,39 @@ def test_a_single_sum_keeps_its_closed_form_path() -> None:
     found = protect(two, POLICY)
     assert "exact_first" in found.stats
     assert_protected(two, found)
+
+
+def test_a_minimum_at_once_is_proven_by_its_own_verdict_points(monkeypatch) -> None:  # noqa: ANN001
+    """The kept LP that passed the minimum's pattern holds integer points for every judged
+    cell (`_RegionLP.points`): checked, they settle the hidden cells they prove, so the attack
+    that follows has nothing (or less) to do, and they are the protection's proving points.
+    The result is the one the full attack gives, and protected. A point that claims what it
+    is not (a value moved by one: no longer a point of the system) settles nothing: the
+    attack then proves every cell itself."""
+    settled_all = 0
+    for system, _small, _ in _small_groups(seed=21, tries=60):
+        found = protect(system, POLICY)
+        if "exact_first" not in found.stats:
+            continue
+        assert_protected(system, found)
+        with monkeypatch.context() as m:  # without the points: the attack proves everything
+            m.setattr(suppression._RegionLP, "points", lambda self: ())
+            alone = protect(system, POLICY)
+        assert alone.hidden == found.hidden and "settled_at_minimum" not in alone.stats
+        if found.stats.get("settled_at_minimum") and found.stats["attack_rounds"] == 0:
+            settled_all += 1
+
+        def lying(self, points=suppression._RegionLP.points):  # noqa: ANN001, ANN202
+            out = list(points(self))
+            if out:
+                cells, values = out[0]
+                out[0] = (cells, values + 1)
+            return tuple(out)
+
+        with monkeypatch.context() as m:
+            m.setattr(suppression._RegionLP, "points", lying)
+            doubted = protect(system, POLICY)
+        assert "settled_at_minimum" not in doubted.stats and doubted.hidden == found.hidden
+        assert doubted.stats["attack_rounds"] > 0
+        assert_protected(system, doubted)
+    assert settled_all >= 3
