@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import privacy.auditor
+import privacy.suppression
 from privacy import gc_pause
 from privacy.cells import CellSystem, add_table
 from privacy.policy import Policy
@@ -62,16 +63,24 @@ def test_a_pause_ends_on_an_error_and_never_starts_a_collector_that_was_off() ->
 
 
 def test_protect_and_audit_run_with_the_collector_paused(monkeypatch) -> None:  # noqa: ANN001
-    """The attack inside `protect` and `audit` sees the collector off; after them it runs, and
-    the pause changes no result (the same pattern with the collector forced on throughout)."""
+    """The attack inside `protect` and `audit` sees the collector off (and the verdicts of a
+    minimum that `protect` finds at once, which may leave the attack nothing to do); after
+    them it runs, and the pause changes no result (the same pattern with the collector forced
+    on throughout)."""
     seen: list[bool] = []
     bounds = privacy.auditor.Attacker.bounds
+    verdict = privacy.suppression._RegionLP.verdict  # noqa: SLF001
 
     def spy(self, *args, **kwargs):  # noqa: ANN001, ANN202
         seen.append(gc.isenabled())
         return bounds(self, *args, **kwargs)
 
+    def spy_verdict(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        seen.append(gc.isenabled())
+        return verdict(self, *args, **kwargs)
+
     monkeypatch.setattr(privacy.auditor.Attacker, "bounds", spy)
+    monkeypatch.setattr(privacy.suppression._RegionLP, "verdict", spy_verdict)  # noqa: SLF001
     system = CellSystem()
     counts = np.random.default_rng(5).choice([0, 1, 2, 3, 5, 8, 13, 30], size=(5, 4))
     add_table(system, "t", counts)
