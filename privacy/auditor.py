@@ -224,7 +224,8 @@ def audit(
     hidden_set = {int(h) for h in hidden}
     _check_cells(system, hidden_set, "hidden")
     if primary is None:
-        primary_set = {h for h in hidden_set if policy.is_small(int(system.values[h]))}
+        small = policy.small(system.values)
+        primary_set = {h for h in hidden_set if small[h]}
     else:
         primary_set = {int(p) for p in primary}
         _check_cells(system, primary_set, "primary")
@@ -378,6 +379,23 @@ def criterion(is_primary: np.ndarray, policy: Policy) -> tuple[np.ndarray, np.nd
     need_upper = np.where(is_primary, float(policy.min_upper_bound), -np.inf)
     need_width = np.where(is_primary, float(policy.min_interval_width), 1.0)
     return need_upper, need_width
+
+
+def proven_by_points(
+    system: CellSystem,
+    hidden: np.ndarray,
+    points: Sequence[tuple[np.ndarray, np.ndarray]],
+    primary: np.ndarray,
+    policy: Policy,
+) -> tuple[np.ndarray, int]:
+    """(per cell: do valid ``points`` prove it meets its `criterion`?, valid points).
+
+    ``points`` are checked against ``hidden`` (`checked_witnesses`); ``primary``: per cell of
+    `system`, whether it is hidden as small. A cell no valid point moves is proven of nothing.
+    """
+    lo, hi, valid = checked_witnesses(system, hidden, points)
+    need_upper, need_width = criterion(primary, policy)
+    return (hi >= need_upper) & (hi - lo >= need_width), valid
 
 
 def checked_witnesses(

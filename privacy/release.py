@@ -30,13 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from privacy import gc_pause, parallel
-from privacy.auditor import (
-    AuditReport,
-    audit,
-    checked_witnesses,
-    criterion,
-    joined_reports,
-)
+from privacy.auditor import AuditReport, audit, joined_reports, proven_by_points
 from privacy.catalogue import CatalogueEntry, public_catalogue
 from privacy.cell_build import SystemBase, build_system, is_latent
 from privacy.cells import CellSystem, side_by_side
@@ -917,16 +911,16 @@ def _attack(
     hidden: list[int] = []
     primary: list[int] = []
     unchecked: list[int] = []
+    small = policy.small(system.values).tolist()
     for i, key in enumerate(system.keys):
-        true = int(system.values[i])
         if is_latent(key):  # formed by the attacker, never published
             hidden.append(i)
-            (primary if policy.is_small(true) else unchecked).append(i)
+            (primary if small[i] else unchecked).append(i)
             continue
         status = statuses.get(key, SHOWN)
         if status != SHOWN:
             hidden.append(i)
-            if status == SUPPRESSED_SMALL or policy.is_small(true):
+            if status == SUPPRESSED_SMALL or small[i]:
                 primary.append(i)
     bounds = rate_bounds(layouts, dict(statuses), policy)
     _, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})
@@ -1230,9 +1224,10 @@ def _settled_by(
     """
     if not len(points) or not candidates.any():
         return np.zeros(len(system), dtype=bool)
-    lo, hi, _ = checked_witnesses(system, np.flatnonzero(hidden), witnesses_in(system, points))
-    need_upper, need_width = criterion(primary, policy)
-    return candidates & (hi >= need_upper) & (hi - lo >= need_width)
+    proven, _ = proven_by_points(
+        system, np.flatnonzero(hidden), witnesses_in(system, points), primary, policy
+    )
+    return candidates & proven
 
 
 def _run_parts(

@@ -70,7 +70,7 @@ import scipy.sparse as sp
 
 from privacy import gc_pause, highs, parallel
 from privacy.aliases import Merged, merge
-from privacy.auditor import Attacker, audit, checked_witnesses, criterion
+from privacy.auditor import Attacker, audit, criterion, proven_by_points
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
@@ -311,7 +311,7 @@ def _protect_cells(
     n = len(system)
     values = system.values
     if primary is None:
-        primary_set = {i for i in range(n) if policy.is_small(int(values[i]))}
+        primary_set = set(np.flatnonzero(policy.small(values)).tolist())
     else:
         primary_set = _cells(primary, n, "primary")
     hide_set = _cells(must_hide, n, "must_hide")
@@ -413,7 +413,7 @@ def _protect_merged(
     n = len(system)
     primary = options["primary"]
     if primary is None:
-        primary_set = {i for i in range(n) if policy.is_small(int(system.values[i]))}
+        primary_set = set(np.flatnonzero(policy.small(system.values)).tolist())
     else:
         primary_set = _cells(primary, n, "primary")
     hide = _sorted_cells(options["must_hide"], n, "must_hide")
@@ -1105,15 +1105,10 @@ class _RegionLP:
         # LP bounds rounded inwards: the integer bounds can be no wider
         up_bound, down_bound = np.floor(up + 1e-6), np.ceil(down - 1e-6)
         exact_up, exact_down = ~capped[:p], ~capped[p:]
-        fails = (exact_up & (up_bound < self.need_upper)) | (
-            exact_up & exact_down & (up_bound - down_bound < self.need_width)
-        )
-        if fails.any():
-            self.addable = self._still_failing(
-                free,
-                exact_up & (up_bound < self.need_upper),
-                exact_up & exact_down & (up_bound - down_bound < self.need_width),
-            )
+        short = exact_up & (up_bound < self.need_upper)
+        narrow = exact_up & exact_down & (up_bound - down_bound < self.need_width)
+        if (short | narrow).any():
+            self.addable = self._still_failing(free, short, narrow)
             return False
         if not integral.all():
             return None  # no integer witness for some bound: attacked in full
@@ -1530,12 +1525,12 @@ class _Suppressor:
         """
         if not points:
             return
-        lo, hi, valid = checked_witnesses(self.system, np.flatnonzero(self.hidden), points)
+        passing, valid = proven_by_points(
+            self.system, np.flatnonzero(self.hidden), points, self.primary, self.policy
+        )
         if valid != len(points):
             return  # one point is not what it claims: trust none of them
-        cells = np.flatnonzero(self.hidden & ~self.unchecked)
-        need_upper, need_width = self._needs(cells)
-        proven = cells[(hi[cells] >= need_upper) & (hi[cells] - lo[cells] >= need_width)]
+        proven = np.flatnonzero(passing & self.hidden & ~self.unchecked)
         if not len(proven):
             return
         settled = np.zeros(self.n, dtype=bool) if self.settled is None else self.settled.copy()

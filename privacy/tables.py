@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import polars as pl
 
@@ -130,6 +130,9 @@ def _sum_codes(dim: str) -> list[str]:
     return [c for c, _ in dimension_codes(dim)]
 
 
+_T = TypeVar("_T")
+
+
 @dataclass(frozen=True)
 class TableLayout:
     """A request laid out as cells, before protection.
@@ -149,19 +152,29 @@ class TableLayout:
         would bound it once hidden over a shown group size (`public_bounds`: lo above 0, or
         hi below the group size; None: no bound beyond it). Worked out once per policy: a
         release reads them some twenty times (every level and run)."""
-        kept: dict[Policy, list] = self.__dict__.setdefault("_rate_bounds", {})
-        if policy not in kept:
-            kept[policy] = _informative_bounds(self.rows, policy)
-        return kept[policy]
+        return _kept(self, "_rate_bounds", policy, _informative_bounds)
+
+
+def _kept(
+    layout: TableLayout, name: str, policy: Policy, work: Callable[[TableLayout, Policy], _T]
+) -> _T:
+    """``work(layout, policy)``, worked out once per layout and policy and kept on the
+    layout itself (immutable; a release reads such answers for each of its levels, the
+    dashboard for every custom table of a year). Sessions in threads may work one out
+    twice, with the same answer."""
+    kept: dict[Policy, _T] = layout.__dict__.setdefault(name, {})
+    if policy not in kept:
+        kept[policy] = work(layout, policy)
+    return kept[policy]
 
 
 def _informative_bounds(
-    rows: pl.DataFrame, policy: Policy
+    layout: TableLayout, policy: Policy
 ) -> list[tuple[str, str, tuple[int, int | None]]]:
-    """`TableLayout.rate_bounds` of ``rows``, worked out."""
+    """`TableLayout.rate_bounds`, worked out."""
     out: list[tuple[str, str, tuple[int, int | None]]] = []
     known: dict[tuple[int, int], tuple[int, int]] = {}  # (count, group size) recur: one each
-    with_rate = rows.filter(pl.col("denominator").is_not_null())
+    with_rate = layout.rows.filter(pl.col("denominator").is_not_null())
     for key, num, dkey, den in zip(
         with_rate["cell_key"].to_list(),
         with_rate["value"].to_list(),
@@ -339,32 +352,19 @@ def _order_map(dim: str) -> dict[str, int]:
     return {c: i for i, c in enumerate(_display_codes(dim))}
 
 
-_HIDE_REQUIRED: dict[int, tuple[TableLayout, Policy, frozenset[str]]] = {}
-_HIDE_REQUIRED_MAX = 1024
-_HIDE_REQUIRED_LOCK = threading.Lock()  # the dashboard serves sessions in threads
-
-
 def hide_required(layout: TableLayout, policy: Policy) -> set[str]:
     """Cells that must be hidden whatever else is shown: counts behind coded or hidden rates.
 
     A 0% or 100% outcome, or one near it, tells (nearly) every member's outcome; a rate over a
     group below the minimum does too. The policy codes such rates; their numerators are hidden
     here and complementary suppression keeps them from being recomputed. Remembered per layout
-    object (layouts are immutable and reused for every custom table of a year).
+    object (`_kept`: layouts are immutable and reused for every custom table of a year).
     """
-    with _HIDE_REQUIRED_LOCK:
-        hit = _HIDE_REQUIRED.get(id(layout))
-    if hit is not None and hit[0] is layout and hit[1] == policy:
-        return set(hit[2])
-    out = _hide_required(layout, policy)
-    with _HIDE_REQUIRED_LOCK:
-        if len(_HIDE_REQUIRED) >= _HIDE_REQUIRED_MAX:
-            _HIDE_REQUIRED.pop(next(iter(_HIDE_REQUIRED)))
-        _HIDE_REQUIRED[id(layout)] = (layout, policy, frozenset(out))
-    return out
+    return set(_kept(layout, "_hide_required", policy, _hide_required))
 
 
-def _hide_required(layout: TableLayout, policy: Policy) -> set[str]:
+def _hide_required(layout: TableLayout, policy: Policy) -> frozenset[str]:
+    """`hide_required`, worked out."""
     rows = layout.rows.filter(pl.col("denominator").is_not_null())
     out: set[str] = set()
     for key, num, den in zip(
@@ -375,7 +375,7 @@ def _hide_required(layout: TableLayout, policy: Policy) -> set[str]:
     ):
         if code_rate(int(num), int(den), policy).hide_counts:
             out.add(key)
-    return out
+    return frozenset(out)
 
 
 @dataclass(frozen=True)
