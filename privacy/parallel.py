@@ -112,7 +112,7 @@ class Processes:
         if count < 1:
             raise ValueError(f"a pool needs at least one process, not {count}")
         self.count = count
-        self._waiting: list[tuple[float, int, Callable, object, Future]] = []  # a heap
+        self._waiting: list[tuple[tuple[float, ...], int, Callable, object, Future]] = []  # a heap
         self._order = itertools.count()
         self._running = 0
         self._closed = False
@@ -133,14 +133,19 @@ class Processes:
             self.close(terminate=True)
             raise
 
-    def submit(self, fn: Callable[[_T], _R], item: _T, priority: float = 0.0) -> Future[_R]:
+    def submit(
+        self, fn: Callable[[_T], _R], item: _T, priority: float | tuple[float, ...] = 0.0
+    ) -> Future[_R]:
         """``fn(item)`` in a worker process (both must pickle; ``fn`` by its module's name),
-        as soon as a process is free and no piece of higher ``priority`` waits."""
+        as soon as a process is free and no piece of higher ``priority`` waits (a tuple of
+        numbers compares as tuples do: its first number first; give every piece of one pool
+        the same kind)."""
+        key = tuple(-float(p) for p in (priority if isinstance(priority, tuple) else (priority,)))
         done: Future[_R] = Future()
         with self._state:
             if self._closed:
                 raise RuntimeError("the worker processes are closed")
-            heapq.heappush(self._waiting, (-float(priority), next(self._order), fn, item, done))
+            heapq.heappush(self._waiting, (key, next(self._order), fn, item, done))
         self._dispatch()
         return done
 

@@ -153,6 +153,19 @@ def test_worker_processes_take_the_waiting_work_of_highest_priority_first() -> N
     assert running.done()
 
 
+def test_a_priority_of_several_numbers_ranks_by_its_first_number_first() -> None:
+    """A release ranks a level's parts by the levels still to come after it, then by their
+    work: (1, 2) waits for nothing ranked (2, x), and goes before (0, 500) and (1, 1)."""
+    with parallel.Processes(1, ()) as pool:
+        busy = pool.submit(_started_after, 1.0, priority=(0, 0))
+        last = pool.submit(_started_after, 0.0, priority=(0, 500))
+        third = pool.submit(_started_after, 0.0, priority=(1, 1))
+        second = pool.submit(_started_after, 0.0, priority=(1, 2))
+        first = pool.submit(_started_after, 0.0, priority=(2, 0))
+        starts = [f.result(timeout=60) for f in (busy, first, second, third, last)]
+        assert starts == sorted(starts)
+
+
 def test_an_error_in_a_worker_process_is_raised_where_the_answer_is_read() -> None:
     with parallel.Processes(1, ()) as pool:
         failed = pool.submit(_fails, "no part")

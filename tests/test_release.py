@@ -770,6 +770,7 @@ def test_a_group_size_retry_keeps_the_parts_it_does_not_touch(monkeypatch) -> No
         meanwhile=None,
         hold=frozenset(),
         settle_with=(),
+        levels_after=0,
     ):  # noqa: ANN001, ANN202
         calls.append(dict(known))
         if len(calls) == 1:
@@ -1103,8 +1104,9 @@ def test_small_parts_go_to_the_worker_processes_in_batches(monkeypatch) -> None:
 
 def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) -> None:  # noqa: ANN001
     """A top-down release with workers starts its processes once, before the first level, and
-    sends every level's parts to them; it lays out the next level's tables while they work.
-    The statuses are those of a release protected in this process alone."""
+    sends every level's parts to them (a lone part too, if large), ranked by the levels of its
+    population still to come; it lays out the next level's tables while they work. The
+    statuses are those of a release protected in this process alone."""
     import privacy.release as release_module
 
     layouts, units = _public_year(built_db)
@@ -1112,6 +1114,10 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
 
     started: list[object] = []
     sent: list[tuple[int, int]] = []  # (pool, jobs) per call of _run_parts that used it
+    after: list[int] = []  # levels_after per call of _run_parts
+    lone: list[bool] = []  # per call of one large part: did it reach the processes?
+    priorities: list[tuple[float, ...]] = []  # as submitted to the processes
+    batches: list[list] = []  # the parts of each job submitted
     laid_out: list[int] = []
     waited: list[int] = []  # tables laid out when the next level's layout could start
     real_processes = release_module.parallel.Processes
@@ -1123,9 +1129,20 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
             super().__init__(*args, **kwargs)
             started.append(self)
 
-    def run(parts, workers, witnesses=None, pool=None, meanwhile=None):  # noqa: ANN001, ANN202
+        def submit(self, fn, item, priority=0.0):  # noqa: ANN001, ANN202
+            priorities.append(priority)
+            batches.append(item)
+            return super().submit(fn, item, priority)
+
+    def run(parts, workers, witnesses=None, pool=None, meanwhile=None, levels_after=0):  # noqa: ANN001, ANN202
+        after.append(levels_after)
         if pool is not None:
-            sent.append((started.index(pool), len(release_module._jobs(parts))))
+            jobs = release_module._jobs(parts)
+            sent.append((started.index(pool), len(jobs)))
+            if len(jobs) == 1 and len(parts[jobs[0][0]][0]) >= release_module._PARALLEL_MIN_CELLS:
+                found = real_run(parts, workers, witnesses, pool, meanwhile, levels_after)
+                lone.append(any(b[0] is parts[jobs[0][0]] for b in batches))
+                return found
         if meanwhile is not None:
             real_meanwhile = meanwhile
 
@@ -1133,7 +1150,7 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
                 waited.append(len(laid_out))
                 real_meanwhile()
 
-        return real_run(parts, workers, witnesses, pool, meanwhile)
+        return real_run(parts, workers, witnesses, pool, meanwhile, levels_after)
 
     def build(stage, units):  # noqa: ANN001, ANN202
         laid_out.append(len(stage))
@@ -1161,6 +1178,13 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
     assert any(together) and not all(together)  # the sample has both kinds
     assert len(sent) == levels and {p for p, _ in sent} == {0}
     assert any(jobs > 1 for _, jobs in sent)
+    # each population's levels count down to its last (2, 1, 0; or 1, 0 where district and
+    # school go together), and every job went to the processes under its level's rank
+    assert sorted(after) == sorted(
+        n for joined in together for n in range(1 if joined else 2, -1, -1)
+    )
+    assert {p[0] for p in priorities} <= set(after) and {p[0] for p in priorities} > {0}
+    assert lone and all(lone)  # a lone large part is protected by the processes too
     assert len(laid_out) == levels  # each level of each population laid out once
     # while the processes protect a level (of two jobs or more), the next level's tables
     # are laid out; the last level has none to lay out
