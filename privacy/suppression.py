@@ -1276,8 +1276,11 @@ class _MoveLP:
     Two columns per cell that may move (cells that must stay shown are constants: left out),
     its move up and its move down, and one row per equation that holds such a cell
     (``A (up - down) = 0``). From one solve to the next only a few bounds and costs change
-    (the cell to move, cells hidden or shown since), so HiGHS's dual simplex starts from the
-    last basis instead of from scratch.
+    (the cell to move, cells hidden or shown since): the model is kept, and each solve starts
+    HiGHS's dual simplex from the logical basis (no move at all, optimal before the cell is
+    fixed, since no cost is negative), not from the last solve's basis, which the simplex
+    must first take apart (scale 1, 2023-24: the 49 moves of the release's parts 1.25 ->
+    0.48 s of CPU, every status the same).
     """
 
     def __init__(self, engine: _Suppressor) -> None:
@@ -1328,6 +1331,7 @@ class _MoveLP:
             self.solver.changeColsCost(len(both), both, np.concatenate([cost, cost]))
         pair = np.array([at, at + self.k], dtype=np.int32)
         self.solver.changeColsBounds(2, pair, np.array([amount, 0.0]), np.array([amount, 0.0]))
+        self.solver.setBasis()  # the logical basis: every cell unmoved (see the class)
         self.solver.run()
         ok = highs.optimal(self.solver)
         x = np.asarray(self.solver.getSolution().col_value) if ok else None

@@ -1164,11 +1164,12 @@ def test_complements_at_a_proven_minimum_are_not_tried_again(
     assert spared > 0
 
 
-def test_the_move_lp_finds_the_cheapest_move_and_re_solves_warm_as_cold() -> None:
+def test_the_move_lp_finds_the_cheapest_move_and_re_solves_as_a_fresh_model() -> None:
     """`_MoveLP` (the whole move a failing cell needs, in one LP): its move keeps every
     equation, lifts the cell by the amount asked, never takes a cell below zero nor moves a
     cell that must stay shown (not even a column of its model), costs what an independent LP
-    finds, and a warm re-solve after cells were hidden costs what a fresh model finds."""
+    finds, and a re-solve of the kept model after cells were hidden costs what a fresh model
+    finds."""
     from scipy.optimize import linprog
 
     from privacy.suppression import _MoveLP, _Suppressor
