@@ -33,20 +33,10 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from privacy import parallel
-from privacy.catalogue import public_catalogue
-from privacy.policy import load_policy
-from privacy.release import (
-    _protect_top_down,
-    _snapshot,
-    _units_for,
-    build_system,
-    checked_release,
-)
-from privacy.requests import TableRequest
-from privacy.tables import hide_required
-from warehouse.build import build_warehouse
+if TYPE_CHECKING:
+    from privacy.requests import TableRequest
 
 DEFAULT_DB = Path("/tmp/edudash-bench/maine.duckdb")
 
@@ -71,6 +61,10 @@ def protect_and_audit(  # noqa: ANN001
         `edudash audit` does on a recorded year (it has no proving points: they are never
         stored).
     """
+    from privacy.policy import load_policy
+    from privacy.release import _protect_top_down, _units_for, build_system, checked_release
+    from privacy.tables import hide_required
+
     policy = load_policy()
     snap.layouts.clear()
     layouts = [snap.layout(r) for r in requests]
@@ -79,6 +73,7 @@ def protect_and_audit(  # noqa: ANN001
     t0 = time.perf_counter()
     protected = _protect_top_down(layouts, units, policy, workers=workers, check=True)
     t1 = time.perf_counter()
+    _stop_fork_server()
     cpu = _cpu() - c0
     report = protected.report
     if report is None:  # check=True audits each population as it is protected
@@ -109,12 +104,32 @@ def protect_and_audit(  # noqa: ANN001
 
 def _cpu() -> float:
     """CPU seconds so far of this process (all its threads) and of its worker processes that
-    have ended (a release's pool is closed before `_protect_top_down` returns)."""
+    have ended: a release's pool is closed before `_protect_top_down` returns, and its fork
+    server by `_stop_fork_server` (its processes' CPU is counted once it ends)."""
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + ended.ru_utime + ended.ru_stime
 
 
+def _stop_fork_server() -> None:
+    """Stop the fork server of the worker processes (`privacy.parallel.Processes`), as the end
+    of a command line does: its processes' CPU reaches this process only once it has ended,
+    and each run then starts its processes from nothing, as `edudash export` does."""
+    import multiprocessing.forkserver as forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)  # noqa: SLF001 - no public way
+    if stop is not None:
+        stop()
+
+
 def main() -> None:
+    # imported here, not at the top: each worker process imports this script again as its
+    # main module, as it imports the `edudash` command's (which imports nothing heavy)
+    from privacy import parallel
+    from privacy.catalogue import public_catalogue
+    from privacy.release import _snapshot
+    from privacy.requests import TableRequest
+    from warehouse.build import build_warehouse
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=None)
     parser.add_argument("--year", default="2024-25")

@@ -1271,9 +1271,10 @@ def _run_parts(
     process's interpreter lock with the other populations' threads. (Scale 1, 2023-24, on
     two cores, against the graduation and enrollment parts protected here and the levels
     unranked: 6 alternated pairs, each faster, median 12.61 -> 12.04 s, CPU 23.9 -> 23.0 s,
-    cores left idle 1.46 -> 0.99 core-seconds; the same statuses.) (Spawned processes: safe
-    beside DuckDB's and Polars' threads; a script calling this needs Python's
-    ``if __name__ == "__main__":`` guard, or the parts are protected here after all.) Each
+    cores left idle 1.46 -> 0.99 core-seconds; the same statuses.) (Processes forked from a
+    fork server, not from this process: safe beside DuckDB's and Polars' threads; a script
+    calling this needs Python's ``if __name__ == "__main__":`` guard, or the parts are
+    protected here after all: see `privacy.parallel.Processes`.) Each
     part's result does not depend on where it ran.
     """
     work = [_proof_work(kwargs) for _, _, kwargs in parts]
@@ -1303,7 +1304,7 @@ def _run_parts(
                 for i, result in zip(job, future.result(), strict=True):
                     out[i] = result
         except BrokenProcessPool as exc:
-            # e.g. a script without the `if __name__ == "__main__":` guard that spawned
+            # e.g. a script without the `if __name__ == "__main__":` guard that the worker
             # processes need: finish here, in this process
             log.warning("worker processes failed (%s); protecting in this process", exc)
         except BaseException:

@@ -79,6 +79,28 @@ def test_worker_processes_start_at_once_and_are_kept_for_more_work() -> None:
     assert len(processes) == 2 and not any(p.is_alive() for p in processes)
 
 
+def _parent(_: int) -> int:
+    import os
+
+    return os.getppid()
+
+
+def test_worker_processes_are_forked_from_one_server_that_outlives_a_pool() -> None:
+    """`Processes` forks its processes from a fork server, not from this process (which holds
+    DuckDB's and Polars' threads), and the server is kept: a later pool's processes come from
+    the same server, without starting a new interpreter."""
+    import multiprocessing
+    import os
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("this platform has no fork server: processes are spawned")
+    with parallel.Processes(1, ("privacy.suppression",)) as pool:
+        first = pool.submit(_parent, 0).result(timeout=60)
+    with parallel.Processes(1, ("privacy.suppression",)) as pool:
+        second = pool.submit(_parent, 0).result(timeout=60)
+    assert first != os.getpid() and first == second
+
+
 def _pid(_: int) -> int:
     import os
 
