@@ -1271,11 +1271,11 @@ def _run_parts(
     process's interpreter lock with the other populations' threads. (Scale 1, 2023-24, on
     two cores, against the graduation and enrollment parts protected here and the levels
     unranked: 6 alternated pairs, each faster, median 12.61 -> 12.04 s, CPU 23.9 -> 23.0 s,
-    cores left idle 1.46 -> 0.99 core-seconds; the same statuses.) (Processes forked from a
-    fork server, not from this process: safe beside DuckDB's and Polars' threads; a script
-    calling this needs Python's ``if __name__ == "__main__":`` guard, or the parts are
-    protected here after all: see `privacy.parallel.Processes`.) Each
-    part's result does not depend on where it ran.
+    cores left idle 1.46 -> 0.99 core-seconds; the same statuses.) The processes are forked
+    from a fork server, not from this process, so they are safe beside DuckDB's and Polars'
+    threads; a script calling this needs Python's ``if __name__ == "__main__":`` guard, or the
+    parts are protected here after all (see `privacy.parallel.Processes`). Each part's result
+    does not depend on where it ran.
     """
     work = [_proof_work(kwargs) for _, _, kwargs in parts]
     jobs = _jobs(parts, work)
