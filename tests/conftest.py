@@ -67,8 +67,8 @@ def _pages_leave_nothing_behind():  # noqa: ANN202
     """What a page test leaves in the process is put back when it ends.
 
     - Streamlit's test runner leaves `sys.modules["__main__"]` set to the page script, and a
-      process spawned after that (protection's worker processes) runs the page as its main
-      module: the original is restored.
+      worker process started after that (protection's) runs the page as its main module: the
+      original is restored.
     - Pages start background threads that render a year's public tables: they are stopped, so
       that none renders into a later test (which may count renders).
     """

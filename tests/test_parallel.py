@@ -62,7 +62,7 @@ def test_later_work_runs_once_started_or_asked_for(threads: int, monkeypatch) ->
 
 
 def test_worker_processes_start_at_once_and_are_kept_for_more_work() -> None:
-    """`Processes` spawns its processes before any work reaches them (they import what they are
+    """`Processes` starts its processes before any work reaches them (they import what they are
     told), runs work in them, not here, and keeps them for later batches until closed."""
     import os
 
@@ -70,7 +70,7 @@ def test_worker_processes_start_at_once_and_are_kept_for_more_work() -> None:
         parallel.Processes(0)
     with parallel.Processes(2, ("privacy.suppression",)) as pool:
         running = pool._executor._processes  # noqa: SLF001
-        assert len(running) == 2  # spawned before any work was submitted
+        assert len(running) == 2  # started before any work was submitted
         pids = {pool.submit(_pid, i).result(timeout=60) for i in range(4)}
         assert pids and os.getpid() not in pids and pids <= set(running)
         later = pool.submit(_pid, 0).result(timeout=60)
@@ -127,7 +127,7 @@ def test_worker_processes_set_what_they_import_aside_from_the_collector() -> Non
 
 
 def test_worker_processes_interrupted_as_they_start_are_stopped(monkeypatch) -> None:  # noqa: ANN001
-    """A Ctrl-C while `Processes` starts its processes stops those already spawned before it
+    """A Ctrl-C while `Processes` starts its processes stops those already started before it
     reaches the caller: none is left waiting for work until the program exits."""
     from concurrent.futures import ProcessPoolExecutor
 

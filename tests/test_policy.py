@@ -159,8 +159,9 @@ def _agrees_here(policy: Policy) -> bool:
 
 
 def test_a_policy_sent_to_a_worker_process_hashes_as_one_built_there() -> None:
-    """Protection sends the policy to spawned worker processes; its hash is kept for speed, and
-    must be worked out again there (the hash of None differs from process to process)."""
+    """Protection sends the policy to worker processes (other interpreters); its hash is kept
+    for speed, and must be worked out again there (the hash of None differs from process to
+    process)."""
     import pickle
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context

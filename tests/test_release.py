@@ -688,7 +688,7 @@ def test_a_group_size_whose_rate_pins_a_neighbour_is_hidden_too(monkeypatch) -> 
 
 
 def test_independent_parts_protect_the_same_in_worker_processes(monkeypatch) -> None:  # noqa: ANN001
-    """Parts run in spawned processes give the statuses of a run in-process; refusals carry over."""
+    """Parts run in worker processes give the statuses of a run in-process; refusals carry over."""
     from concurrent.futures.process import BrokenProcessPool
 
     import privacy.release as release_module
@@ -724,7 +724,7 @@ def test_independent_parts_protect_the_same_in_worker_processes(monkeypatch) -> 
     alone = alone[0]
     assert any(s != "shown" for s in alone[0]) and any(s != "shown" for s in alone[1])
 
-    class BrokenPool:  # what a script without the __main__ guard gets from spawned workers
+    class BrokenPool:  # what a script without the __main__ guard gets from its worker processes
         def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
             pass
 
