@@ -47,7 +47,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from privacy import gc_pause, highs, parallel
@@ -771,6 +770,8 @@ class Attacker:
                 if known.all():
                     break
                 c = -(~known).astype(np.float64)
+                from scipy.optimize import linprog  # rarely needed: see `privacy.highs`
+
                 if a.shape[0]:
                     res = linprog(
                         c, A_eq=a, b_eq=np.zeros(a.shape[0]), bounds=(0, 1), method="highs"
@@ -1706,6 +1707,8 @@ def _solve_lp(c: np.ndarray, a: sp.csc_matrix, b: np.ndarray) -> tuple[np.ndarra
     """
     m, n = a.shape
     if not highs.available() or m == 0:
+        from scipy.optimize import linprog  # see `privacy.highs`
+
         kwargs = {"A_eq": a, "b_eq": b} if m else {}
         res = linprog(c, bounds=(0, None), method="highs-ds", **kwargs)
         if res.status != 0:

@@ -14,6 +14,7 @@ earlier tables out again. Both give the attacker the same cells and the same sum
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -245,17 +246,29 @@ def _add_sums(
     geo_cells: pl.DataFrame,
     units: dict[str, pl.DataFrame],
 ) -> None:
-    """Queue the layouts' own sums and the geography sums among `geo_cells`."""
-    index = system.index
+    """Queue the layouts' own sums and the geography sums among `geo_cells`.
 
-    def add(parent: str, children: Iterable[str]) -> None:
-        _add(seen, pending, (index[parent], tuple(sorted(index[c] for c in children))))
-
-    for lay in layouts:
-        for parent, children in lay.constraints:
-            add(parent, children)
-    for parent, children in _geography_sums(geo_cells, units):
-        add(parent, children)
+    Keys are looked up and each sum's children sorted on whole arrays, not sum by sum (a
+    scale-1 assessment system has some 30,000 sums over 270,000 children).
+    """
+    sums = [eq for lay in layouts for eq in lay.constraints]
+    sums.extend(_geography_sums(geo_cells, units))
+    if not sums:
+        return
+    at = system.index.__getitem__
+    parents = list(map(at, (parent for parent, _ in sums)))
+    sizes = np.fromiter(map(len, (children for _, children in sums)), np.int64, len(sums))
+    flat = np.fromiter(
+        map(at, itertools.chain.from_iterable(children for _, children in sums)),
+        np.int64,
+        int(sizes.sum()),
+    )
+    row = np.repeat(np.arange(len(sums)), sizes)
+    kids = flat[np.lexsort((flat, row))].tolist()  # each sum's children, in order
+    end = 0
+    for parent, size in zip(parents, sizes.tolist(), strict=True):
+        start, end = end, end + size
+        _add(seen, pending, (parent, tuple(kids[start:end])))
 
 
 LATENT = "~rest|"
@@ -355,26 +368,44 @@ def _group_sums(system: CellSystem, rows: pl.DataFrame) -> list[tuple[GroupKey, 
         orient="row",
     )
     every = codes.group_by("name").agg(pl.col("code").sort_by("place").alias("every"))
+    rows = rows.with_columns(value=pl.Series(system.values[rows["i"].to_numpy()]))
     found = (
         rows.join(codes, on=["name", "code"])  # codes the dimension does not hold: left out
         .group_by("parent", "name", "head")
-        .agg(pl.col("at").first(), pl.col("i").sort(), pl.col("code"))
+        .agg(pl.col("at").first(), pl.col("i").sort(), pl.col("code"), pl.col("value").sum())
         .join(every, on="name")
         .sort("parent", "name", "head")
     )
-    out: list[tuple[GroupKey, Equation, bool]] = []
-    for parent, name, head, at, kids, present, every_code in found.iter_rows():
-        remainder = int(system.values[at]) - int(system.values[kids].sum())
-        if remainder < 0:
+    at = found["at"].to_numpy()
+    remainders = system.values[at] - found["value"].to_numpy()
+    # every code released (each group holds each code once)
+    whole = (found["code"].list.len() == found["every"].list.len()).to_numpy()
+    bad = (remainders < 0) | (whole & (remainders != 0))
+    if bad.any():  # the first group that does not add up, as a loop over them would find
+        first = int(np.argmax(bad))
+        parent = found["parent"][first]
+        if remainders[first] < 0:
             raise RuntimeError(f"cells under {parent} add up to more than it holds")
-        have = set(present)
-        missing = [c for c in every_code if c not in have]
-        if missing:
-            key = f"{LATENT}{parent}|{name}={'+'.join(missing)}"
-            kids = [*kids, system.add_cell(key, remainder)]  # the newest cell: last in order
-        elif remainder:
-            raise RuntimeError(f"cells under {parent} do not add up to it")
-        out.append(((parent, name, head), (at, tuple(kids)), bool(missing)))
+        raise RuntimeError(f"cells under {parent} do not add up to it")
+    out: list[tuple[GroupKey, Equation, bool]] = []
+    for parent, name, head, parent_at, kids, present, every_code, remainder, complete in zip(
+        found["parent"].to_list(),
+        found["name"].to_list(),
+        found["head"].to_list(),
+        at.tolist(),
+        found["i"].to_list(),
+        found["code"].to_list(),
+        found["every"].to_list(),
+        remainders.tolist(),
+        whole.tolist(),
+        strict=True,
+    ):
+        if not complete:
+            have = set(present)
+            missing = "+".join(c for c in every_code if c not in have)
+            # the latent cell is the newest: last in order
+            kids.append(system.add_cell(f"{LATENT}{parent}|{name}={missing}", remainder))
+        out.append(((parent, name, head), (parent_at, tuple(kids)), not complete))
     return out
 
 

@@ -8,15 +8,56 @@ is False and callers fall back to `scipy.optimize.linprog` or to slower rules.
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
+import scipy
 import scipy.sparse as sp
 
-try:  # scipy's bundled HiGHS bindings: same solver as linprog, without its per-call overhead
-    import scipy.optimize._highspy._core as core
-except ImportError:  # pragma: no cover - other scipy builds
-    core = None
+_CORE = "scipy.optimize._highspy._core"
+
+
+def _bundled_core() -> ModuleType | None:
+    """scipy's bundled HiGHS bindings (the same solver as ``linprog``, without its per-call
+    overhead), or None where this scipy build lacks them.
+
+    Loaded from its file, without importing `scipy.optimize` first, whose import takes about
+    0.2 s, a third of the start of each worker process of a release (`privacy.parallel`); a
+    later ``import scipy.optimize`` finds this module in `sys.modules` and uses it, so there
+    is only ever one copy. Where the file is not where this scipy keeps it, the usual import.
+    """
+    if _CORE in sys.modules:
+        return sys.modules[_CORE]
+    folder = Path(scipy.__file__).parent / "optimize" / "_highspy"
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = folder / f"_core{suffix}"
+        if not path.is_file():
+            continue
+        loader = importlib.machinery.ExtensionFileLoader(_CORE, str(path))
+        spec = importlib.util.spec_from_file_location(_CORE, path, loader=loader)
+        if spec is None:  # pragma: no cover - an extension file that no loader takes
+            break
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[_CORE] = module
+        try:
+            loader.exec_module(module)
+        except Exception:  # pragma: no cover - a build whose module needs its package
+            del sys.modules[_CORE]
+            break
+        return module
+    try:
+        import scipy.optimize._highspy._core as bundled
+    except ImportError:  # pragma: no cover - other scipy builds
+        return None
+    return bundled
+
+
+core = _bundled_core()
 
 
 def available() -> bool:

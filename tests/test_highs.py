@@ -97,3 +97,29 @@ def test_a_model_highs_rejects_has_no_point() -> None:
     assert highs.milp(np.array([-1.0]), single, nan, (0.0, 10.0)) == (None, False)
     with pytest.raises(ValueError, match="rejected"):
         highs.solver(np.array([-1.0, 0.0]), repeated.tocsc(), np.array([3.0]), strategy=1)
+
+
+def test_the_bindings_load_without_scipy_optimize_and_stay_one_module() -> None:
+    """A worker process imports `privacy.suppression` only: the bindings come without
+    `scipy.optimize` (a third of its start), and a later ``import scipy.optimize`` (as
+    ``linprog`` needs) uses the same module, so models of either are one solver's."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import privacy.suppression\n"
+        "from privacy import highs\n"
+        "assert highs.available()\n"
+        "assert 'scipy.optimize' not in sys.modules, 'scipy.optimize was imported'\n"
+        "import numpy as np, scipy.sparse as sp\n"
+        "x, proven = highs.milp(np.array([-1.0, -1.0]), sp.csr_matrix([[1.0, 2.0]]),\n"
+        "                       (np.array([-np.inf]), np.array([4.0])), (0.0, 3.0),\n"
+        "                       integrality=np.ones(2))\n"
+        "assert proven and x.round().sum() == 3.0 and x[0] + 2 * x[1] <= 4.0 + 1e-9, x\n"
+        "from scipy.optimize import linprog\n"
+        "assert sys.modules['scipy.optimize._highspy._core'] is highs.core\n"
+        "assert linprog([1.0, 1.0], A_eq=[[1.0, 1.0]], b_eq=[2.0], method='highs').fun == 2.0\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
