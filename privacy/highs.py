@@ -37,16 +37,13 @@ def _bundled_core() -> ModuleType | None:
     folder = Path(scipy.__file__).parent / "optimize" / "_highspy"
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         path = folder / f"_core{suffix}"
-        if not path.is_file():
+        spec = importlib.util.spec_from_file_location(_CORE, path) if path.is_file() else None
+        if spec is None or spec.loader is None:
             continue
-        loader = importlib.machinery.ExtensionFileLoader(_CORE, str(path))
-        spec = importlib.util.spec_from_file_location(_CORE, path, loader=loader)
-        if spec is None:  # pragma: no cover - an extension file that no loader takes
-            break
         try:  # an extension module runs its initialisation as it is created
             module = importlib.util.module_from_spec(spec)
             sys.modules[_CORE] = module
-            loader.exec_module(module)
+            spec.loader.exec_module(module)
         except Exception:  # pragma: no cover - a build whose module needs its package
             sys.modules.pop(_CORE, None)
             break

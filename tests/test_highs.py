@@ -101,8 +101,8 @@ def test_a_model_highs_rejects_has_no_point() -> None:
 
 def test_the_bindings_load_without_scipy_optimize_and_stay_one_module() -> None:
     """A worker process imports `privacy.suppression` only: the bindings come without
-    `scipy.optimize` (a third of its start), and a later ``import scipy.optimize`` (as
-    ``linprog`` needs) uses the same module, so models of either are one solver's."""
+    `scipy.optimize` (0.2 s of that import's 0.54 s), and a later ``import scipy.optimize``
+    (as ``linprog`` needs) uses the same module, so models of either are one solver's."""
     import subprocess
     import sys
 
