@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from unittest import mock
 
 import numpy as np
@@ -1067,34 +1068,79 @@ def _three_way_interior(seed: int) -> tuple[CellSystem, np.ndarray]:
     return system, np.array(sorted(inner))
 
 
-def test_fractional_lp_optima_rounded_to_integer_points_are_the_integer_optimum() -> None:
-    """`_rounded_point` holds the LP's integral cells, solves for the fractional ones (and
-    rings around them), and keeps a point only on the LP bound rounded: a feasible integer
-    point there is the integer optimum, as the brute-force program finds it."""
-    rounded = 0
-    for seed in (4, 10, 13, 15):  # seeds whose tables have several fractional optima
+def _fractional_lp_optima(seeds: Sequence[int]) -> Iterator[tuple]:
+    """(system, attacker, exact bounds, cell, its component, sense, fractional LP optimum) for
+    every cell and sense of the tables of ``seeds`` whose whole-component LP optimum is
+    fractional."""
+    for seed in seeds:
         system, cells = _three_way_interior(seed)
         expected = oracle(system, set(cells.tolist()))
         attacker = Attacker(system, cells)
-        a = system.incidence()
         for cell in cells.tolist():
             pairs = attacker._component_cells(cell)
             for sense in (1, -1):
                 job = [(0, sense, pairs, 0)]
                 _, integral, sol, _ = attacker._lp_batch(np.array([cell]), job)[0]
-                if integral:
-                    continue
-                point = attacker._rounded_point(cell, sense, pairs, sol)
-                if point is None:
-                    continue
-                rounded += 1
-                full = system.values.astype(float)
-                full[pairs] = point
-                assert (point >= 0).all() and np.array_equal(point, np.round(point))
-                assert np.array_equal(a @ full, a @ system.values)  # every equation holds
-                lower, upper = expected[cell]
-                assert point[np.searchsorted(pairs, cell)] == (upper if sense > 0 else lower)
+                if not integral:
+                    yield system, attacker, expected[cell], cell, pairs, sense, sol
+
+
+def _assert_feasible_integer_point(
+    system: CellSystem, pairs: np.ndarray, point: np.ndarray
+) -> None:
+    full = system.values.astype(float)
+    full[pairs] = point
+    a = system.incidence()
+    assert (point >= 0).all() and np.array_equal(point, np.round(point))
+    assert np.array_equal(a @ full, a @ system.values)  # every equation holds
+
+
+def test_fractional_lp_optima_rounded_to_integer_points_are_the_integer_optimum() -> None:
+    """`_rounded_point` holds the LP's integral cells, solves for the fractional ones (and
+    rings around them), and keeps a point only on the LP bound rounded: a feasible integer
+    point there is the integer optimum, as the brute-force program finds it."""
+    rounded = 0
+    # seeds whose tables have several fractional optima
+    for system, attacker, (lower, upper), cell, pairs, sense, sol in _fractional_lp_optima(
+        (4, 10, 13, 15)
+    ):
+        point, on_bound = attacker._rounded_point(cell, sense, pairs, sol)
+        if point is None:
+            continue
+        assert on_bound  # without a goal, only a point on the bound is taken
+        rounded += 1
+        _assert_feasible_integer_point(system, pairs, point)
+        assert point[np.searchsorted(pairs, cell)] == (upper if sense > 0 else lower)
     assert rounded >= 20  # the tables do have fractional optima, and they are rounded
+
+
+def test_a_rounded_point_that_reaches_the_goal_decides_without_the_bound(monkeypatch) -> None:  # noqa: ANN001
+    """With a goal (check mode: where a point must take the cell to decide it), `_rounded_point`
+    also takes an integer point that reaches the goal short of the LP's bound: feasible, the
+    cell at or past the goal, and said not to be on the bound exactly when it is not the
+    integer optimum (the brute-force program's). With the fractional cells alone to round (no
+    ring around them, as where the rings would outgrow `_ROUNDING_MAX_CELLS`), some roundings
+    succeed only so, and spare the cold re-solve or integer program that would follow."""
+    import privacy.auditor as auditor
+
+    monkeypatch.setattr(auditor, "_ROUNDING_RINGS", 0)
+    short = 0
+    for system, attacker, bounds, cell, pairs, sense, sol in _fractional_lp_optima((13, 15, 21)):
+        optimum = bounds[1] if sense > 0 else bounds[0]
+        goal = int(system.values[cell]) + sense  # one step past the truth
+        if sense * (optimum - goal) <= 0:
+            continue  # the goal is the optimum: no point short of it
+        point, on_bound = attacker._rounded_point(cell, sense, pairs, sol, float(goal))
+        exact, _ = attacker._rounded_point(cell, sense, pairs, sol)
+        assert exact is None or point is not None  # a goal never loses a point
+        if point is None:
+            continue
+        _assert_feasible_integer_point(system, pairs, point)
+        reached = int(point[np.searchsorted(pairs, cell)])
+        assert sense * reached >= sense * goal
+        assert on_bound == (reached == optimum)
+        short += exact is None
+    assert short > 0  # points that only the goal accepts: no re-solve, no integer program
 
 
 @pytest.mark.parametrize("rings", [0, 2])
@@ -1119,7 +1165,7 @@ def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(
 
     def rounding(self, *args):  # noqa: ANN001, ANN002, ANN202
         found = real_round(self, *args)
-        calls["rounded" if found is not None else "failed"] += 1
+        calls["rounded" if found[0] is not None else "failed"] += 1
         return found
 
     def counted(self, *args):  # noqa: ANN001, ANN002, ANN202
