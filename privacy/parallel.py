@@ -102,8 +102,13 @@ class Processes:
     and each imports ``modules`` itself (about 0.5 s of CPU for `privacy.suppression`).
     Either way each process imports the caller's main script again: a script that starts
     them needs Python's ``if __name__ == "__main__":`` guard, or they die at once and every
-    `submit` raises ``BrokenProcessPool``. They start at once, while the caller goes on:
-    started before the first work is ready, the first batch does not wait for them.
+    `submit` raises ``BrokenProcessPool``. They start at once, on a thread of their own, while
+    the caller goes on: started before the first work is ready, the first batch does not wait
+    for them, and the caller prepares it meanwhile (the first start waits until the fork
+    server has imported ``modules``: the constructor took 0.25 s of a release's start when it
+    started them itself; scale 1, 2023-24, on two cores, 4 alternated pairs, 3 faster: median
+    10.41 -> 10.35 s, and more where the first population prepares alone, see
+    `privacy.release._protect_top_down`).
 
     Work waits here, not in the processes' queue: each process gets its next piece only when
     it is free, the piece of highest ``priority`` submitted so far (then the first submitted).
@@ -127,15 +132,24 @@ class Processes:
             initializer=_import,
             initargs=(tuple(modules),),
         )
+        # processes start as work arrives: one call each starts them all, on a thread of its
+        # own, since the first waits until the fork server has imported ``modules``
+        self._starting = threading.Thread(target=self._start, name="edudash-start", daemon=True)
+        self._starting.start()
+
+    def _start(self) -> None:
+        """Start every process now (see `__init__`).
+
+        On a thread: the first start waits for the fork server to be up, which imports
+        ``modules`` first (`privacy.suppression`: a quarter of a second), and the caller
+        prepares the first work meanwhile; work submitted before the processes are up waits
+        for them as it would anyway.
+        """
         try:
-            # processes start as work arrives: one call each starts them all now
-            for _ in range(count):
+            for _ in range(self.count):
                 self._executor.submit(_import, ())
         except Exception:  # broken at once (e.g. no __main__ guard): `submit` raises it again
             pass
-        except BaseException:  # e.g. Ctrl-C while they start: none is left behind
-            self.close(terminate=True)
-            raise
 
     def submit(
         self, fn: Callable[[_T], _R], item: _T, priority: float | tuple[float, ...] = 0.0
@@ -195,6 +209,7 @@ class Processes:
             waiting, self._waiting = self._waiting, []
         for *_, done in waiting:
             done.cancel()
+        self._starting.join()  # no process starts after the executor is shut down
         if terminate:
             running = getattr(self._executor, "_processes", None) or {}
             for process in list(running.values()):

@@ -63,12 +63,14 @@ def test_later_work_runs_once_started_or_asked_for(threads: int, monkeypatch) ->
 
 def test_worker_processes_start_at_once_and_are_kept_for_more_work() -> None:
     """`Processes` starts its processes before any work reaches them (they import what they are
-    told), runs work in them, not here, and keeps them for later batches until closed."""
+    told), on a thread of its own so that the caller goes on meanwhile, runs work in them, not
+    here, and keeps them for later batches until closed."""
     import os
 
     with pytest.raises(ValueError, match="at least one process"):
         parallel.Processes(0)
     with parallel.Processes(2, ("privacy.suppression",)) as pool:
+        pool._starting.join(timeout=60)  # noqa: SLF001 - the thread that starts them
         running = pool._executor._processes  # noqa: SLF001
         assert len(running) == 2  # started before any work was submitted
         pids = {pool.submit(_pid, i).result(timeout=60) for i in range(4)}
@@ -77,6 +79,27 @@ def test_worker_processes_start_at_once_and_are_kept_for_more_work() -> None:
         assert later in running  # the same processes serve later work
         processes = list(running.values())
     assert len(processes) == 2 and not any(p.is_alive() for p in processes)
+
+
+def test_the_caller_goes_on_while_the_worker_processes_start(monkeypatch) -> None:  # noqa: ANN001
+    """Starting a process waits for the fork server, which imports the modules first (a quarter
+    of a second for `privacy.suppression`): `Processes` returns at once and starts them on a
+    thread, and the work submitted then runs in them."""
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
+    up = threading.Event()  # held until the test lets the processes start
+    real_submit = ProcessPoolExecutor.submit
+
+    def submit(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
+        assert up.wait(timeout=60)
+        return real_submit(self, fn, *args)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit)
+    with parallel.Processes(2, ("privacy.suppression",)) as pool:
+        assert pool._starting.is_alive()  # noqa: SLF001 - returned while they start
+        up.set()
+        assert pool.submit(_pid, 0).result(timeout=60) in pool._executor._processes  # noqa: SLF001
 
 
 def _parent(_: int) -> int:
@@ -127,23 +150,25 @@ def test_worker_processes_set_what_they_import_aside_from_the_collector() -> Non
 
 
 def test_worker_processes_interrupted_as_they_start_are_stopped(monkeypatch) -> None:  # noqa: ANN001
-    """A Ctrl-C while `Processes` starts its processes stops those already started before it
-    reaches the caller: none is left waiting for work until the program exits."""
+    """A Ctrl-C that reaches the caller while `Processes` still starts its processes (on its
+    own thread) stops every process it started, those it starts after the Ctrl-C included:
+    none is left waiting for work until the program exits."""
     from concurrent.futures import ProcessPoolExecutor
 
-    spawned: list[object] = []  # the processes running when the Ctrl-C comes
+    spawned: list[object] = []  # every process the pool started
     real_submit = ProcessPoolExecutor.submit
 
     def submit(self, fn, *args):  # noqa: ANN001, ANN002, ANN202
-        running = self._processes  # noqa: SLF001
-        if running:
-            spawned.extend(running.values())
-            raise KeyboardInterrupt
-        return real_submit(self, fn, *args)
+        future = real_submit(self, fn, *args)
+        spawned.extend(p for p in self._processes.values() if p not in spawned)  # noqa: SLF001
+        return future
 
     monkeypatch.setattr(ProcessPoolExecutor, "submit", submit)
-    with pytest.raises(KeyboardInterrupt):
-        parallel.Processes(2, ("privacy.suppression",))
+    with (
+        pytest.raises(KeyboardInterrupt),
+        parallel.Processes(2, ("privacy.suppression",)),
+    ):
+        raise KeyboardInterrupt  # at once: the fork server is still importing the modules
     assert spawned and not any(p.is_alive() for p in spawned)
 
 
