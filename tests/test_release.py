@@ -1191,6 +1191,57 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
     assert 0 < len(waited) <= levels - len(populations)
 
 
+def test_the_other_populations_wait_until_the_first_hands_its_workers_a_level(
+    built_db,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """With worker processes, the population of most cells starts alone, and the others start
+    once it has handed the processes the parts of a level after its first (its state level is
+    cheap; the levels after it wait on that one): this process's interpreter lock, shared
+    with them, does not slow the way to its first large parts. The statuses are unchanged."""
+    import threading
+
+    import privacy.release as release_module
+
+    layouts, units = _public_year(built_db)
+    policy = load_policy()
+    alone = release_module._protect_top_down(layouts, units, policy).statuses
+    populations = release_module._populations(layouts)
+    leader = populations[0][0].request.measure
+    stages = 2 if release_module._districts_mostly_hidden(populations[0], policy) else 3
+    events: list[tuple[str, str, int]] = []  # (what, population, levels after) in order
+    lock = threading.Lock()
+    real_levels = release_module._protect_levels
+    real_processes = release_module.parallel.Processes
+
+    def levels(group, *args):  # noqa: ANN001, ANN002, ANN202
+        with lock:
+            events.append(("start", group[0].request.measure, -1))
+        return real_levels(group, *args)
+
+    class Watched(real_processes):  # type: ignore[misc, valid-type]
+        def submit(self, fn, item, priority=0.0):  # noqa: ANN001, ANN202
+            pop = item[0][0].keys[0].split("|")[0].split(":")[0]  # "assessment:2023-24|..."
+            with lock:
+                events.append(("submit", pop, int(priority[0])))
+            return super().submit(fn, item, priority)
+
+    monkeypatch.setattr(release_module, "_protect_levels", levels)
+    monkeypatch.setattr(release_module.parallel, "Processes", Watched)
+    monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", 200)
+    monkeypatch.setattr(release_module, "_POOL_MIN_CELLS", 1)
+    found = release_module._protect_top_down(layouts, units, policy, workers=2)
+    assert found.statuses == alone
+    assert events[0] == ("start", leader, -1)
+    handed = next(
+        i
+        for i, (what, pop, after) in enumerate(events)
+        if what == "submit" and pop == leader and after < stages - 1
+    )
+    others = [i for i, (what, pop, _) in enumerate(events) if what == "start" and pop != leader]
+    assert len(others) == len(populations) - 1 and min(others) > handed
+
+
 def test_each_population_is_protected_apart_with_the_statuses_of_a_joint_run(
     built_db,  # noqa: ANN001
     monkeypatch,  # noqa: ANN001
