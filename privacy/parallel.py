@@ -142,8 +142,8 @@ class Processes:
 
         On a thread: the first start waits for the fork server to be up, which imports
         ``modules`` first (`privacy.suppression`: a quarter of a second), and the caller
-        prepares the first work meanwhile; work submitted before the processes are up waits
-        for them as it would anyway.
+        prepares the first work meanwhile; a piece handed out before the processes are up
+        waits for them on the thread that hands it out (`_dispatch`).
         """
         try:
             for _ in range(self.count):

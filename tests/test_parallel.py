@@ -168,7 +168,7 @@ def test_worker_processes_interrupted_as_they_start_are_stopped(monkeypatch) -> 
         pytest.raises(KeyboardInterrupt),
         parallel.Processes(2, ("privacy.suppression",)),
     ):
-        raise KeyboardInterrupt  # at once: the fork server is still importing the modules
+        raise KeyboardInterrupt  # at once: the processes may still be starting
     assert spawned and not any(p.is_alive() for p in spawned)
 
 
