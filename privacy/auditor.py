@@ -1174,11 +1174,9 @@ class Attacker:
                 return None
             hi = upper[i] if done_hi[i] else wit_hi[i]
             lo = lower[i] if done_lo[i] else wit_lo[i]
-            if sense > 0:
-                return float(max(need_upper[i], lo + need_width[i]))
-            if hi < need_upper[i] or hi - need_width[i] < 0:
-                return None
-            return float(hi - need_width[i])
+            up, down = _goals(hi, lo, need_upper[i], need_width[i])
+            found = float(up if sense > 0 else down)
+            return None if math.isnan(found) or found < 0 else found
 
         def share(pairs: np.ndarray, sol: np.ndarray) -> None:
             """`credit` the point ``sol`` over ``pairs`` (every other cell at its true value)."""
@@ -1487,10 +1485,9 @@ class Attacker:
                     return
                 hi = np.where(done_hi, upper, wit_hi)[open_]
                 lo = np.where(done_lo, lower, wit_lo)[open_]
-                t_up = np.maximum(need_upper[open_], lo + need_width[open_])
-                t_down = hi - need_width[open_]
+                t_up, t_down = _goals(hi, lo, need_upper[open_], need_width[open_])
                 can_up = t_up <= outer_hi[open_]
-                can_down = (hi >= need_upper[open_]) & (t_down >= np.maximum(outer_lo[open_], 0))
+                can_down = t_down >= np.maximum(outer_lo[open_], 0)  # never where NaN
                 down = can_down & (~can_up | (round_no % 2 == 1))
                 up = can_up & ~down
                 pick = up | down
@@ -1984,6 +1981,18 @@ def _integer_near(
             return None
         fractional = grown
     return None
+
+
+def _goals(
+    hi: np.ndarray, lo: np.ndarray, need_upper: np.ndarray, need_width: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(check mode) Where a point must take each cell, up or down, to decide it, given the
+    highest (``hi``) and lowest (``lo``) values proven for it so far: up to the upper end it
+    needs and a width from ``lo``; down to a width below ``hi``, and only where ``hi`` already
+    reaches the upper end it needs (NaN elsewhere: no point down decides it)."""
+    up = np.maximum(need_upper, lo + need_width)
+    down = np.where(hi >= need_upper, hi - need_width, np.nan)
+    return up, down
 
 
 def _credit_costs(nx: int, col: np.ndarray, sign: np.ndarray, gap: np.ndarray) -> np.ndarray:
