@@ -30,6 +30,7 @@ _THREADS = min(2, os.cpu_count() or 1)
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None  # `in_threads`
 _in_pool = threading.local()  # .active: this thread runs a task of `_pool`
+_cores_taken = False  # a worker process of a pool that has a process per core (`_import`)
 
 
 def threads() -> int:
@@ -49,10 +50,14 @@ def in_threads(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """``[fn(item) for item in items]``, up to `threads()` at a time (same results, in order).
 
     ``fn`` must only read shared state. Called from a task of the pool itself, the items run
-    in turn (waiting on the pool from inside it could leave no worker free).
+    in turn (waiting on the pool from inside it could leave no worker free); so they do in a
+    worker process of `Processes` with a process per core, whose other processes keep every
+    core busy already: threads there only took turns with them. (Scale-1 release of 2023-24
+    on two cores: 8 alternated pairs, 7 faster, median 11.42 -> 11.22 s, CPU 21.6 -> 21.4 s;
+    the same statuses, as the results do not depend on where the items ran.)
     """
     global _pool
-    if _THREADS < 2 or len(items) < 2 or getattr(_in_pool, "active", False):
+    if _THREADS < 2 or len(items) < 2 or _cores_taken or getattr(_in_pool, "active", False):
         return [fn(item) for item in items]
     with _lock:
         if _pool is None:
@@ -130,7 +135,7 @@ class Processes:
             count,
             mp_context=_context(modules),
             initializer=_import,
-            initargs=(tuple(modules),),
+            initargs=(tuple(modules), count >= cores()),
         )
         # processes start as work arrives: one call each starts them all, on a thread of its
         # own, since the first waits until the fork server has imported ``modules``
@@ -243,11 +248,17 @@ def _context(modules: Sequence[str]) -> multiprocessing.context.BaseContext:
     return context
 
 
-def _import(modules: tuple[str, ...]) -> None:
+def _import(modules: tuple[str, ...], cores_taken: bool | None = None) -> None:
     """A worker process's start: import ``modules``, then set every object so far aside from
     the garbage collector (`gc.freeze`): modules live as long as the process, and each full
     collection walked them all again (scale-1 release: about 0.25 s of the workers' time in
-    four collections, 0.02 s once they are set aside)."""
+    four collections, 0.02 s once they are set aside).
+
+    cores_taken: whether the pool has a process per core (`in_threads` then runs its items in
+    turn here); None leaves it as it is."""
+    global _cores_taken
+    if cores_taken is not None:
+        _cores_taken = cores_taken
     for name in modules:
         importlib.import_module(name)
     gc.freeze()

@@ -222,6 +222,32 @@ def test_an_error_in_a_worker_process_is_raised_where_the_answer_is_read() -> No
         assert after.result(timeout=60) > 0
 
 
+def _threads_used(_: int) -> int:
+    """How many threads `in_threads` ran two items on in this process (each item holds its
+    thread a moment, so two threads, where it may use them, each take one)."""
+    import time
+
+    def item(_: int) -> int:
+        time.sleep(0.2)
+        return threading.get_ident()
+
+    return len(set(parallel.in_threads(item, [0, 1])))
+
+
+def test_a_worker_of_a_pool_with_a_process_per_core_runs_its_items_in_turn() -> None:
+    """The pool's other processes keep every core busy already: in its workers `in_threads`
+    (a part's LP chunks) runs its items one after the other, not on threads that would only
+    take turns with them; a worker of a pool with fewer processes than cores still uses
+    them, as this process does."""
+    if parallel.threads() < 2 or parallel.cores() < 2:
+        pytest.skip("one core here: in_threads runs its items in turn in every process")
+    assert _threads_used(0) == 2
+    with parallel.Processes(parallel.cores()) as pool:
+        assert pool.submit(_threads_used, 0).result(timeout=60) == 1
+    with parallel.Processes(parallel.cores() - 1) as pool:
+        assert pool.submit(_threads_used, 0).result(timeout=60) == 2
+
+
 def _started_after(seconds: float) -> float:
     """When this piece started (then it holds its process for ``seconds``)."""
     import time
