@@ -22,6 +22,7 @@ from warehouse.connection import ENV_VAR, resolve_db_path
 # commands that may run where no warehouse exists yet: they build one
 _MAKE_WAREHOUSE = frozenset({"build", "serve"})
 _DUCKDB_MAGIC = (8, b"DUCK")  # a DuckDB file's header: 8 bytes of checksum, then the magic
+_MAX_REASON = 300  # characters of a failure's reason printed (a pasted value can be megabytes)
 
 COMMAND_MODULES = (
     "build",
@@ -176,5 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reason = f"a number or date is out of range ({reason})"
         if isinstance(exc, OSError) and exc.strerror and exc.filename:
             reason = f"{exc.filename}: {exc.strerror}"  # not Python's "[Errno 20] ..."
+        if len(reason) > _MAX_REASON:  # a reason that repeats a huge value back stays readable
+            reason = f"{reason[:_MAX_REASON]}... ({len(reason):,} characters in all)"
         print(f"edudash {args.command}: {reason}", file=sys.stderr)
         return 1

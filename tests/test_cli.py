@@ -159,6 +159,17 @@ def test_numbers_and_dates_out_of_range_fail_in_one_line(
     assert "out of range" in err and "\n" not in err and err.startswith(f"edudash {argv[0]}:")
 
 
+def test_a_huge_bad_value_fails_in_one_short_line(
+    built_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reason that repeats a bad value back (here a school year of 20,000 characters) is cut
+    to a readable line that says how long it was, not echoed whole."""
+    assert cli.main(["audit", "--year", "2" * 20_000, "--db", str(built_db)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("edudash audit: school year '2222")
+    assert "\n" not in err and len(err) < 400 and "characters in all)" in err
+
+
 def test_output_cut_short_by_its_reader_is_no_error(built_db: Path, tmp_path: Path) -> None:
     """`edudash ... | head -1`: the reader closes the pipe early; nothing on stderr (it said
     "[Errno 32] Broken pipe"), exit 1 as Python's own convention for EPIPE."""
