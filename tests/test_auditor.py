@@ -1075,14 +1075,21 @@ def _fractional_lp_optima(seeds: Sequence[int]) -> Iterator[tuple]:
     for seed in seeds:
         system, cells = _three_way_interior(seed)
         expected = oracle(system, set(cells.tolist()))
-        attacker = Attacker(system, cells)
-        for cell in cells.tolist():
-            pairs = attacker._component_cells(cell)
-            for sense in (1, -1):
-                job = [(0, sense, pairs, 0)]
-                _, integral, sol, _ = attacker._lp_batch(np.array([cell]), job)[0]
-                if not integral:
-                    yield system, attacker, expected[cell], cell, pairs, sense, sol
+        for attacker, cell, pairs, sense, _, sol in _fractional_optima(system, cells):
+            yield system, attacker, expected[cell], cell, pairs, sense, sol
+
+
+def _fractional_optima(system: CellSystem, cells: np.ndarray) -> Iterator[tuple]:
+    """(attacker, cell, its component, sense, LP value, LP optimum) for every hidden cell and
+    sense whose whole-component LP optimum is fractional."""
+    attacker = Attacker(system, cells)
+    for cell in cells.tolist():
+        pairs = attacker._component_cells(cell)
+        for sense in (1, -1):
+            job = [(0, sense, pairs, 0)]
+            value, integral, sol, _ = attacker._lp_batch(np.array([cell]), job)[0]
+            if not integral:
+                yield attacker, cell, pairs, sense, value, sol
 
 
 def _assert_feasible_integer_point(
@@ -1141,6 +1148,56 @@ def test_a_rounded_point_that_reaches_the_goal_decides_without_the_bound(monkeyp
         assert on_bound == (reached == optimum)
         short += exact is None
     assert short > 0  # points that only the goal accepts: no re-solve, no integer program
+
+
+def _blocks_with_a_grand_total(seed: int, blocks: int = 3) -> tuple[CellSystem, np.ndarray]:
+    """Several 3-way tables (every inner cell hidden, every margin shown) whose inner cells
+    are also summed by one shown grand total: one long equation over every hidden cell, as a
+    state total over every school of a release."""
+    system = CellSystem()
+    inner: list[int] = []
+    for b in range(blocks):
+        rng = np.random.default_rng(1000 * seed + b)
+        shape = tuple(int(s) for s in rng.integers(3, 5, size=3))
+        add_table(system, ("t", b), rng.choice([0, 1, 2, 3, 5, 8], size=shape))
+        inner += [system.cell((("t", b), *ix)) for ix in np.ndindex(*shape)]
+    grand = system.add_cell(("grand",), int(system.values[inner].sum()))
+    system.add_constraint(grand, inner)
+    system.validate()
+    return system, np.array(sorted(inner))
+
+
+def test_rounding_grows_through_short_equations_before_long_ones(monkeypatch) -> None:  # noqa: ANN001
+    """Where the fractional cells of an LP optimum cannot be rounded alone, `_rounded_point`
+    frees the cells beside them: first through short equations (a table's lines), and only
+    where those add nothing through every equation. Through every equation, the grand total
+    frees every hidden cell at once, past `_ROUNDING_MAX_CELLS`, and the rounding gives up
+    (scale 1, the school graduation part: every fractional shared point went on to a cold LP
+    so). Through the lines it stays small and finds the integer optimum: a feasible integer point
+    on the whole component's LP bound."""
+    import privacy.auditor as auditor
+
+    found = {}
+    for short_row in (10**9, auditor._ROUNDING_SHORT_ROW):
+        monkeypatch.setattr(auditor, "_ROUNDING_SHORT_ROW", short_row)
+        found[short_row] = 0
+        for seed in range(2):
+            system, cells = _blocks_with_a_grand_total(seed)
+            # room for a block or two, not for every hidden cell
+            monkeypatch.setattr(auditor, "_ROUNDING_MAX_CELLS", len(cells) // 2)
+            for attacker, cell, pairs, sense, value, sol in _fractional_optima(system, cells):
+                point, on_bound = attacker._rounded_point(cell, sense, pairs, sol)
+                if point is None:
+                    continue
+                _assert_feasible_integer_point(system, pairs, point)
+                assert on_bound
+                # the LP optimum over the whole component, rounded, bounds every integer point:
+                # a feasible one there is the integer optimum
+                bound = math.floor(value + 1e-6) if sense > 0 else math.ceil(value - 1e-6)
+                assert point[np.searchsorted(pairs, cell)] == bound
+                found[short_row] += 1
+    assert found[10**9] < found[auditor._ROUNDING_SHORT_ROW]
+    assert found[auditor._ROUNDING_SHORT_ROW] >= 10
 
 
 @pytest.mark.parametrize("rings", [0, 2])
