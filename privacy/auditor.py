@@ -51,6 +51,7 @@ from scipy.sparse.csgraph import connected_components
 
 from privacy import gc_pause, highs, parallel
 from privacy.aliases import Merged, merge
+from privacy.bound_rows import BoundRows
 from privacy.cells import CellSystem
 from privacy.policy import Policy
 
@@ -1603,9 +1604,20 @@ class Attacker:
             keep = self.hold[members]
             lo[keep] = hi[keep] = self.xstar[members[keep]]
         c = _credit_costs(nx, col, sign, gap)
-        # over whole components, without presolve (HiGHS's presolve and postsolve took more
-        # than they saved: at scale 1, the large parts' whole-component points 3.3 -> 2.4 s)
-        found, _ = highs.milp(c, a, (b, b), (lo, hi), presolve=not whole)
+        if whole:
+            # over whole components, without presolve (HiGHS's presolve and postsolve took
+            # more than they saved: at scale 1, the large parts' whole-component points 3.3
+            # -> 2.4 s), so the rows that only bound a cell are its bounds here instead
+            linked = np.zeros(nx, dtype=bool)
+            linked[col] = True
+            rows = BoundRows(a, b, keep=linked)
+            found, _ = highs.milp(
+                rows.costs(c), rows.a, (rows.b, rows.b), rows.bounds(lo, hi), presolve=False
+            )
+            if found is not None:
+                found = rows.restore(found)
+        else:
+            found, _ = highs.milp(c, a, (b, b), (lo, hi))
         if found is not None and np.abs(found - np.round(found)).max() > 1e-6:
             # a fractional vertex: its few fractional cells rounded (a small integer program)
             x = _integer_near(a, b, found, c, _any_point)
@@ -1767,15 +1779,24 @@ def _solve_lp(c: np.ndarray, a: sp.csc_matrix, b: np.ndarray) -> tuple[np.ndarra
 
 
 class _WarmLP:
-    """One component's LP (A x = A x*, x >= 0 over its hidden cells), kept for warm solves."""
+    """One component's LP (A x = A x*, x >= 0 over its hidden cells), kept for warm solves.
+
+    Rows that only bound one cell (public rate bounds) are that cell's bounds in the model
+    (`privacy.bound_rows`): a kept model skips presolve, which would take them out of a cold
+    one."""
 
     def __init__(self, members: np.ndarray, a: sp.csr_matrix, b: np.ndarray) -> None:
         self.members = members
         n = len(members)
+        self.rows = BoundRows(a, b, keep=np.zeros(n, dtype=bool))
+        lo, hi = self.rows.bounds(np.zeros(n), np.full(n, np.inf))
         # primal simplex: warm after a cost change
-        self.solver = highs.solver(np.zeros(n), a.tocsc(), b, strategy=4)
+        self.solver = highs.bounded_solver(
+            np.zeros(len(lo)), self.rows.a.tocsc(), (self.rows.b, self.rows.b), (lo, hi), strategy=4
+        )
+        self.lo, self.hi = lo, hi  # the kept columns' bounds now
         self.free = np.ones(n, dtype=bool)
-        self.costed = -1
+        self.costed = np.zeros(0, dtype=np.int32)
 
     def solve(
         self, cell: int, sense: int, free: np.ndarray, truth: np.ndarray
@@ -1785,17 +1806,21 @@ class _WarmLP:
         Primal simplex from the last optimal basis; the vertex may be fractional (the caller
         rounds it, or solves the LP again from scratch: `resolve`).
         """
-        changed = np.flatnonzero(free != self.free)
-        if len(changed):
-            lo = np.where(free[changed], 0.0, truth[changed])
-            hi = np.where(free[changed], np.inf, truth[changed])
-            self.solver.changeColsBounds(len(changed), changed.astype(np.int32), lo, hi)
-            self.free = free.copy()
-        col = int(np.searchsorted(self.members, cell))
-        if self.costed >= 0:
-            self.solver.changeColCost(self.costed, 0.0)
-        self.solver.changeColCost(col, -float(sense))
-        self.costed = col
+        if (free != self.free).any():
+            lo, hi = self.rows.bounds(np.where(free, 0.0, truth), np.where(free, np.inf, truth))
+            changed = np.flatnonzero((lo != self.lo) | (hi != self.hi))
+            if len(changed):
+                self.solver.changeColsBounds(
+                    len(changed), changed.astype(np.int32), lo[changed], hi[changed]
+                )
+            self.lo, self.hi, self.free = lo, hi, free.copy()
+        c = np.zeros(len(self.members))
+        c[int(np.searchsorted(self.members, cell))] = -float(sense)
+        costs = self.rows.costs(c)
+        if len(self.costed):
+            self.solver.changeColsCost(len(self.costed), self.costed, np.zeros(len(self.costed)))
+        self.costed = np.flatnonzero(costs).astype(np.int32)
+        self.solver.changeColsCost(len(self.costed), self.costed, costs[self.costed])
         self.solver.run()
         return self._optimum()
 
@@ -1819,9 +1844,10 @@ class _WarmLP:
         return self._optimum()
 
     def _optimum(self) -> np.ndarray | None:
+        """The last optimum over every member (slacks put back), or None."""
         if not highs.optimal(self.solver):
             return None
-        return np.asarray(self.solver.getSolution().col_value)
+        return self.rows.restore(np.asarray(self.solver.getSolution().col_value))
 
 
 class _WarmAggregate:
@@ -1836,7 +1862,9 @@ class _WarmAggregate:
     target's move by its own bounds instead), started from the last basis: the first solve by
     dual simplex, later ones by primal simplex (warm after cost changes). Capping by bounds
     here too made the warm solves faster but left more to the cold and per-cell LPs (scale 1:
-    the large parts about 1 s slower in all).
+    the large parts about 1 s slower in all). Rows that only bound a cell (public rate
+    bounds) are that cell's bounds in the model, as in `_WarmLP` (the targets' own columns
+    stay: their credit rows hold them).
     """
 
     def __init__(
@@ -1851,9 +1879,15 @@ class _WarmAggregate:
         self.candidates = candidates  # sorted
         self.xstar = xstar
         self.a, self.b = a, b
-        nx, m, r = len(members), len(candidates), a.shape[0]
-        self.nx, self.m, self.r = nx, m, r
         col = np.searchsorted(members, candidates)
+        linked = np.zeros(len(members), dtype=bool)
+        linked[col] = True
+        # rows that only bound a cell are its bounds (see `_WarmLP`); the targets keep theirs
+        self.rows = BoundRows(a, b, keep=linked)
+        x_lo, x_hi = self.rows.bounds(np.zeros(len(members)), np.full(len(members), np.inf))
+        col = self.rows.position[col]
+        nx, m, r = len(x_lo), len(candidates), self.rows.a.shape[0]
+        self.nx, self.m, self.r = nx, m, r
         j = np.arange(m)
         link = sp.csr_matrix(
             (
@@ -1865,13 +1899,13 @@ class _WarmAggregate:
             ),
             shape=(2 * m, nx + 2 * m),
         )
-        full = sp.vstack([sp.hstack([a, sp.csr_matrix((r, 2 * m))]), link]).tocsc()
+        full = sp.vstack([sp.hstack([self.rows.a, sp.csr_matrix((r, 2 * m))]), link]).tocsc()
         inf = np.full(2 * m, np.inf)
         self.solver = highs.bounded_solver(
             np.zeros(nx + 2 * m),
             full,
-            (np.concatenate([b, -inf]), np.concatenate([b, inf])),
-            (np.zeros(nx + 2 * m), np.concatenate([np.full(nx, np.inf), np.zeros(2 * m)])),
+            (np.concatenate([self.rows.b, -inf]), np.concatenate([self.rows.b, inf])),
+            (np.concatenate([x_lo, np.zeros(2 * m)]), np.concatenate([x_hi, np.zeros(2 * m)])),
             strategy=1,
         )
         self.active = np.zeros(2 * m, dtype=bool)  # credit slots switched on
@@ -1881,7 +1915,7 @@ class _WarmAggregate:
         """Do ``targets``' components hold at least half the kept members? (Else a cold LP
         over those components alone is the smaller problem.)"""
         mine = np.isin(labels[self.members], labels[targets])
-        return 2 * int(mine.sum()) >= self.nx
+        return 2 * int(mine.sum()) >= len(self.members)
 
     def solve(
         self, targets: np.ndarray, sign: np.ndarray, gap: np.ndarray
@@ -1925,12 +1959,12 @@ class _WarmAggregate:
             self.solver.setOptionValue("primal_simplex_bound_perturbation_multiplier", 0.0)
         if not highs.optimal(self.solver):
             return None
-        x = np.asarray(self.solver.getSolution().col_value)[:nx]
+        x = self.rows.restore(np.asarray(self.solver.getSolution().col_value)[:nx])
         if np.abs(x - np.round(x)).max() > 1e-6:
             # its few fractional cells rounded; else the cold path solves it as an integer
             # program where worth it
             col = np.searchsorted(self.members, targets)
-            costs = _credit_costs(nx, col, sign, gap)
+            costs = _credit_costs(len(self.members), col, sign, gap)
             near = _integer_near(self.a, self.b, x, costs, _any_point)
             return None if near is None else (self.members, near)
         x = np.round(x)
