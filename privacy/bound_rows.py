@@ -65,6 +65,8 @@ class BoundRows:
         slack_first = ~slack_is_second[keep_row]
         coef_cell = a.data[np.where(slack_first, where_first + 1, where_first)].astype(float)
         coef_slack = a.data[np.where(slack_first, where_first, where_first + 1)].astype(float)
+        if not (np.abs(coef_cell) == 1).all() or not (np.abs(coef_slack) == 1).all():
+            raise ValueError("a bound row with a coefficient other than +1 or -1")
         # slack = offset + gain * cell, from coef_cell * cell + coef_slack * slack = b
         self.slack, self.cell = slack, cell
         self.offset = np.asarray(b, dtype=float)[rows] / coef_slack

@@ -105,3 +105,10 @@ def test_a_kept_lp_holds_a_cell_whose_bound_slack_is_held() -> None:
     assert up is not None and up[0] == 5
     down = lp.solve(cells[0], -1, free_cells, truth)
     assert down is not None and down[0] == 2 and np.allclose(a @ down, b)
+
+
+def test_a_bound_row_with_another_coefficient_is_refused() -> None:
+    """`bounds` shifts a slack's range by its constant: right only for coefficients +-1."""
+    a = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [2.0, 0.0, -1.0]]))  # x2 a slack of 2 x0
+    with pytest.raises(ValueError, match="coefficient"):
+        BoundRows(a, np.array([5.0, 4.0]), keep=np.zeros(3, dtype=bool))
