@@ -1608,9 +1608,7 @@ class Attacker:
             # over whole components, without presolve (HiGHS's presolve and postsolve took
             # more than they saved: at scale 1, the large parts' whole-component points 3.3
             # -> 2.4 s), so the rows that only bound a cell are its bounds here instead
-            linked = np.zeros(nx, dtype=bool)
-            linked[col] = True
-            rows = BoundRows(a, b, keep=linked)
+            rows = BoundRows(a, b, keep=col)
             found, _ = highs.milp(
                 rows.costs(c), rows.a, (rows.b, rows.b), rows.bounds(lo, hi), presolve=False
             )
@@ -1788,7 +1786,7 @@ class _WarmLP:
     def __init__(self, members: np.ndarray, a: sp.csr_matrix, b: np.ndarray) -> None:
         self.members = members
         n = len(members)
-        self.rows = BoundRows(a, b, keep=np.zeros(n, dtype=bool))
+        self.rows = BoundRows(a, b)
         lo, hi = self.rows.bounds(np.zeros(n), np.full(n, np.inf))
         # primal simplex: warm after a cost change
         self.solver = highs.bounded_solver(
@@ -1880,10 +1878,8 @@ class _WarmAggregate:
         self.xstar = xstar
         self.a, self.b = a, b
         col = np.searchsorted(members, candidates)
-        linked = np.zeros(len(members), dtype=bool)
-        linked[col] = True
         # rows that only bound a cell are its bounds (see `_WarmLP`); the targets keep theirs
-        self.rows = BoundRows(a, b, keep=linked)
+        self.rows = BoundRows(a, b, keep=col)
         x_lo, x_hi = self.rows.bounds(np.zeros(len(members)), np.full(len(members), np.inf))
         col = self.rows.position[col]
         nx, m, r = len(x_lo), len(candidates), self.rows.a.shape[0]

@@ -15,7 +15,7 @@ which then took about 2.5% less CPU, every status the same.)
 >>> import numpy as np, scipy.sparse as sp
 >>> # x0 + x1 + x2 = 6, x0 - x3 = 2 (x3 a slack: x0 >= 2), x0 + x4 = 5 (x4: x0 <= 5)
 >>> a = sp.csr_matrix(np.array([[1, 1, 1, 0, 0], [1, 0, 0, -1, 0], [1, 0, 0, 0, 1]]))
->>> reduced = BoundRows(a, np.array([6.0, 2.0, 5.0]), keep=np.zeros(5, dtype=bool))
+>>> reduced = BoundRows(a, np.array([6.0, 2.0, 5.0]))
 >>> reduced.a.toarray(), reduced.columns.tolist()
 (array([[1, 1, 1]]), [0, 1, 2])
 >>> reduced.bounds(np.zeros(5), np.full(5, np.inf))
@@ -34,7 +34,8 @@ class BoundRows:
     """``a x = b`` (CSR, coefficients +-1) without its rows that only bound one column.
 
     A row goes when it holds exactly two columns and one of them (its slack) is in no other
-    row and not in ``keep`` (columns the caller's model links to, e.g. credit rows): the row
+    row and not among ``keep`` (column numbers the caller's model links to, e.g. credit rows;
+    none by default): the row
     then only bounds its other column. The slack's bounds turn into that column's bounds
     (`bounds`), a cost on it into a cost on that column (`costs`), and its value comes back
     from that column's in every point (`restore`). No privacy meaning of its own: the points
@@ -44,25 +45,27 @@ class BoundRows:
     columns kept (increasing), ``position``, each column's place among them (-1 for a slack).
     """
 
-    def __init__(self, a: sp.csr_matrix, b: np.ndarray, keep: np.ndarray) -> None:
+    def __init__(self, a: sp.csr_matrix, b: np.ndarray, keep: np.ndarray | None = None) -> None:
         a = sp.csr_matrix(a)
         m, n = a.shape
+        linked = np.zeros(n, dtype=bool)
+        if keep is not None:
+            linked[keep] = True
         self.n = n
         in_rows = np.bincount(a.indices, minlength=n)
         two = np.flatnonzero(np.diff(a.indptr) == 2)
         first, second = a.indices[a.indptr[two]], a.indices[a.indptr[two] + 1]
-        alone_first = (in_rows[first] == 1) & ~keep[first]
-        alone_second = (in_rows[second] == 1) & ~keep[second]
+        alone_first = (in_rows[first] == 1) & ~linked[first]
+        alone_second = (in_rows[second] == 1) & ~linked[second]
         use = alone_first | alone_second
         slack_is_second = alone_second[use]
         rows = two[use]
         slack = np.where(slack_is_second, second[use], first[use])
         cell = np.where(slack_is_second, first[use], second[use])
-        # a column bounded here must stay a column (two lone columns in one row: one goes)
-        keep_row = ~np.isin(cell, slack)
-        rows, slack, cell = rows[keep_row], slack[keep_row], cell[keep_row]
+        # (two lone columns in one row: the second goes; a lone column is in no other row, so
+        # a column bounded here is never a slack of another)
         where_first = a.indptr[rows]
-        slack_first = ~slack_is_second[keep_row]
+        slack_first = ~slack_is_second
         coef_cell = a.data[np.where(slack_first, where_first + 1, where_first)].astype(float)
         coef_slack = a.data[np.where(slack_first, where_first, where_first + 1)].astype(float)
         if not (np.abs(coef_cell) == 1).all() or not (np.abs(coef_slack) == 1).all():
