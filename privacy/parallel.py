@@ -15,9 +15,11 @@ from __future__ import annotations
 import gc
 import heapq
 import importlib
+import importlib.util
 import itertools
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -135,7 +137,7 @@ class Processes:
             count,
             mp_context=_context(modules),
             initializer=_import,
-            initargs=(tuple(modules), count >= cores()),
+            initargs=(tuple(modules), count >= cores(), _origins(modules)),
         )
         # processes start as work arrives: one call each starts them all, on a thread of its
         # own, since the first waits until the fork server has imported ``modules``
@@ -248,19 +250,54 @@ def _context(modules: Sequence[str]) -> multiprocessing.context.BaseContext:
     return context
 
 
-def _import(modules: tuple[str, ...], cores_taken: bool | None = None) -> None:
+def _origins(modules: Sequence[str]) -> tuple[str | None, ...]:
+    """The file each of ``modules`` is (or would be) imported from in this process."""
+    found: list[str | None] = []
+    for name in modules:
+        module = sys.modules.get(name)
+        if module is not None:
+            found.append(getattr(module, "__file__", None))
+        else:
+            spec = importlib.util.find_spec(name)
+            found.append(None if spec is None else spec.origin)
+    return tuple(found)
+
+
+def _real(path: str | None) -> str | None:
+    return None if path is None else os.path.realpath(path)
+
+
+def _import(
+    modules: tuple[str, ...],
+    cores_taken: bool | None = None,
+    origins: tuple[str | None, ...] | None = None,
+) -> None:
     """A worker process's start: import ``modules``, then set every object so far aside from
     the garbage collector (`gc.freeze`): modules live as long as the process, and each full
     collection walked them all again (scale-1 release: about 0.25 s of the workers' time in
     four collections, 0.02 s once they are set aside).
 
     cores_taken: whether the pool has a process per core (`in_threads` then runs its items in
-    turn here); None leaves it as it is."""
+        turn here); None leaves it as it is.
+    origins: the files the caller imports ``modules`` from (`_origins`): a process that
+        imported others fails to start, so no work runs in code other than the caller's. (The
+        fork server of Python 3.11 imports them with the folder it was started from first
+        on its path: run from another checkout, its processes protected with that
+        checkout's code.) Its pool is then broken, and a release protects in its own
+        process instead (`privacy.release._run_parts`).
+    """
     global _cores_taken
     if cores_taken is not None:
         _cores_taken = cores_taken
     for name in modules:
         importlib.import_module(name)
+    if origins is not None:
+        mine = _origins(modules)
+        for name, theirs, ours in zip(modules, origins, mine, strict=True):
+            if _real(theirs) != _real(ours):
+                raise ImportError(
+                    f"worker process imported {name} from {ours}, its caller from {theirs}"
+                )
     gc.freeze()
 
 

@@ -268,3 +268,59 @@ def test_cores_are_those_this_process_may_run_on() -> None:
 
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert parallel.cores() == max(1, expected or 1)
+
+
+_MISMATCH_SCRIPT = """
+import sys
+from concurrent.futures.process import BrokenProcessPool
+
+sys.path.insert(0, sys.argv[1])  # the caller's copy of the module
+
+import edudash_probe
+from privacy import parallel
+
+if __name__ == "__main__":
+    with parallel.Processes(1, ("edudash_probe",)) as pool:
+        try:
+            print(pool.submit(edudash_probe.where, 0).result(timeout=60))
+        except BrokenProcessPool:
+            print("refused")
+"""
+
+
+@pytest.mark.parametrize("other_copy", [True, False])
+def test_worker_processes_run_only_the_callers_code(tmp_path, other_copy: bool) -> None:  # noqa: ANN001
+    """Python 3.11's fork server imports a pool's modules with the folder it was started from
+    first on its path: started in another checkout, its processes would protect with that
+    checkout's code. A process that imported a module from another file than its caller
+    refuses to start (the pool is broken: a release then protects in its own process)."""
+    import multiprocessing
+    import os
+    import subprocess
+    import sys
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("this platform has no fork server: processes are spawned")
+    ours, here = tmp_path / "ours", tmp_path / "here"
+    ours.mkdir()
+    here.mkdir()
+    probe = "def where(_):\n    return __file__\n"
+    (ours / "edudash_probe.py").write_text(probe, encoding="utf-8")
+    if other_copy:
+        (here / "edudash_probe.py").write_text(probe, encoding="utf-8")
+    (tmp_path / "run.py").write_text(_MISMATCH_SCRIPT, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py"), str(ours)],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 0, done.stderr
+    answer = done.stdout.strip().splitlines()[-1]
+    if other_copy:
+        assert answer == "refused"
+        assert "edudash_probe" in done.stderr and str(here) in done.stderr
+    else:
+        assert answer == str(ours / "edudash_probe.py")
