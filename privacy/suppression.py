@@ -78,6 +78,8 @@ SHOWN = "shown"
 # the minimising pass's fixed amount of work (deterministic: no clock involved)
 _UNHIDE_MAX_TRIES = 400
 _NO_CELLS = np.zeros(0, dtype=np.int64)
+# an equation of at most this many cells: its local rules are read cell by cell (`_short_row`)
+_SHORT_ROW = 16
 _SCREEN_MIN_ROWS = 32  # local rules over fewer rows look at each closely (see local_rules)
 # ... and at most this many hidden cells re-attacked over all tries (scale-1 release 2023-24:
 # 800 showed 3 more cells than 200, for 5 s more; most complements shown go early, largest first)
@@ -1391,6 +1393,7 @@ class _Suppressor:
         self.move_lp: _MoveLP | None = None
         self.need_upper = float(policy.min_upper_bound)
         self.need_width = float(policy.min_interval_width)
+        self._short_rows: dict[int, tuple[list[int], list[float]] | None] = {}
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -1617,8 +1620,21 @@ class _Suppressor:
         cramped = (count > 1) & (hidden_sum > 0) & ~parent_hidden & short
         return lone | zeros | cramped
 
+    def _short_row(self, r: int) -> tuple[list[int], list[float]] | None:
+        """Equation ``r``'s (cells, coefficients) as lists if it holds at most `_SHORT_ROW`
+        cells (kept: the equations never change), else None."""
+        found = self._short_rows.get(r, False)
+        if found is False:
+            cells, coefs = self.row(r)
+            found = (cells.tolist(), coefs.tolist()) if len(cells) <= _SHORT_ROW else None
+            self._short_rows[r] = found
+        return found
+
     def _local_need(self, r: int) -> tuple[int, int] | None:
         """(cell to protect, room it needs) if equation ``r`` breaks a local rule."""
+        short_row = self._short_row(r)
+        if short_row is not None:
+            return self._short_local_need(*short_row)
         cells, coefs = self.row(r)
         hid = self.hidden[cells]
         count = int(hid.sum())
@@ -1649,6 +1665,39 @@ class _Suppressor:
         j = int(short[0])
         return int(small[j]), int(needed[j] - room[j])
 
+    def _short_local_need(self, cells: list[int], coefs: list[float]) -> tuple[int, int] | None:
+        """`_local_need` of a short equation, cell by cell (the same answer: numpy's cost per
+        call outweighs its work on a few cells)."""
+        hidden = self.hidden
+        hidden_cells = [c for c in cells if hidden[c]]
+        if not hidden_cells:
+            return None
+        unchecked = self.unchecked
+        checked = [c for c in hidden_cells if not unchecked[c]]
+        if len(hidden_cells) == 1:
+            if not checked:
+                return None
+            return hidden_cells[0], self._room_needed(hidden_cells[0])
+        values = self.values
+        if not any(values[c] for c in hidden_cells):
+            return (checked[0], 1) if checked else None
+        parent = [c for c, a in zip(cells, coefs, strict=True) if a > 0][0]
+        if hidden[parent]:
+            return None
+        children = [c for c, a in zip(cells, coefs, strict=True) if a < 0 and hidden[c]]
+        primary = self.primary
+        small = [c for c in children if primary[c]]
+        if not small:
+            return None
+        total = sum(int(values[c]) for c in children)
+        need_upper, need_width = int(self.need_upper), int(self.need_width)
+        for c in small:
+            v = int(values[c])
+            needed = max(need_upper - v, need_width - v, 1)
+            if total - v < needed:
+                return c, needed - (total - v)
+        return None
+
     def _room_needed(self, cell: int) -> int:
         if not self.primary[cell]:
             return 1
@@ -1657,6 +1706,9 @@ class _Suppressor:
 
     def choose(self, r: int, target: int, deficit: float) -> int | None:
         """The complement to hide in equation ``r`` for ``target`` needing ``deficit`` room."""
+        short_row = self._short_row(r)
+        if short_row is not None:
+            return self._short_choose(r, *short_row, target, deficit)
         cells, coefs = self.row(r)
         ok = ~self.hidden[cells] & ~self.forbidden[cells]
         target_coef = coefs[cells == target][0] if target in cells else -1
@@ -1681,6 +1733,36 @@ class _Suppressor:
             )
         )
         return int(cand[order[0]])
+
+    def _short_choose(
+        self, r: int, cells: list[int], coefs: list[float], target: int, deficit: float
+    ) -> int | None:
+        """`choose` in a short equation, cell by cell (the same cell: the least by the same
+        keys, the first of equals)."""
+        hidden, forbidden, values = self.hidden, self.forbidden, self.values
+        rank, empty_rows_of = self.rank, self.empty_rows_of
+        target_coef = coefs[cells.index(target)] if target in cells else -1
+        must_rise = bool(self.primary[target] or values[target] == 0)
+        row_empty = int(self.hidden_per_row[r] == 0)
+        best, best_key = None, None
+        for c, a in zip(cells, coefs, strict=True):
+            if hidden[c] or forbidden[c]:
+                continue
+            room = float(values[c]) if a == target_coef else math.inf
+            if must_rise and not room > 0:
+                continue
+            v = float(values[c])
+            adequate = room >= deficit
+            key = (
+                v == 0,
+                rank[c],
+                empty_rows_of[c] - row_empty,
+                not adequate,
+                v if adequate else -v,
+            )
+            if best_key is None or key < best_key:
+                best, best_key = c, key
+        return best
 
     # -- pass 2: the attacker --------------------------------------------------------------
 

@@ -189,12 +189,9 @@ def sparse_tables(draw, dims: int):
     return np.array(draw(st.lists(values, min_size=size, max_size=size))).reshape(shape)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(tables(3), sparse_tables(3)), st.data())
-def test_the_local_rules_skip_exactly_the_rows_that_need_nothing(counts, data) -> None:  # noqa: ANN001
-    """The local rules screen rows in one vectorised pass (`_may_need`) and look closely only
-    at the rest: the screen must agree with the close look on every row, in any state, and
-    the rules must hide the same complements, in the same order, as without it."""
+def _engines_in_a_drawn_state(counts: np.ndarray, data) -> Callable[[], suppression._Suppressor]:  # noqa: ANN001
+    """A maker of engines of one table, each with the same drawn hidden and unchecked cells
+    (every small cell hidden, none of them unchecked)."""
     system = CellSystem()
     add_table(system, "t", counts)
     n = len(system)
@@ -209,6 +206,52 @@ def test_the_local_rules_skip_exactly_the_rows_that_need_nothing(counts, data) -
         e.unchecked[:] = np.array(unchecked) & ~e.primary
         return e
 
+    return engine
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(tables(3), sparse_tables(3)), st.data())
+def test_short_equations_read_cell_by_cell_give_the_same_rules(counts, data) -> None:  # noqa: ANN001
+    """A short equation's local rules are read cell by cell (`_short_local_need`,
+    `_short_choose`) instead of through numpy: in any state, the same need, the same
+    complement for any target and room, and the same complements hidden in the same order."""
+    engine_in_state = _engines_in_a_drawn_state(counts, data)
+    n = engine_in_state().n
+    forbidden = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    rank = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+
+    def engine(short: bool) -> suppression._Suppressor:
+        e = engine_in_state()
+        e.forbidden[:] = np.array(forbidden) & ~e.hidden
+        e.rank[:] = rank
+        if not short:  # every equation through numpy
+            e._short_rows = dict.fromkeys(range(e.nrows))
+        return e
+
+    by_cell, by_numpy = engine(True), engine(False)
+    for r in range(by_cell.nrows):
+        assert by_cell._short_row(r) is not None  # these tables' equations are all short
+        need = by_cell._local_need(r)
+        assert need == by_numpy._local_need(r)
+        assert need is None or all(type(x) is int for x in need)
+        target = data.draw(st.integers(0, n - 1))
+        deficit = data.draw(st.sampled_from([0.5, 1.0, 3.0, 7.0, 40.0]))
+        for t, d in [need or (target, deficit), (target, deficit)]:
+            chosen = by_cell.choose(r, t, d)
+            assert chosen == by_numpy.choose(r, t, d)
+            assert chosen is None or type(chosen) is int
+    rows = np.arange(by_cell.nrows)
+    assert by_cell.local_rules(rows) == by_numpy.local_rules(rows)
+    assert (by_cell.hidden == by_numpy.hidden).all()
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(tables(3), sparse_tables(3)), st.data())
+def test_the_local_rules_skip_exactly_the_rows_that_need_nothing(counts, data) -> None:  # noqa: ANN001
+    """The local rules screen rows in one vectorised pass (`_may_need`) and look closely only
+    at the rest: the screen must agree with the close look on every row, in any state, and
+    the rules must hide the same complements, in the same order, as without it."""
+    engine = _engines_in_a_drawn_state(counts, data)
     screened, everything = engine(), engine()
     rows = np.arange(screened.nrows)
     close = [screened._local_need(int(r)) is not None for r in rows]
