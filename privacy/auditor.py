@@ -88,9 +88,9 @@ _AGGREGATE_CHUNK = 1500
 # after the neighbourhood rounds stall, one round over the open cells' whole components
 _AGGREGATE_WHOLE = True
 # a round over neighbourhoods that decides fewer than 1/this of its cells ends their phase (the
-# whole components' rounds, from a kept model, decide the rest sooner: scale 1, 2023-24, 1/50
-# -> 1/15 with the rule above, the 9 large parts in 6 side-by-side pairs, each faster, median
-# about 5% less CPU; the same statuses)
+# whole components' rounds, from a kept model, decide the rest sooner, going on while they
+# decide any: see `Attacker._aggregate_witnesses`; scale 1, 2023-24, 1/50 -> 1/15, the 9 large
+# parts in one process, 3 side-by-side pairs, each faster, about 5% less CPU; the same statuses)
 _AGGREGATE_GAIN = 15
 # the first rounds of shared points over neighbourhoods that keep `Attacker.hold` at its true
 # values: enough for most cells (scale 1, 2023-24: 16,600 of assessment's district cells then

@@ -23,6 +23,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Generic, TypeVar
 
 _T = TypeVar("_T")
@@ -132,6 +133,9 @@ class Processes:
         self._order = itertools.count()
         self._running = 0
         self._closed = False
+        # True once a piece failed because the processes broke (e.g. one failed to start):
+        # every later piece would fail the same way, so callers may do the work themselves
+        self.broken = False
         self._state = threading.Lock()
         self._executor = ProcessPoolExecutor(
             count,
@@ -189,6 +193,7 @@ class Processes:
             except BaseException as exc:  # e.g. the processes are broken: the caller sees it
                 with self._state:
                     self._running -= 1
+                    self.broken |= isinstance(exc, BrokenProcessPool)
                 done.set_exception(exc)
                 continue
             inner.add_done_callback(lambda f, done=done: self._finished(f, done))
@@ -199,6 +204,7 @@ class Processes:
         if inner.cancelled():
             done.set_exception(CancelledError())
         elif inner.exception() is not None:
+            self.broken |= isinstance(inner.exception(), BrokenProcessPool)
             done.set_exception(inner.exception())
         else:
             done.set_result(inner.result())

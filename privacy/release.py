@@ -1333,7 +1333,9 @@ def _run_parts(
     jobs = _jobs(parts, work)
     large = sum(len(parts[job[0]][0]) >= _PARALLEL_MIN_CELLS for job in jobs)
     out: list[PartResult | None] = [None] * len(parts)
-    kept = pool is not None and (len(jobs) > 1 or large > 0)
+    # a pool whose processes broke (`parallel.Processes.broken`) was already reported: the
+    # parts are protected here, as after the first failure
+    kept = pool is not None and not pool.broken and (len(jobs) > 1 or large > 0)
     if kept or (pool is None and len(jobs) > 1 and workers > 1 and large > 1):
         own = None
         if pool is None:

@@ -284,7 +284,7 @@ if __name__ == "__main__":
         try:
             print(pool.submit(edudash_probe.where, 0).result(timeout=60))
         except BrokenProcessPool:
-            print("refused")
+            print("refused" if pool.broken else "refused, not marked broken")
 """
 
 
@@ -293,7 +293,8 @@ def test_worker_processes_run_only_the_callers_code(tmp_path, other_copy: bool) 
     """Python 3.11's fork server imports a pool's modules with the folder it was started from
     first on its path: started in another checkout, its processes would protect with that
     checkout's code. A process that imported a module from another file than its caller
-    refuses to start (the pool is broken: a release then protects in its own process)."""
+    refuses to start (the pool is marked broken: a release then protects in its own
+    process)."""
     import multiprocessing
     import os
     import subprocess
