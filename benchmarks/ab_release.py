@@ -69,21 +69,24 @@ def _child(tree: Path, db: Path, year: str, workers: int) -> dict:
 
 
 def _pair(trees: list[Path], db: Path, year: str, workers: int) -> list[dict]:
-    """Both trees' runs started at once, in the order given; their results in that order."""
-    runs = []
-    for tree in trees:
-        folder = tempfile.mkdtemp(prefix="ab_release_")
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(tree)]
-        cmd += ["--db", str(db), "--year", year, "--workers", str(workers)]
-        env = {**os.environ, "PYTHONPATH": str(tree)}
-        runs.append(
-            subprocess.Popen(
-                cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    """Both trees' runs started at once, in the order given; their results in that order
+    (both are waited for, even where one fails: no run is left behind)."""
+    with tempfile.TemporaryDirectory(prefix="ab_release_") as scratch:
+        runs = []
+        for number, tree in enumerate(trees):
+            folder = Path(scratch) / str(number)  # empty: nothing in it shadows the tree
+            folder.mkdir()
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(tree)]
+            cmd += ["--db", str(db), "--year", year, "--workers", str(workers)]
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            runs.append(
+                subprocess.Popen(
+                    cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+                )
             )
-        )
+        answers = [run.communicate() for run in runs]
     out = []
-    for tree, run in zip(trees, runs, strict=True):
-        stdout, stderr = run.communicate()
+    for tree, run, (stdout, stderr) in zip(trees, runs, answers, strict=True):
         lines = stdout.decode().strip().splitlines()
         if run.returncode != 0 or not lines:
             reason = (stderr.decode().strip().splitlines() or ["no output"])[-1]

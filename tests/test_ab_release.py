@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,15 @@ SCRIPT = ROOT / "benchmarks" / "ab_release.py"
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The script run from ``cwd``, its temporary folders made in ``cwd / "tmp"``."""
+    (cwd / "tmp").mkdir(exist_ok=True)
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, str(SCRIPT), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TMPDIR": str(cwd / "tmp")},
     )
 
 
@@ -34,6 +42,7 @@ def test_a_tree_against_itself_gives_the_same_statuses_in_every_pair(built_db, t
         assert old_status == new_status and len(old_status) == 12
         assert row[-2] == "0/0"  # no violation either side
     assert lines[-1].endswith("statuses the same in every pair")
+    assert not list((tmp_path / "tmp").iterdir())  # the runs' folders are removed
 
 
 def test_bad_input_is_refused_in_one_line(built_db, tmp_path) -> None:  # noqa: ANN001
@@ -56,3 +65,4 @@ def test_bad_input_is_refused_in_one_line(built_db, tmp_path) -> None:  # noqa: 
         assert done.returncode == code, (args, done.stderr)
         assert done.stdout == ""
         assert reason in done.stderr.strip().splitlines()[-1]
+        assert not list((tmp_path / "tmp").iterdir())  # a failed pair leaves nothing either
