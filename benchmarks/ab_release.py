@@ -31,7 +31,11 @@ from pathlib import Path
 
 
 def _child(tree: Path, db: Path, year: str, workers: int) -> dict:
-    """One release protected and audited by ``tree``'s code: CPU, wall, statuses' hash."""
+    """One release protected and audited by ``tree``'s code: CPU, wall, statuses' hash.
+
+    Only `bench_release.protect_and_audit` is taken from the tree's benchmarks (an older
+    tree has no newer helper), so the release's requests are laid out here as its ``main``
+    lays them out."""
     sys.path[:0] = [str(tree), str(tree / "benchmarks")]
     import privacy
     import privacy.release as release

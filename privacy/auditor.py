@@ -1536,7 +1536,7 @@ class Attacker:
                         if moves:
                             credit(moves)
                 # few cells decided: on to the next phase; the rounds of a kept model go on
-                # while they decide any (a round costs about two of the cells' own LPs, and
+                # while they decide any (a round costs one or two of the cells' own LPs, and
                 # its last cells are the ones that the shared points of many cells pull
                 # apart: scale 1, the 9 large parts of 2023-24, 7 side-by-side pairs, each
                 # faster, median about 4% less CPU; the same statuses)
