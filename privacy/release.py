@@ -33,7 +33,7 @@ from privacy import gc_pause, parallel
 from privacy.auditor import AuditReport, audit, joined_reports, proven_by_points
 from privacy.catalogue import CatalogueEntry, public_catalogue
 from privacy.cell_build import SystemBase, build_system, is_latent
-from privacy.cells import CellSystem, side_by_side
+from privacy.cells import CellSystem, constraints_of, side_by_side
 from privacy.noise import NoiseSpec
 from privacy.policy import Policy, load_policy
 from privacy.registry import (
@@ -1455,29 +1455,62 @@ def _subsystem(
 
     Cells and equations are in the order of their keys, not of `system`: the same part gets
     the same subsystem, hence the same protection, however `system` was put together (laid
-    out at once, or extended from a kept one, see `privacy.cell_build`).
+    out at once, or extended from a kept one, see `privacy.cell_build`). The equations' cells
+    are read in whole-array steps from `system`'s incidence matrix, and the subsystem builds
+    no key index (`CellSystem.of_distinct_keys`): this process cuts out the parts before
+    the worker processes can start on them (scale 1, 2023-24: the release's 317 parts took
+    0.58-0.78 s of its CPU cut out cell by cell, 0.31-0.33 s so; the same subsystems).
     """
-    rows = np.unique(
-        np.concatenate(
-            [incidence.indices[incidence.indptr[c] : incidence.indptr[c + 1]] for c in cells]
-        )
-    )
+    own = np.asarray(cells, dtype=np.int64)
+    hit = np.zeros(incidence.shape[0], dtype=bool)
+    hit[incidence.indices[_positions(incidence.indptr, own)[1]]] = True
+    rows = np.flatnonzero(hit).astype(incidence.indices.dtype)
+    by_row = system.incidence()  # CSR: +1 for each equation's sum, -1 for its terms
+    sizes, at = _positions(by_row.indptr, rows)
+    held, is_sum = by_row.indices[at].astype(np.int64), by_row.data[at] > 0
     keys = system.keys
-    members = set(cells)
-    around = {
-        c for r in rows.tolist() for c in (system.constraints[r][0], *system.constraints[r][1])
-    }
-    order = sorted(cells, key=keys.__getitem__) + sorted(around - members, key=keys.__getitem__)
-    local = {c: i for i, c in enumerate(order)}
-    equations = [
-        (local[p], sorted(local[c] for c in ch))
-        for p, ch in (system.constraints[r] for r in rows.tolist())
-    ]
-    by_key = sorted(range(len(rows)), key=lambda i: (equations[i][0], equations[i][1]))
-    sub = CellSystem(keys=[keys[c] for c in order], values=system.values[order])
+    near = np.zeros(len(keys), dtype=bool)
+    near[held] = True
+    near[own] = False
+    around = np.flatnonzero(near).tolist()  # the shown cells of its equations
+    order = sorted(cells, key=keys.__getitem__) + sorted(around, key=keys.__getitem__)
+    local = np.empty(len(keys), dtype=np.int64)
+    local[order] = np.arange(len(order))
+    local_of = local[held]
+    # per equation: its sum, then its terms in increasing local number
+    row_of = np.repeat(np.arange(len(rows)), sizes)
+    flat = local_of[np.lexsort((local_of, ~is_sum, row_of))]
+    # the equations in the order of their cells' local numbers (the sum's, then the terms'
+    # in turn: as Python compares them), by their first three cells; those the first three
+    # do not tell apart go as Python sorts them
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    first, second = flat[starts], flat[starts + 1]  # (an equation has a term or more)
+    third = np.where(sizes > 2, flat[np.minimum(starts + 2, len(flat) - 1)], -1)
+    by_key = np.lexsort((third, second, first))
+    tied = (np.diff(first[by_key]) == 0) & (np.diff(second[by_key]) == 0)
+    tied &= np.diff(third[by_key]) == 0
+    if tied.any():
+        cut = list(constraints_of(sizes, flat))
+        by_key = np.array(sorted(range(len(rows)), key=lambda i: (cut[i][0], cut[i][1])))
+    sub = CellSystem.of_distinct_keys([keys[c] for c in order], system.values[order])
     # the system's own equations, renumbered one to one: valid as they were
-    sub.constraints = [equations[i] for i in by_key]
-    return sub, local, order, rows[by_key]
+    sub.constraints = list(
+        constraints_of(sizes[by_key], flat[_positions(np.append(0, ends), by_key)[1]])
+    )
+    return sub, dict(zip(order, range(len(order)), strict=True)), order, rows[by_key]
+
+
+def _positions(indptr: np.ndarray, major: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(entries of each of ``major``'s rows of a CSR matrix, or columns of a CSC one, with
+    index pointer ``indptr``; their positions in its ``indices``, in that order)."""
+    starts = indptr[major]
+    counts = indptr[major + 1] - starts
+    total = int(counts.sum())
+    if total == 0:
+        return counts, np.zeros(0, dtype=np.int64)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return counts, np.repeat(starts, counts) + offsets
 
 
 # -- public release ------------------------------------------------------------------------

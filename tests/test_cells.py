@@ -134,3 +134,48 @@ def test_a_bound_its_count_breaks_adds_nothing_and_a_known_key_is_reused() -> No
     assert constants[0] == system.index["~lo|a"] and len(system) == 7
     assert system.keys[slacks[0]] == "~lo~slack|a" and system.keys[constants[1]] == "~hi|a"
     system.validate()
+
+
+def test_a_system_of_distinct_keys_reads_and_grows_like_a_checked_one() -> None:
+    keys, values = ["t", "a", "b", "c"], np.array([3, 1, 2, 0])
+    checked = CellSystem(keys=list(keys), values=values)
+    trusted = CellSystem.of_distinct_keys(keys, values)
+    assert trusted._index is None  # noqa: SLF001 - built only when read
+    assert trusted.keys == checked.keys and (trusted.values == checked.values).all()
+    assert trusted.index == checked.index == {"t": 0, "a": 1, "b": 2, "c": 3}
+    values[0] = 99  # its values are its own
+    assert trusted.values[0] == 3
+    for system in (checked, trusted):
+        assert system.add_cell("d", 5) == 4
+        assert system.add_cell("a", 1) == 1
+        with pytest.raises(ValueError, match="already holds"):
+            system.add_cell("b", 7)
+        system.add_constraint(0, [1, 2, 3])
+        system.validate()
+    assert trusted.index == checked.index and trusted.keys == checked.keys
+
+
+def test_a_pickled_system_leaves_its_index_behind_and_rebuilds_it() -> None:
+    import pickle
+
+    system = _system()
+    system.add_constraint(0, [1, 2, 3])
+    system.add_bounds({1: (1, 4)})
+    sent = pickle.dumps(system)
+    again = pickle.loads(sent)
+    assert again._index is None  # noqa: SLF001
+    assert again.index == system.index and again.keys == system.keys
+    assert again.constraints == system.constraints and (again.values == system.values).all()
+    again.add_cell("e", 1)
+    assert "e" in again.index and "e" not in system.index
+
+
+def test_a_copy_grows_apart_from_its_original() -> None:
+    system = _system()
+    system.index  # noqa: B018 - built before the copy
+    for original in (system, CellSystem.of_distinct_keys(system.keys, system.values)):
+        copy = original.copy()
+        copy.add_cell("x", 4)
+        copy.add_bounds({0: (1, 5)})
+        assert "x" in copy.index and "x" not in original.index
+        assert len(original) == 4 and len(copy.keys) == len(copy.index)

@@ -7,6 +7,8 @@ import threading
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from privacy import TableRequest, public_release, release_table
@@ -1562,3 +1564,63 @@ def test_rate_bounds_are_worked_out_once_per_layout_and_policy(monkeypatch) -> N
     assert rate_bounds([again], hidden, policy) == first and asked
     asked.clear()
     assert rate_bounds([again], hidden, wide) == other and asked
+
+
+def _subsystem_cell_by_cell(system, cells, incidence):  # noqa: ANN001, ANN202
+    """`_subsystem` as it was first written, one cell and one equation at a time: the
+    reference its whole-array form must match exactly."""
+    from privacy.cells import CellSystem
+
+    rows = np.unique(
+        np.concatenate(
+            [incidence.indices[incidence.indptr[c] : incidence.indptr[c + 1]] for c in cells]
+        )
+    )
+    keys = system.keys
+    around = {
+        c for r in rows.tolist() for c in (system.constraints[r][0], *system.constraints[r][1])
+    }
+    order = sorted(cells, key=keys.__getitem__) + sorted(around - set(cells), key=keys.__getitem__)
+    local = {c: i for i, c in enumerate(order)}
+    equations = [
+        (local[p], sorted(local[c] for c in ch))
+        for p, ch in (system.constraints[r] for r in rows.tolist())
+    ]
+    by_key = sorted(range(len(rows)), key=lambda i: (equations[i][0], equations[i][1]))
+    sub = CellSystem(keys=[keys[c] for c in order], values=system.values[order])
+    sub.constraints = [equations[i] for i in by_key]
+    return sub, local, order, rows[by_key]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_a_part_is_cut_out_as_cell_by_cell(data) -> None:  # noqa: ANN001
+    """The part's cells and equations, numbered and ordered by key, exactly as the reference;
+    equations that share their first cells (one sum over several splits of the same terms)
+    exercise the order past the first three."""
+    from privacy.cells import CellSystem
+    from privacy.release import _subsystem
+
+    n = data.draw(st.integers(4, 30))
+    names = data.draw(st.permutations([f"k{i:02d}" for i in range(n)]))
+    system = CellSystem(keys=names, values=np.arange(n) + 10)
+    for _ in range(data.draw(st.integers(1, 25))):
+        cells = data.draw(st.lists(st.integers(0, n - 1), min_size=2, max_size=8, unique=True))
+        system.add_constraint(cells[0], cells[1:])
+        if data.draw(st.booleans()) and len(cells) > 3:  # the same sum and first terms again
+            rest = [c for c in range(n) if c not in cells]
+            extra = (
+                data.draw(st.lists(st.sampled_from(rest), max_size=3, unique=True)) if rest else []
+            )
+            system.add_constraint(cells[0], cells[1:3] + extra)
+    part = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True))
+    incidence = system.incidence().tocsc()
+    if all(incidence.indptr[c] == incidence.indptr[c + 1] for c in part):
+        return  # a part without an equation is never cut out (`_protect_once`)
+    got = _subsystem(system, part, incidence)
+    want = _subsystem_cell_by_cell(system, part, incidence)
+    assert got[0].keys == want[0].keys
+    assert (got[0].values == want[0].values).all()
+    assert got[0].constraints == want[0].constraints
+    assert got[1] == want[1] and got[2] == want[2]
+    assert got[3].tolist() == want[3].tolist()
