@@ -258,6 +258,7 @@ class CellSystem:
         out = CellSystem.of_distinct_keys(self.keys, self.values)
         out._index = None if self._index is None else dict(self._index)
         out.constraints = list(self.constraints)
+        out._incidence = getattr(self, "_incidence", None)  # read-only: shared
         return out
 
     def cell(self, key: Hashable) -> int:
@@ -286,18 +287,23 @@ class CellSystem:
         """Constraints x cells matrix: +1 for the parent, -1 for each child (rows sum to 0).
 
         Built once per shape (cells and constraints are only ever added); treat it as
-        read-only.
+        read-only. Where an earlier shape's matrix is kept (this system's, or the original's
+        of a `copy`), only the rows of the constraints added since are built (a release
+        adds some 20,000 bounds to a copy of each level's system, about ten times).
         """
         shape = (len(self.constraints), len(self.keys))
         cached = getattr(self, "_incidence", None)
         if cached is not None and cached.shape == shape:
             return cached
-        lengths, cols = _flat_cells(self.constraints)
-        indptr = np.concatenate(([0], np.cumsum(lengths)))
-        data = np.full(len(cols), -1, dtype=np.int64)
-        data[indptr[:-1]] = 1
-        matrix = sp.csr_matrix((data, cols, indptr), shape=shape)
-        matrix.sum_duplicates()  # sorts the indices of each row
+        if cached is not None and cached.shape[0] <= shape[0] and cached.shape[1] <= shape[1]:
+            head = sp.csr_matrix(
+                (cached.data, cached.indices, cached.indptr), shape=(cached.shape[0], shape[1])
+            )
+            tail = _incidence_of(self.constraints[cached.shape[0] :], shape[1])
+            matrix = sp.csr_matrix(sp.vstack([head, tail], format="csr"), dtype=np.int64)
+            matrix.sum_duplicates()  # each part's rows are sorted already: marks them so
+        else:
+            matrix = _incidence_of(self.constraints, shape[1])
         self._incidence = matrix
         return matrix
 
@@ -326,6 +332,17 @@ def side_by_side(systems: Sequence[CellSystem]) -> CellSystem:
             out.constraints.extend(constraints_of(sizes, flat + offset))
         offset += len(s)
     return out
+
+
+def _incidence_of(constraints: Sequence[tuple[int, Sequence[int]]], n: int) -> sp.csr_matrix:
+    """`CellSystem.incidence` of ``constraints`` over ``n`` cells, built from nothing."""
+    lengths, cols = _flat_cells(constraints)
+    indptr = np.concatenate(([0], np.cumsum(lengths)))
+    data = np.full(len(cols), -1, dtype=np.int64)
+    data[indptr[:-1]] = 1
+    matrix = sp.csr_matrix((data, cols, indptr), shape=(len(constraints), n))
+    matrix.sum_duplicates()  # sorts the indices of each row
+    return matrix
 
 
 def constraints_of(sizes: np.ndarray, flat: np.ndarray) -> Iterator[tuple[int, list[int]]]:

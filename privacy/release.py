@@ -1107,6 +1107,7 @@ def _protect_once(
     longer on two workers.
     """
 
+    system.incidence()  # kept on the level's system: its copies (here, `_attack`) extend it
     system = system.copy()
     n_real = len(system)
     constants, slacks = system.add_bounds({system.index[k]: b for k, b in bounds.items()})

@@ -179,3 +179,27 @@ def test_a_copy_grows_apart_from_its_original() -> None:
         copy.add_bounds({0: (1, 5)})
         assert "x" in copy.index and "x" not in original.index
         assert len(original) == 4 and len(copy.keys) == len(copy.index)
+
+
+def test_an_incidence_grown_from_a_kept_one_is_the_one_built_from_nothing() -> None:
+    """A copy (or the system itself) that adds cells, sums and bounds after its incidence
+    was built extends it: the same matrix, entry for entry and type for type, as one built
+    from its constraints alone."""
+    system = CellSystem()
+    add_table(system, "t", np.array([[2, 30, 4], [40, 5, 0]]))
+    kept = system.incidence()
+    copy = system.copy()
+    copy.add_bounds({1: (1, 40), 5: (0, 12)})
+    extra = copy.add_cell("extra", int(copy.values[0]))
+    copy.add_constraint(extra, [0])
+    system.add_constraint(system.add_cell("twin", int(system.values[2])), [2])
+    assert system.incidence() is not kept
+    for grown in (copy, system):
+        fresh = CellSystem(keys=list(grown.keys), values=grown.values)
+        fresh.constraints = list(grown.constraints)
+        got, want = grown.incidence(), fresh.incidence()
+        assert got.shape == want.shape and got.has_canonical_format
+        for part in ("data", "indices", "indptr"):
+            assert getattr(got, part).dtype == getattr(want, part).dtype
+            assert np.array_equal(getattr(got, part), getattr(want, part))
+        assert (got @ grown.values == 0).all()
