@@ -43,7 +43,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -181,8 +181,18 @@ def joined_reports(reports: Sequence[AuditReport], sizes: Sequence[int]) -> Audi
     offset = 0
     for report, size in zip(reports, sizes, strict=True):
         moved = report.intervals
-        if offset:
-            moved = {c: replace(iv, cell=c + offset) for c, iv in moved.items()}
+        if offset:  # (built as such: `dataclasses.replace` took 0.1 s for 22,000 of them)
+            moved = {
+                c: Interval(
+                    cell=c + offset,
+                    key=iv.key,
+                    lower=iv.lower,
+                    upper=iv.upper,
+                    primary=iv.primary,
+                    exact=iv.exact,
+                )
+                for c, iv in moved.items()
+            }
         intervals.update((c + offset, iv) for c, iv in moved.items())
         violations += [Violation(moved[v.cell], v.reason) for v in report.violations]
         offset += size

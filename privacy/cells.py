@@ -146,15 +146,20 @@ class CellSystem:
             raise ValueError(f"constraint on {self._key(bad)!r} has no children")
         if flat.min() < 0 or flat.max() >= len(self.keys):
             raise ValueError("constraint refers to unknown cell index")
-        # a repeated cell within one constraint (parent among its children included)
-        row = np.repeat(np.arange(len(constraints), dtype=np.int64), sizes)
-        if len(np.unique(row * len(self.keys) + flat)) != len(flat):
+        # a repeated cell within one constraint (parent among its children included): the
+        # constraints' rows of the incidence matrix then merge two entries (each row's cells
+        # sorted in C, not all of them in one sort); they are that matrix where they are all
+        rows = _incidence_from_flat(sizes, flat, len(self.keys))
+        if rows.nnz != len(flat):
             for parent, children in constraints:
                 if len({parent, *children}) != len(children) + 1:
                     raise ValueError(
                         f"constraint on {self._key(parent)!r} repeats a cell or contains its parent"
                     )
+        first = not self.constraints
         self.constraints.extend(constraints_of(sizes, flat))
+        if first:
+            self._incidence = rows
 
     def add_sum(
         self, parent: tuple[Hashable, int], children: Sequence[tuple[Hashable, int]]
@@ -336,11 +341,16 @@ def side_by_side(systems: Sequence[CellSystem]) -> CellSystem:
 
 def _incidence_of(constraints: Sequence[tuple[int, Sequence[int]]], n: int) -> sp.csr_matrix:
     """`CellSystem.incidence` of ``constraints`` over ``n`` cells, built from nothing."""
-    lengths, cols = _flat_cells(constraints)
-    indptr = np.concatenate(([0], np.cumsum(lengths)))
-    data = np.full(len(cols), -1, dtype=np.int64)
+    return _incidence_from_flat(*_flat_cells(constraints), n)
+
+
+def _incidence_from_flat(sizes: np.ndarray, flat: np.ndarray, n: int) -> sp.csr_matrix:
+    """`_incidence_of` the constraints of `_flat_cells`' arrays (a cell twice in one
+    constraint makes one entry of their sum, none if it is 0)."""
+    indptr = np.concatenate(([0], np.cumsum(sizes)))
+    data = np.full(len(flat), -1, dtype=np.int64)
     data[indptr[:-1]] = 1
-    matrix = sp.csr_matrix((data, cols, indptr), shape=(len(constraints), n))
+    matrix = sp.csr_matrix((data, flat, indptr), shape=(len(sizes), n))
     matrix.sum_duplicates()  # sorts the indices of each row
     return matrix
 

@@ -831,18 +831,23 @@ def _tied_below(
     """Keys of the cells of `stage` that the geography sums of the next level hold: for each
     cell of a table of `below` that `stage` has not, the cell of the same dimensions one unit
     up (a school's district, a district's state; ``district_of``: school id -> district id).
-    Keys `stage` lacks are ignored where used."""
+    Keys `stage` lacks are ignored where used. As `_parent` goes up, in whole columns (the
+    next level's 40,000-odd keys, as the first parts of a release wait for them)."""
     have = {id(lay) for lay in stage}
-    out: set[str] = set()
-    for lay in below:
-        if id(lay) in have:
-            continue
-        for key in lay.rows["cell_key"].to_list():
-            parts = key.split("|")
-            if len(parts) > 2:
-                parts[1] = _parent(key, district_of)
-                out.add("|".join(parts))
-    return frozenset(out)
+    keys = [lay.rows["cell_key"] for lay in below if id(lay) not in have]
+    if not keys:
+        return frozenset()
+    parts = pl.concat(keys).str.splitn("|", 3).struct.unnest()
+    parts = parts.filter(pl.col("field_2").is_not_null())  # keys of a geography
+    geo = pl.col("field_1")
+    district = geo.str.slice(2).replace_strict(district_of, default=None, return_dtype=pl.String)
+    up = (
+        pl.when(geo.str.starts_with("S:") & district.is_not_null())
+        .then(pl.lit("D:") + district)
+        .otherwise(pl.lit("state"))
+    )
+    found = parts.select(pl.concat_str([pl.col("field_0"), up, pl.col("field_2")], separator="|"))
+    return frozenset(found.to_series().to_list())
 
 
 # a population whose district tables must hide at least this share of their cells whatever

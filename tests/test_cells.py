@@ -203,3 +203,16 @@ def test_an_incidence_grown_from_a_kept_one_is_the_one_built_from_nothing() -> N
             assert getattr(got, part).dtype == getattr(want, part).dtype
             assert np.array_equal(getattr(got, part), getattr(want, part))
         assert (got @ grown.values == 0).all()
+
+
+def test_constraints_added_at_once_leave_their_incidence_as_built_from_nothing() -> None:
+    system = CellSystem(keys=list("tabcde"), values=[3, 1, 2, 0, 4, 4])
+    system.add_constraints([(0, [3, 1, 2]), (4, [5]), (5, [4])])
+    fresh = CellSystem(keys=list(system.keys), values=system.values)
+    fresh.constraints = list(system.constraints)
+    got, want = system.incidence(), fresh.incidence()
+    for part in ("data", "indices", "indptr"):
+        assert getattr(got, part).dtype == getattr(want, part).dtype
+        assert np.array_equal(getattr(got, part), getattr(want, part))
+    system.add_constraints([(1, [3, 2, 0])])  # more: the kept rows, then theirs
+    assert np.array_equal(system.incidence().toarray()[3], [-1, 1, -1, -1, 0, 0])

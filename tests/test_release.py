@@ -1624,3 +1624,30 @@ def test_a_part_is_cut_out_as_cell_by_cell(data) -> None:  # noqa: ANN001
     assert got[0].constraints == want[0].constraints
     assert got[1] == want[1] and got[2] == want[2]
     assert got[3].tolist() == want[3].tolist()
+
+
+def test_the_cells_tied_below_are_each_next_level_cells_unit_one_level_up() -> None:
+    """A school's cell ties its district's, a district's the state's (a school of no known
+    district: the state's); keys without a geography, and tables the stage has, tie none."""
+    from privacy.release import _tied_below
+    from privacy.tables import TableLayout
+
+    def table(*keys: str) -> TableLayout:
+        return TableLayout(None, pl.DataFrame({"cell_key": list(keys)}), (), ())  # type: ignore[arg-type]
+
+    had = table("enrollment:2024-25|S:9|grade=01;")
+    below = [
+        table("enrollment:2024-25|S:1001|grade=01;", "enrollment:2024-25|S:1002|"),
+        table("enrollment:2024-25|D:10|race_ethnicity=HI;", "enrollment:2024-25|S:7777|x=1;"),
+        table("no-geography", "enrollment:2024-25|state|gender=F;|extra"),
+        had,
+    ]
+    tied = _tied_below([had], below, {"1001": "10", "1002": "20"})
+    assert tied == {
+        "enrollment:2024-25|D:10|grade=01;",
+        "enrollment:2024-25|D:20|",
+        "enrollment:2024-25|state|race_ethnicity=HI;",
+        "enrollment:2024-25|state|x=1;",
+        "enrollment:2024-25|state|gender=F;|extra",
+    }
+    assert _tied_below([had], [had], {}) == frozenset()
