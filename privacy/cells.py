@@ -159,7 +159,7 @@ class CellSystem:
         first = not self.constraints
         self.constraints.extend(constraints_of(sizes, flat))
         if first:
-            self._incidence = rows
+            self._keep_incidence(rows)
 
     def add_sum(
         self, parent: tuple[Hashable, int], children: Sequence[tuple[Hashable, int]]
@@ -263,7 +263,9 @@ class CellSystem:
         out = CellSystem.of_distinct_keys(self.keys, self.values)
         out._index = None if self._index is None else dict(self._index)
         out.constraints = list(self.constraints)
-        out._incidence = getattr(self, "_incidence", None)  # read-only: shared
+        kept = self._kept_incidence()
+        if kept is not None:  # read-only: shared; its rows are the copy's first ones
+            out._keep_incidence(kept)
         return out
 
     def cell(self, key: Hashable) -> int:
@@ -297,7 +299,7 @@ class CellSystem:
         adds some 20,000 bounds to a copy of each level's system, about ten times).
         """
         shape = (len(self.constraints), len(self.keys))
-        cached = getattr(self, "_incidence", None)
+        cached = self._kept_incidence()
         if cached is not None and cached.shape == shape:
             return cached
         if cached is not None and cached.shape[0] <= shape[0] and cached.shape[1] <= shape[1]:
@@ -309,8 +311,20 @@ class CellSystem:
             matrix.sum_duplicates()  # each part's rows are sorted already: marks them so
         else:
             matrix = _incidence_of(self.constraints, shape[1])
-        self._incidence = matrix
+        self._keep_incidence(matrix)
         return matrix
+
+    def _keep_incidence(self, matrix: sp.csr_matrix) -> None:
+        """Keep ``matrix`` as the incidence of the first constraints of this system's list."""
+        self._incidence = (matrix, self.constraints)
+
+    def _kept_incidence(self) -> sp.csr_matrix | None:
+        """The incidence matrix kept for this system's list of constraints, if any (a list
+        put in its place since, e.g. `privacy.cell_build`'s, holds other rows: none)."""
+        kept = getattr(self, "_incidence", None)
+        if kept is None or kept[1] is not self.constraints:
+            return None
+        return kept[0]
 
     def _key(self, i: int) -> Hashable:
         return self.keys[i] if 0 <= int(i) < len(self.keys) else i

@@ -216,3 +216,15 @@ def test_constraints_added_at_once_leave_their_incidence_as_built_from_nothing()
         assert np.array_equal(getattr(got, part), getattr(want, part))
     system.add_constraints([(1, [3, 2, 0])])  # more: the kept rows, then theirs
     assert np.array_equal(system.incidence().toarray()[3], [-1, 1, -1, -1, 0, 0])
+
+
+def test_a_list_of_constraints_put_in_place_of_another_gets_its_own_incidence() -> None:
+    """An incidence kept for one list of constraints is never read for another put in its
+    place (as `privacy.cell_build` does), even one as long or longer."""
+    system = CellSystem(keys=list("tabc"), values=[3, 1, 2, 0])
+    system.add_constraints([(0, [1, 2])])
+    system.incidence()
+    system.constraints = [(0, [1, 2, 3]), (2, [1, 3, 0])]
+    got = system.incidence()
+    assert got.shape == (2, 4)
+    assert np.array_equal(got.toarray(), [[1, -1, -1, -1], [-1, -1, 1, -1]])
