@@ -751,7 +751,7 @@ def _protect_levels(
         if pool is not None and number + 1 < len(stages):
             # while this process waits for the worker processes, it lays out the next level's
             # tables (they depend on no status)
-            ahead = parallel.Later(build_system, stages[number + 1][1], units)
+            ahead = parallel.Later(_laid_out_ahead, stages[number + 1][1], units, policy)
         fixed = dict(statuses)
         freed: set[str] = set()
         hold: frozenset[str] = frozenset()
@@ -809,6 +809,22 @@ def _protect_levels(
         witnesses,
         level_protected.system if len(stage) == len(layouts) else None,
     )
+
+
+def _laid_out_ahead(
+    stage: Sequence[TableLayout], units: dict[str, pl.DataFrame], policy: Policy
+) -> CellSystem:
+    """`build_system` of a level's tables, laid out while the worker processes protect the
+    level before, and what its protection reads of them alone, worked out then too and kept
+    (the system's incidence matrix; each table's counts behind coded rates and the bounds its
+    rates could tell): otherwise they are worked out when the level before ends, while the
+    processes wait for the level's first parts."""
+    system = build_system(stage, units)
+    system.incidence()
+    for lay in stage:
+        hide_required(lay, policy)
+        lay.rate_bounds(policy)
+    return system
 
 
 def _both(

@@ -1651,3 +1651,33 @@ def test_the_cells_tied_below_are_each_next_level_cells_unit_one_level_up() -> N
         "enrollment:2024-25|state|gender=F;|extra",
     }
     assert _tied_below([had], [had], {}) == frozenset()
+
+
+def test_a_level_laid_out_ahead_is_the_level_built_with_its_tables_read(released_db) -> None:  # noqa: ANN001
+    """`_laid_out_ahead` gives the cell system `build_system` gives, its incidence kept, and
+    leaves on each table what the level's protection reads of it alone (the counts behind
+    coded rates, the bounds its rates could tell), as the protection would work them out."""
+    from privacy.policy import load_policy
+    from privacy.release import _laid_out_ahead
+    from privacy.tables import hide_required
+
+    snap = _snapshot(released_db)
+    policy = load_policy()
+    requests = [
+        TableRequest("graduation", YEAR, "school", ("outcome",)),
+        TableRequest("graduation", YEAR, "district", ("outcome", "gender")),
+    ]
+    units = _units_for(snap, YEAR)
+    fresh = [snap.layout(r) for r in requests]
+    for lay in fresh:  # laid out anew: nothing kept on them yet
+        lay.__dict__.pop("_hide_required", None)
+        lay.__dict__.pop("_rate_bounds", None)
+    system = _laid_out_ahead(fresh, units, policy)
+    want = build_system(fresh, units)
+    assert system.keys == want.keys and (system.values == want.values).all()
+    assert system.constraints == want.constraints
+    kept = system._kept_incidence()  # noqa: SLF001
+    assert kept is not None and kept.shape == (len(system.constraints), len(system))
+    for lay in fresh:
+        assert policy in lay.__dict__["_hide_required"] and policy in lay.__dict__["_rate_bounds"]
+        assert hide_required(lay, policy) == set(lay.__dict__["_hide_required"][policy])
