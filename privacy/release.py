@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1186,7 +1187,6 @@ def _protect_once(
         log.info("%d cell(s) hidden before settled by their checked points", settled_by.sum())
     ranks = complement_ranks(keys)
     parts = _free_parts(system, must_show)
-    jobs: list[tuple[list[int], dict[int, int], CellSystem, dict, np.ndarray]] = []
     incidence = system.incidence().tocsc() if system.constraints else None
     # equations new since the earlier releases, and the cells they hold (None: no earlier)
     fresh_row = _fresh_rows(system, old_equations)
@@ -1198,7 +1198,8 @@ def _protect_once(
     settled = (
         np.array([s is not None for s in status_before], dtype=bool) | unchecked
     )  # statuses kept, or never published (latent cells, bound slacks)
-    for cells in parts:
+    todo: list[int] = []  # the parts to protect, by their number in `parts`
+    for number, cells in enumerate(parts):
         if all(status_before[c] is not None for c in cells):
             continue
         if reached is not None and not reached[cells].any() and settled[cells].all():
@@ -1219,6 +1220,10 @@ def _protect_once(
                     else (SUPPRESSED_COMPLEMENT if must_hide[c] else SHOWN)
                 )
             continue
+        todo.append(number)
+
+    def cut(cells: list[int]) -> tuple[list[int], dict[int, int], CellSystem, dict, np.ndarray]:
+        assert incidence is not None  # (parts of no equation were settled above)
         sub, local, order, rows = _subsystem(system, cells, incidence)
         own = np.asarray(order[: len(cells)])  # the part's own cells come first
         around = np.asarray(order)
@@ -1243,7 +1248,36 @@ def _protect_once(
             "hold": where(held),
             "settled": where(settled_by),
         }
-        jobs.append((cells, local, sub, kwargs, around))
+        return cells, local, sub, kwargs, around
+
+    # the parts likely to get a process of their own are cut out first, the most proof work
+    # first (`_proof_work`, read off the whole system), and each one that does is handed to
+    # the worker processes as soon as it is cut out (`_run_parts`' ``early``), while this
+    # process cuts out the rest
+    proof = (primary | must_hide) & ~unchecked & ~settled_by
+    big = sorted(
+        (i for i in todo if len(parts[i]) >= _PARALLEL_MIN_CELLS // 2),
+        key=lambda i: -int(proof[parts[i]].sum()),
+    )
+    hand = pool is not None and not pool.broken
+    built: dict[int, tuple[list[int], dict[int, int], CellSystem, dict, np.ndarray]] = {}
+    early: dict[int, Future[list[PartResult]]] = {}
+    try:
+        for i in [*big, *sorted(set(todo) - set(big))]:
+            built[i] = cut(parts[i])
+            sub, kwargs = built[i][2], built[i][3]
+            if hand and pool is not None and len(sub) >= _PARALLEL_MIN_CELLS:
+                early[i] = pool.submit(
+                    protect_parts,
+                    [(sub, policy, kwargs)],
+                    priority=(levels_after, _proof_work(kwargs)),
+                )
+    except BaseException:
+        for future in early.values():
+            future.cancel()
+        raise
+    jobs = [built[i] for i in todo]
+    place = {i: at for at, i in enumerate(todo)}
     points: list[list[tuple[np.ndarray, np.ndarray]]] = []
     results, errors = _run_parts(
         [(sub, policy, kw) for _, _, sub, kw, _ in jobs],
@@ -1252,6 +1286,7 @@ def _protect_once(
         pool,
         meanwhile,
         levels_after,
+        early={place[i]: future for i, future in early.items()},
     )
     if errors:
         settled = [
@@ -1322,6 +1357,7 @@ def _run_parts(
     pool: parallel.Processes | None = None,
     meanwhile: Callable[[], None] | None = None,
     levels_after: int = 0,
+    early: Mapping[int, Future[list[PartResult]]] | None = None,
 ) -> tuple[list[list[str] | None], list[ProtectionError]]:
     """`protect` each independent part: (statuses per part, None where refused; refusals).
 
@@ -1333,6 +1369,10 @@ def _run_parts(
         (e.g. to start other work on a thread); not called when no process gets a job.
     levels_after: how many levels of the caller's population wait for these parts (see
         below).
+    early: parts (by number) the caller handed to ``pool`` already, each alone as a job of its
+        own (`protect_parts` of that one part, with the priority given below), as soon as it
+        had cut it out: their results are read here. Only parts of `_PARALLEL_MIN_CELLS`
+        cells or more, which this function would send as jobs of their own anyway.
 
     Every part runs, so that a refusal in one still leaves the others' results to keep. With
     a kept pool and at least two jobs (`_jobs`) or one part of `_PARALLEL_MIN_CELLS` cells,
@@ -1351,13 +1391,14 @@ def _run_parts(
     parts are protected here after all (see `privacy.parallel.Processes`). Each part's result
     does not depend on where it ran.
     """
+    early = dict(early or {})
     work = [_proof_work(kwargs) for _, _, kwargs in parts]
-    jobs = _jobs(parts, work)
-    large = sum(len(parts[job[0]][0]) >= _PARALLEL_MIN_CELLS for job in jobs)
+    jobs = _jobs(parts, work, handed=frozenset(early))
+    large = len(early) + sum(len(parts[job[0]][0]) >= _PARALLEL_MIN_CELLS for job in jobs)
     out: list[PartResult | None] = [None] * len(parts)
     # a pool whose processes broke (`parallel.Processes.broken`) was already reported: the
     # parts are protected here, as after the first failure
-    kept = pool is not None and not pool.broken and (len(jobs) > 1 or large > 0)
+    kept = pool is not None and not pool.broken and (len(jobs) + len(early) > 1 or large > 0)
     if kept or (pool is None and len(jobs) > 1 and workers > 1 and large > 1):
         own = None
         if pool is None:
@@ -1374,6 +1415,7 @@ def _run_parts(
                 )
                 for job in jobs
             ]
+            futures += [([i], future) for i, future in sorted(early.items())]
             if meanwhile is not None:
                 meanwhile()
             for job, future in futures:
@@ -1384,6 +1426,8 @@ def _run_parts(
             # processes need: finish here, in this process
             log.warning("worker processes failed (%s); protecting in this process", exc)
         except BaseException:
+            for future in early.values():
+                future.cancel()
             if own is not None:
                 own.close(terminate=True)
                 own = None
@@ -1400,8 +1444,11 @@ def _run_parts(
     return [r[0] if not isinstance(r, ProtectionError) else None for r in out], errors
 
 
-def _jobs(parts: list[Part], work: Sequence[int] | None = None) -> list[list[int]]:
-    """The parts (by number) of each job for worker processes, in the order to start them.
+def _jobs(
+    parts: list[Part], work: Sequence[int] | None = None, handed: frozenset[int] = frozenset()
+) -> list[list[int]]:
+    """The parts (by number) of each job for worker processes, in the order to start them
+    (``handed``: parts handed to the processes already, left out).
 
     Each part of `_PARALLEL_MIN_CELLS` cells or more is a job of its own, the most work first
     (``work``: each part's `_proof_work`, worked out here if not given), so that no long part
@@ -1410,13 +1457,17 @@ def _jobs(parts: list[Part], work: Sequence[int] | None = None) -> list[list[int
     """
     if work is None:
         work = [_proof_work(kwargs) for _, _, kwargs in parts]
-    large = [i for i, (sub, _, _) in enumerate(parts) if len(sub) >= _PARALLEL_MIN_CELLS]
+    large = [
+        i
+        for i, (sub, _, _) in enumerate(parts)
+        if len(sub) >= _PARALLEL_MIN_CELLS and i not in handed
+    ]
     large.sort(key=lambda i: -work[i])
     jobs = [[i] for i in large]
     batch: list[int] = []
     size = 0
     for i, (sub, _, _) in enumerate(parts):
-        if len(sub) >= _PARALLEL_MIN_CELLS:
+        if len(sub) >= _PARALLEL_MIN_CELLS or i in handed:
             continue
         batch.append(i)
         size += len(sub)

@@ -1122,6 +1122,7 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
     batches: list[list] = []  # the parts of each job submitted
     laid_out: list[int] = []
     waited: list[int] = []  # tables laid out when the next level's layout could start
+    handed: list[int] = []  # per call of _run_parts: large parts handed over as cut out
     real_processes = release_module.parallel.Processes
     real_run = release_module._run_parts
     real_build = release_module.build_system
@@ -1136,14 +1137,15 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
             batches.append(item)
             return super().submit(fn, item, priority)
 
-    def run(parts, workers, witnesses=None, pool=None, meanwhile=None, levels_after=0):  # noqa: ANN001, ANN202
+    def run(parts, workers, witnesses=None, pool=None, meanwhile=None, levels_after=0, early=None):  # noqa: ANN001, ANN202, E501
         after.append(levels_after)
+        handed.append(len(early or {}))
         if pool is not None:
             jobs = release_module._jobs(parts)
             sent.append((started.index(pool), len(jobs)))
             if len(jobs) == 1 and len(parts[jobs[0][0]][0]) >= release_module._PARALLEL_MIN_CELLS:
-                found = real_run(parts, workers, witnesses, pool, meanwhile, levels_after)
-                lone.append(any(b[0] is parts[jobs[0][0]] for b in batches))
+                found = real_run(parts, workers, witnesses, pool, meanwhile, levels_after, early)
+                lone.append(any(b[0][0] is parts[jobs[0][0]][0] for b in batches))
                 return found
         if meanwhile is not None:
             real_meanwhile = meanwhile
@@ -1152,7 +1154,7 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
                 waited.append(len(laid_out))
                 real_meanwhile()
 
-        return real_run(parts, workers, witnesses, pool, meanwhile, levels_after)
+        return real_run(parts, workers, witnesses, pool, meanwhile, levels_after, early)
 
     def build(stage, units):  # noqa: ANN001, ANN202
         laid_out.append(len(stage))
@@ -1187,6 +1189,7 @@ def test_one_pool_of_worker_processes_serves_every_level(built_db, monkeypatch) 
     )
     assert {p[0] for p in priorities} <= set(after) and {p[0] for p in priorities} > {0}
     assert lone and all(lone)  # a lone large part is protected by the processes too
+    assert any(handed)  # large parts reached the processes as soon as they were cut out
     assert len(laid_out) == levels  # each level of each population laid out once
     # while the processes protect a level (of two jobs or more), the next level's tables
     # are laid out; the last level has none to lay out
@@ -1681,3 +1684,40 @@ def test_a_level_laid_out_ahead_is_the_level_built_with_its_tables_read(released
     for lay in fresh:
         assert policy in lay.__dict__["_hide_required"] and policy in lay.__dict__["_rate_bounds"]
         assert hide_required(lay, policy) == set(lay.__dict__["_hide_required"][policy])
+
+
+def test_parts_handed_over_early_are_read_not_sent_again(monkeypatch) -> None:  # noqa: ANN001
+    """A large part the caller handed to the processes as soon as it was cut out (``early``)
+    is not sent again: its result is read with the others', each the one protected in this
+    process; the rest go as `_jobs` makes them."""
+    import privacy.release as release_module
+    from privacy.cells import CellSystem, add_table
+    from privacy.suppression import protect_parts
+
+    policy = load_policy()
+    parts = []
+    for rows in (2, 9, 3, 7):
+        system = CellSystem()
+        add_table(system, "t", np.tile([2, 3, 30, 45], (rows, 1)))
+        parts.append((system, policy, {"primary": [0]}))
+    monkeypatch.setattr(release_module, "_PARALLEL_MIN_CELLS", 30)
+    alone = release_module._run_parts(parts, workers=1)
+    sent: list[object] = []
+
+    class Seen(release_module.parallel.Processes):  # type: ignore[misc, name-defined]
+        def submit(self, fn, item, priority=0.0):  # noqa: ANN001, ANN202
+            sent.extend(p[0] for p in item)
+            return super().submit(fn, item, priority)
+
+    here: list[object] = []  # parts protected in this process
+    real_part = release_module.protect_part
+    monkeypatch.setattr(
+        release_module, "protect_part", lambda part: here.append(part[0]) or real_part(part)
+    )
+    with Seen(2, ["privacy.suppression"]) as pool:
+        early = {1: pool.submit(protect_parts, [parts[1]], priority=(0, 1))}
+        points: list = []
+        found = release_module._run_parts(parts, 2, points, pool, early=early)
+    assert found == alone and here == []
+    assert sorted(map(id, sent)) == sorted(id(p[0]) for p in parts)  # each part sent once
+    assert len(points) == len(parts)
