@@ -1435,6 +1435,9 @@ def _run_parts(
         finally:
             if own is not None:
                 own.close()
+    else:  # the pool broke since the parts were handed over: they are protected here
+        for future in early.values():
+            future.cancel()
     for i, part in enumerate(parts):
         if out[i] is None:
             out[i] = protect_part(part)
