@@ -52,7 +52,7 @@ from scipy.sparse.csgraph import connected_components
 from privacy import gc_pause, highs, parallel
 from privacy.aliases import Merged, merge
 from privacy.bound_rows import BoundRows
-from privacy.cells import CellSystem
+from privacy.cells import CellSystem, matrix_entries
 from privacy.policy import Policy
 
 _TOL = 1e-7
@@ -761,7 +761,7 @@ class Attacker:
         # Propagate: a child of a bounded parent, a parent of bounded children, is bounded
         # (whole sweeps over the equations with a hidden parent, until nothing changes).
         rows = np.flatnonzero(has_free_parent)
-        sub_counts, pos = _entries(csr, rows)
+        sub_counts, pos = matrix_entries(csr, rows)
         sub_row = np.repeat(np.arange(len(rows)), sub_counts)
         sub_col, sub_data = csr.indices[pos], csr.data[pos]
         up = sub_data > 0
@@ -856,7 +856,7 @@ class Attacker:
 
     def _rows_of_cells(self, cells: np.ndarray) -> np.ndarray:
         """The equations that hold any of ``cells`` (sorted)."""
-        _, pos = _entries(self.cols_csc, cells)
+        _, pos = matrix_entries(self.cols_csc, cells)
         return _distinct(self.cols_csc.indices[pos], self.nrows)
 
     def _propagate(
@@ -865,7 +865,7 @@ class Attacker:
         """One sweep of `outer_bounds` over the equations ``rows`` (sorted): the bounds after
         it, and the cells whose bounds it narrowed."""
         csr = self.rows_csr
-        counts, pos = _entries(csr, rows)
+        counts, pos = matrix_entries(csr, rows)
         row = np.repeat(np.arange(len(rows)), counts)
         col, a = csr.indices[pos], csr.data[pos]
         rhs = self._rhs[rows]
@@ -1003,7 +1003,7 @@ class Attacker:
         x, c = second.row.astype(np.int64), second.col.astype(np.int64)
         # how many of each second cell's equations are touched (for its own target)
         csc = self.cols_csc
-        degree, pos = _entries(csc, c)
+        degree, pos = matrix_entries(csc, c)
         offsets = np.concatenate(([0], np.cumsum(degree)))
         rows = csc.indices[pos]
         touched_keys = touched.tocoo()
@@ -1400,7 +1400,7 @@ class Attacker:
         job_cell = np.array([cells[i] for i, _, _, _ in batch], dtype=np.int64)
         job_sense = np.array([s for _, s, _, _ in batch], dtype=np.float64)
         csc = self.cols_csc
-        counts, pos = _entries(csc, p_cell)
+        counts, pos = matrix_entries(csc, p_cell)
         pair_rep = np.repeat(np.arange(len(p_cell)), counts)
         rows = csc.indices[pos]
         coef = csc.data[pos]
@@ -1667,7 +1667,7 @@ class Attacker:
         then the larger true value (more room to move down).
         """
         csc = self.cols_csc
-        counts, pos = _entries(csc, cells_hit)
+        counts, pos = matrix_entries(csc, cells_hit)
         rep = np.repeat(np.arange(len(cells_hit)), counts)
         rows = csc.indices[pos]
         keys = jobs_hit[rep] * np.int64(self.nrows) + rows
@@ -1689,7 +1689,7 @@ class Attacker:
         """The equations that hold any of ``pairs``, over ``pairs`` (in their order), and
         their constants with every cell at its true value."""
         csc = self.cols_csc
-        counts, pos = _entries(csc, pairs)
+        counts, pos = matrix_entries(csc, pairs)
         rows, row = np.unique(csc.indices[pos], return_inverse=True)
         col = np.repeat(np.arange(len(pairs)), counts)
         a = sp.csr_matrix((csc.data[pos], (row, col)), shape=(len(rows), len(pairs)))
@@ -2075,14 +2075,6 @@ def _satisfies(x: np.ndarray, a: sp.csr_matrix, b: np.ndarray) -> bool:
     return bool((x >= 0).all()) and (a.shape[0] == 0 or bool(np.array_equal(a @ x, b)))
 
 
-def _entries(matrix: sp.csr_matrix | sp.csc_matrix, major: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(entries per row of a CSR matrix, or per column of a CSC one, for each of ``major``;
-    their positions in ``matrix.indices`` and ``matrix.data``, in that order)."""
-    starts = matrix.indptr[major]
-    counts = matrix.indptr[major + 1] - starts
-    return counts, _ranges(starts, counts)
-
-
 def _distinct(values: np.ndarray, size: int) -> np.ndarray:
     """``np.unique(values)`` of numbers in ``range(size)``, the same array: where they are
     many, marked in an array of ``size`` instead of sorted (a propagation sweep over every
@@ -2103,15 +2095,6 @@ def _distinct_where(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarr
     where = np.empty(size, dtype=np.int64)
     where[found] = np.arange(len(found))
     return found, where[values]
-
-
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Concatenate ``arange(s, s + n)`` for each (s, n), vectorised."""
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return np.repeat(starts, counts) + offsets
 
 
 def _first_of_each(groups: np.ndarray, k: int) -> np.ndarray:

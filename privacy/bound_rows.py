@@ -35,10 +35,10 @@ class BoundRows:
 
     A row goes when it holds exactly two columns and one of them (its slack) is in no other
     row and not among ``keep`` (column numbers the caller's model links to, e.g. credit rows;
-    none by default): the row then only bounds its other column. The slack's bounds turn into that column's bounds
-    (`bounds`), a cost on it into a cost on that column (`costs`), and its value comes back
-    from that column's in every point (`restore`). No privacy meaning of its own: the points
-    of the reduced model are the points of ``a x = b``.
+    none by default): the row then only bounds its other column. The slack's bounds turn
+    into that column's bounds (`bounds`), a cost on it into a cost on that column (`costs`),
+    and its value comes back from that column's in every point (`restore`). No privacy
+    meaning of its own: the points of the reduced model are the points of ``a x = b``.
 
     Attributes: ``a`` and ``b``, the rows kept over the columns kept; ``columns``, the
     columns kept (increasing), ``position``, each column's place among them (-1 for a slack).

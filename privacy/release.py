@@ -34,7 +34,13 @@ from privacy import gc_pause, parallel
 from privacy.auditor import AuditReport, audit, joined_reports, proven_by_points
 from privacy.catalogue import CatalogueEntry, public_catalogue
 from privacy.cell_build import SystemBase, build_system, is_latent
-from privacy.cells import CellSystem, constraints_of, side_by_side
+from privacy.cells import (
+    CellSystem,
+    concat_ranges,
+    constraints_of,
+    matrix_entries,
+    side_by_side,
+)
 from privacy.noise import NoiseSpec
 from privacy.policy import Policy, load_policy
 from privacy.registry import (
@@ -848,21 +854,18 @@ def _tied_below(
     """Keys of the cells of `stage` that the geography sums of the next level hold: for each
     cell of a table of `below` that `stage` has not, the cell of the same dimensions one unit
     up (a school's district, a district's state; ``district_of``: school id -> district id).
-    Keys `stage` lacks are ignored where used. As `_parent` goes up, in whole columns (the
-    next level's 40,000-odd keys, as the first parts of a release wait for them)."""
+    Keys `stage` lacks are ignored where used. As `_parent` goes up, in whole columns: each
+    unit once, not each of the next level's 40,000-odd keys, which the first parts of a
+    release wait for."""
     have = {id(lay) for lay in stage}
     keys = [lay.rows["cell_key"] for lay in below if id(lay) not in have]
     if not keys:
         return frozenset()
     parts = pl.concat(keys).str.splitn("|", 3).struct.unnest()
     parts = parts.filter(pl.col("field_2").is_not_null())  # keys of a geography
-    geo = pl.col("field_1")
-    district = geo.str.slice(2).replace_strict(district_of, default=None, return_dtype=pl.String)
-    up = (
-        pl.when(geo.str.starts_with("S:") & district.is_not_null())
-        .then(pl.lit("D:") + district)
-        .otherwise(pl.lit("state"))
-    )
+    units = parts["field_1"].unique().to_list()  # (a few hundred: `_unit_above` each)
+    above = {unit: _unit_above(unit, district_of) for unit in units}
+    up = pl.col("field_1").replace_strict(above, return_dtype=pl.String)
     found = parts.select(pl.concat_str([pl.col("field_0"), up, pl.col("field_2")], separator="|"))
     return frozenset(found.to_series().to_list())
 
@@ -1041,9 +1044,14 @@ def _geography_of(key: str) -> str:
 
 def _parent(key: str, district_of: dict[str, str]) -> str:
     """The geography unit one level above a cell's: its district, or the state."""
-    geo = _geography_of(key)
-    if geo.startswith("S:") and geo[2:] in district_of:
-        return f"D:{district_of[geo[2:]]}"
+    return _unit_above(_geography_of(key), district_of)
+
+
+def _unit_above(unit: str, district_of: dict[str, str]) -> str:
+    """The geography unit one level above ``unit`` ("S:<school>": its district, if known;
+    anything else: the state)."""
+    if unit.startswith("S:") and unit[2:] in district_of:
+        return f"D:{district_of[unit[2:]]}"
     return "state"
 
 
@@ -1539,10 +1547,10 @@ def _subsystem(
     """
     own = np.asarray(cells, dtype=np.int64)
     hit = np.zeros(incidence.shape[0], dtype=bool)
-    hit[incidence.indices[_positions(incidence.indptr, own)[1]]] = True
+    hit[incidence.indices[matrix_entries(incidence, own)[1]]] = True
     rows = np.flatnonzero(hit).astype(incidence.indices.dtype)
     by_row = system.incidence()  # CSR: +1 for each equation's sum, -1 for its terms
-    sizes, at = _positions(by_row.indptr, rows)
+    sizes, at = matrix_entries(by_row, rows)
     held, is_sum = by_row.indices[at].astype(np.int64), by_row.data[at] > 0
     keys = system.keys
     near = np.zeros(len(keys), dtype=bool)
@@ -1559,8 +1567,7 @@ def _subsystem(
     # the equations in the order of their cells' local numbers (the sum's, then the terms'
     # in turn: as Python compares them), by their first three cells; those the first three
     # do not tell apart go as Python sorts them
-    ends = np.cumsum(sizes)
-    starts = ends - sizes
+    starts = np.cumsum(sizes) - sizes
     first, second = flat[starts], flat[starts + 1]  # (an equation has a term or more)
     third = np.where(sizes > 2, flat[np.minimum(starts + 2, len(flat) - 1)], -1)
     by_key = np.lexsort((third, second, first))
@@ -1572,21 +1579,9 @@ def _subsystem(
     sub = CellSystem.of_distinct_keys([keys[c] for c in order], system.values[order])
     # the system's own equations, renumbered one to one: valid as they were
     sub.constraints = list(
-        constraints_of(sizes[by_key], flat[_positions(np.append(0, ends), by_key)[1]])
+        constraints_of(sizes[by_key], flat[concat_ranges(starts[by_key], sizes[by_key])])
     )
     return sub, dict(zip(order, range(len(order)), strict=True)), order, rows[by_key]
-
-
-def _positions(indptr: np.ndarray, major: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(entries of each of ``major``'s rows of a CSR matrix, or columns of a CSC one, with
-    index pointer ``indptr``; their positions in its ``indices``, in that order)."""
-    starts = indptr[major]
-    counts = indptr[major + 1] - starts
-    total = int(counts.sum())
-    if total == 0:
-        return counts, np.zeros(0, dtype=np.int64)
-    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return counts, np.repeat(starts, counts) + offsets
 
 
 # -- public release ------------------------------------------------------------------------
