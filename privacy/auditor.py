@@ -1806,10 +1806,19 @@ class _WarmLP:
         n = len(members)
         self.rows = BoundRows(a, b)
         lo, hi = self.rows.bounds(np.zeros(n), np.full(n, np.inf))
-        # primal simplex: warm after a cost change
+        # the first solve, from scratch: dual simplex without presolve, later ones primal (see
+        # `solve`). Scale 1, 2023-24, the 9 large parts, 3 alternated runs: the 7 first solves
+        # took 0.29-0.33 s of CPU, against 0.80-0.88 s by primal simplex with presolve, and
+        # all solves of these models 0.71-0.84 s against 1.14-1.24 s; the same statuses
         self.solver = highs.bounded_solver(
-            np.zeros(len(lo)), self.rows.a.tocsc(), (self.rows.b, self.rows.b), (lo, hi), strategy=4
+            np.zeros(len(lo)),
+            self.rows.a.tocsc(),
+            (self.rows.b, self.rows.b),
+            (lo, hi),
+            strategy=1,
+            presolve=False,
         )
+        self.solved = False
         self.lo, self.hi = lo, hi  # the kept columns' bounds now
         self.free = np.ones(n, dtype=bool)
         self.costed = np.zeros(0, dtype=np.int32)
@@ -1838,6 +1847,9 @@ class _WarmLP:
         self.costed = np.flatnonzero(costs).astype(np.int32)
         self.solver.changeColsCost(len(self.costed), self.costed, costs[self.costed])
         self.solver.run()
+        if not self.solved:
+            self.solved = True
+            self.solver.setOptionValue("simplex_strategy", 4)  # primal: warm after cost changes
         return self._optimum()
 
     def resolve(self) -> np.ndarray | None:
@@ -1850,12 +1862,10 @@ class _WarmLP:
         its own; re-solving in place, 26 cold solves in all, 21 s -> 10 s).
         """
         self.solver.clearSolver()  # the basis, not the model
+        # as the first solve: dual simplex, without presolve (the model's setting: at scale 1,
+        # the graduation parts' cold re-solves 2.2 -> 1.0 s with it off, and fewer of them)
         self.solver.setOptionValue("simplex_strategy", 1)
-        # without presolve: at scale 1, the graduation parts' cold re-solves 2.2 -> 1.0 s, and
-        # fewer of them (the first, primal solve is faster with it: left on there)
-        self.solver.setOptionValue("presolve", "off")
         self.solver.run()
-        self.solver.setOptionValue("presolve", "choose")
         self.solver.setOptionValue("simplex_strategy", 4)
         return self._optimum()
 

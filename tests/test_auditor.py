@@ -1231,15 +1231,21 @@ def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(
 
     def warm(self, *args):  # noqa: ANN001, ANN002, ANN202
         calls["warm"] += 1
+        # a model's first solve, from scratch, by dual simplex; later ones primal, from its basis
+        first = not self.solved
+        assert self.solver.getOptionValue("simplex_strategy")[1] == (1 if first else 4)
+        calls["first"] = calls.get("first", 0) + int(first)
         x = real_solve(self, *args)
+        assert self.solver.getOptionValue("simplex_strategy")[1] == 4
         calls["fractional"] += int(x is not None and np.abs(x - np.round(x)).max() > 1e-6)
         return x
 
     def resolve(self):  # noqa: ANN001, ANN202
         calls["resolved"] += 1
         x = real_resolve(self)
-        # solved without presolve, which is then on again for the model's later solves
-        assert self.solver.getOptionValue("presolve")[1] == "choose"
+        # solved without presolve, by dual simplex; primal again for the model's later solves
+        assert self.solver.getOptionValue("presolve")[1] == "off"
+        assert self.solver.getOptionValue("simplex_strategy")[1] == 4
         return x
 
     def optimum(self):  # noqa: ANN001, ANN202
@@ -1258,6 +1264,7 @@ def test_audit_with_rounded_lp_optima_equals_the_brute_force_program(
         got = {c: (iv.lower, iv.upper) for c, iv in report.intervals.items()}
         assert got == oracle(system, set(cells.tolist()))
     assert calls["fractional"] > 0 and calls["optima"] == calls["warm"] + calls["resolved"]
+    assert 0 < calls["first"] < calls["warm"]
     # solved again from scratch only after a fractional warm optimum failed to round
     assert calls["resolved"] <= min(calls["fractional"], calls["failed"])
     if rings:
