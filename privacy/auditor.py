@@ -1828,8 +1828,9 @@ class _WarmLP:
     ) -> np.ndarray | None:
         """A vertex maximising ``sense * x_cell``; cells not ``free`` held at ``truth``.
 
-        Primal simplex from the last optimal basis; the vertex may be fractional (the caller
-        rounds it, or solves the LP again from scratch: `resolve`).
+        Primal simplex from the last optimal basis (the model's first solve: dual simplex,
+        from scratch); the vertex may be fractional (the caller rounds it, or solves the LP
+        again from scratch: `resolve`).
         """
         if (free != self.free).any():
             lo, hi = self.rows.bounds(np.where(free, 0.0, truth), np.where(free, np.inf, truth))
