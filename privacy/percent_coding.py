@@ -25,6 +25,8 @@ import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+
 from privacy.policy import Policy
 
 HIDDEN = "*"
@@ -110,6 +112,50 @@ def code_rate(numerator: int, denominator: int, policy: Policy) -> CodedRate:
             hide_counts=True,
         )
     return _exact(scaled, denominator)
+
+
+def hides_counts(numerators: np.ndarray, denominators: np.ndarray, policy: Policy) -> np.ndarray:
+    """`code_rate`'s ``hide_counts`` for each rate ``numerators[i] / denominators[i]``.
+
+    True where the rate is hidden or coded, so the counts behind it must be hidden too: the
+    same answer as `code_rate`, row by row, in whole-array integer arithmetic (a year's
+    district tables hold some 44,000 rates). Bad counts raise `code_rate`'s ValueError for
+    the first of them (negative, or a numerator over its denominator), as does a group size
+    with no percent band.
+    """
+    num = np.asarray(numerators)
+    den = np.asarray(denominators)
+    if num.shape != den.shape or num.ndim != 1:
+        raise ValueError("one numerator per denominator, in two flat arrays")
+    if len(num) and (num.dtype.kind not in "iu" or den.dtype.kind not in "iu"):
+        raise ValueError("numerators and denominators must be integer counts")
+    num, den = num.astype(np.int64), den.astype(np.int64)
+    bad = (num < 0) | (den < 0) | (num > den)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        code_rate(int(num[first]), int(den[first]), policy)  # raises its ValueError
+    small = den < policy.min_cell  # hidden, whatever the rate
+    sizes, of_size = np.unique(den, return_inverse=True)
+    p, q = np.zeros(len(sizes), dtype=np.int64), np.ones(len(sizes), dtype=np.int64)
+    for j, size in enumerate(sizes.tolist()):
+        if size >= policy.min_cell:
+            p[j], q[j] = _ratio(_edge(size, policy))
+    p, q = p[of_size], q[of_size]
+    # as `code_rate`: 100 * numerator / denominator against the edge p / q, in integers
+    scaled = 100 * num
+    near = (scaled * q <= p * den) | (scaled * q >= (100 * q - p) * den)
+    return small | near
+
+
+def _edge(group_size: int, policy: Policy) -> float:
+    """The edge (percent) near 0% and 100% of rates over ``group_size`` (at least the
+    minimum cell): coded from there (`Policy.coding_edge`), or hidden from the band's own
+    edge where no coded range is wide enough (as `code_rate`)."""
+    band = policy.band_for(group_size)
+    if band is None:
+        raise ValueError(f"the policy has no percent band for a group of {group_size}")
+    edge = policy.coding_edge(group_size)
+    return band.edge_percent if edge is None else edge
 
 
 def _exact(scaled: int, denominator: int) -> CodedRate:

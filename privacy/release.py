@@ -894,13 +894,19 @@ def _districts_mostly_hidden(layouts: Sequence[TableLayout], policy: Policy) -> 
     district = [lay for lay in layouts if lay.request.geography == "district"]
     if not district or not any(lay.request.geography == "school" for lay in layouts):
         return False
-    values: dict[str, int] = {}
+    # each distinct cell once (a key in several tables is one cell, with one count)
+    cells = pl.concat(
+        [lay.rows.select("cell_key", "value") for lay in district], how="vertical_relaxed"
+    ).unique("cell_key", keep="last")
+    if cells.height == 0:
+        return False
     forced: set[str] = set()
     for lay in district:
-        values.update(zip(lay.rows["cell_key"].to_list(), lay.rows["value"].to_list(), strict=True))
         forced.update(hide_required(lay, policy))
-    forced.update(k for k, v in values.items() if policy.is_small(int(v)))
-    return bool(values) and len(forced & values.keys()) >= _TOGETHER_MIN_SHARE * len(values)
+    hidden = (
+        policy.small(cells["value"].to_numpy()) | cells["cell_key"].is_in(list(forced)).to_numpy()
+    )
+    return int(hidden.sum()) >= _TOGETHER_MIN_SHARE * cells.height
 
 
 def witnesses_in(

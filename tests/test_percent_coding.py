@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from privacy.percent_coding import code_rate, public_bounds
+from privacy.percent_coding import code_rate, hides_counts, public_bounds
 from privacy.policy import PercentBand, Policy
 
 POLICY = Policy()
@@ -175,3 +176,69 @@ def test_rates_are_compared_with_their_edge_exactly(
         assert coded.coded == (exact <= e or exact >= 100 - e)
     if coded.value is not None:
         assert coded.value == float(exact) and coded.display == f"{float(exact):.1f}%"
+
+
+_POLICIES = [
+    POLICY,
+    Policy(
+        min_cell=5,
+        min_upper_bound=5,
+        percent_bands=(
+            PercentBand(5, 20, 10.0),
+            PercentBand(21, 40, 5.0),
+            PercentBand(41, None, 1.0),
+        ),
+    ),
+    Policy(
+        percent_bands=(
+            PercentBand(10, 20, 10.0),
+            PercentBand(21, 40, 5.0),
+            PercentBand(41, 100, 2.0),
+            PercentBand(101, 300, 0.3),
+            PercentBand(301, None, 0.1),
+        )
+    ),
+]
+
+
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 3000), st.integers(0, 3000)).map(lambda t: (t[0], t[0] + t[1])),
+        max_size=60,
+    ),
+    which=st.sampled_from(range(len(_POLICIES))),
+)
+def test_hides_counts_is_code_rate_row_by_row(rows: list[tuple[int, int]], which: int) -> None:
+    """The whole-array answer is `code_rate`'s ``hide_counts`` for every rate, on groups
+    around each band edge and each policy's minimum cell as much as anywhere."""
+    policy = _POLICIES[which]
+    num = np.array([r[0] for r in rows], dtype=np.int64)
+    den = np.array([r[1] for r in rows], dtype=np.int64)
+    got = hides_counts(num, den, policy)
+    assert got.dtype == bool and got.shape == (len(rows),)
+    assert got.tolist() == [code_rate(n, d, policy).hide_counts for n, d in rows]
+
+
+def test_hides_counts_on_every_rate_of_small_groups() -> None:
+    """Every numerator of every group size up to 1,000, at once: row by row the same."""
+    pairs = [(n, d) for d in range(1001) for n in range(d + 1)]
+    num = np.array([p[0] for p in pairs], dtype=np.int64)
+    den = np.array([p[1] for p in pairs], dtype=np.int64)
+    for policy in _POLICIES:
+        want = [code_rate(n, d, policy).hide_counts for n, d in pairs]
+        assert hides_counts(num, den, policy).tolist() == want
+
+
+@pytest.mark.parametrize(
+    "num, den, message",
+    [
+        ([3, 12], [10, 11], "exceeds denominator 11"),
+        ([-1], [10], "non-negative"),
+        ([1], [-10], "non-negative"),
+        ([1.0], [10.0], "integer counts"),
+        ([1, 2], [10], "one numerator per denominator"),
+    ],
+)
+def test_hides_counts_refuses_bad_counts(num: list, den: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        hides_counts(np.array(num), np.array(den), POLICY)
