@@ -555,17 +555,24 @@ def _aggregate_score(point, targets, sign, gap, xstar) -> float:  # noqa: ANN001
     return float((np.clip(sign * moved, low, gap) / gap).sum())
 
 
-def test_warm_aggregate_rounds_reach_cold_solves_and_are_feasible_points() -> None:
+@pytest.mark.parametrize("presolve", [True, False])
+def test_warm_aggregate_rounds_reach_cold_solves_and_are_feasible_points(
+    presolve: bool,
+    monkeypatch,  # noqa: ANN001
+) -> None:
     """Each re-solve of the kept whole-component model (`_WarmAggregate`) is a feasible
     integer point, and credits the targets at least as much as the cold LP for the same
     targets (`Attacker._aggregate_point`), whose bounds keep each target within the move it
     needs (the kept model's credits are capped instead, so a target may go further there).
-    The cold point keeps every target within those bounds."""
+    The cold point keeps every target within those bounds. Models of many candidates are
+    solved first with presolve, those of few without (`_WARM_PRESOLVE_MIN_CANDIDATES`):
+    both hold."""
     import privacy.auditor as auditor
     from privacy import highs
 
     if not highs.available():
         pytest.skip("scipy build without the HiGHS bindings: no warm models")
+    monkeypatch.setattr(auditor, "_WARM_PRESOLVE_MIN_CANDIDATES", 0 if presolve else 10**9)
     warm_points = 0
     for seed in range(6):
         rng = np.random.default_rng(seed)
@@ -577,6 +584,7 @@ def test_warm_aggregate_rounds_reach_cold_solves_and_are_feasible_points() -> No
         xstar = attacker.xstar
         a_full = system.incidence()
         pool = attacker._warm_aggregate(cells)
+        assert pool.solver.getOptionValue("presolve")[1] == ("choose" if presolve else "off")
         for _ in range(5):  # rounds with different targets, directions and gaps, in turn
             targets = np.sort(rng.choice(cells, max(2, len(cells) // 3), replace=False))
             sign = np.where(rng.random(len(targets)) < 0.6, 1.0, -1.0)
