@@ -31,6 +31,9 @@ from privacy.policy import Policy
 
 HIDDEN = "*"
 
+_Count = int | np.ndarray  # a count, or an array of counts
+_Flag = bool | np.ndarray
+
 
 @dataclass(frozen=True)
 class CodedRate:
@@ -74,15 +77,11 @@ def code_rate(numerator: int, denominator: int, policy: Policy) -> CodedRate:
             reason=f"group of {denominator} is below the minimum of {policy.min_cell}",
             hide_counts=True,
         )
-    band = policy.band_for(denominator)
-    if band is None:
-        raise ValueError(f"the policy has no percent band for a group of {denominator}")
-    # exact comparisons in integers: 100 * numerator / denominator against an edge p / q
     scaled = 100 * numerator
-    edge_value = policy.coding_edge(denominator)
-    if edge_value is None:
-        p, q = _ratio(band.edge_percent)
-        if scaled * q <= p * denominator or scaled * q >= (100 * q - p) * denominator:
+    edge, coded = _edge(denominator, policy)
+    low, high = _near_edge(scaled, denominator, *_ratio(edge))
+    if not coded:
+        if low or high:
             return CodedRate(
                 value=None,
                 display=HIDDEN,
@@ -94,21 +93,20 @@ def code_rate(numerator: int, denominator: int, policy: Policy) -> CodedRate:
                 hide_counts=True,
             )
         return _exact(scaled, denominator)
-    p, q = _ratio(edge_value)
-    if scaled * q <= p * denominator:
+    if low:
         return CodedRate(
             value=None,
-            display=low_display(edge_value),
+            display=low_display(edge),
             coded=True,
-            reason=f"rate at or below {edge_value:g}% in a group of {denominator}",
+            reason=f"rate at or below {edge:g}% in a group of {denominator}",
             hide_counts=True,
         )
-    if scaled * q >= (100 * q - p) * denominator:
+    if high:
         return CodedRate(
             value=None,
-            display=high_display(edge_value),
+            display=high_display(edge),
             coded=True,
-            reason=f"rate at or above {100 - edge_value:g}% in a group of {denominator}",
+            reason=f"rate at or above {100 - edge:g}% in a group of {denominator}",
             hide_counts=True,
         )
     return _exact(scaled, denominator)
@@ -139,23 +137,27 @@ def hides_counts(numerators: np.ndarray, denominators: np.ndarray, policy: Polic
     p, q = np.zeros(len(sizes), dtype=np.int64), np.ones(len(sizes), dtype=np.int64)
     for j, size in enumerate(sizes.tolist()):
         if size >= policy.min_cell:
-            p[j], q[j] = _ratio(_edge(size, policy))
-    p, q = p[of_size], q[of_size]
-    # as `code_rate`: 100 * numerator / denominator against the edge p / q, in integers
-    scaled = 100 * num
-    near = (scaled * q <= p * den) | (scaled * q >= (100 * q - p) * den)
-    return small | near
+            p[j], q[j] = _ratio(_edge(size, policy)[0])
+    low, high = _near_edge(100 * num, den, p[of_size], q[of_size])
+    return small | low | high
 
 
-def _edge(group_size: int, policy: Policy) -> float:
-    """The edge (percent) near 0% and 100% of rates over ``group_size`` (at least the
-    minimum cell): coded from there (`Policy.coding_edge`), or hidden from the band's own
-    edge where no coded range is wide enough (as `code_rate`)."""
+def _edge(group_size: int, policy: Policy) -> tuple[float, bool]:
+    """(the edge (percent) near 0% and 100% of rates over ``group_size``, at least the
+    minimum cell; whether rates beyond it are coded): coded from `Policy.coding_edge`, or,
+    where no coded range is wide enough, hidden from the band's own edge."""
     band = policy.band_for(group_size)
     if band is None:
         raise ValueError(f"the policy has no percent band for a group of {group_size}")
     edge = policy.coding_edge(group_size)
-    return band.edge_percent if edge is None else edge
+    return (band.edge_percent, False) if edge is None else (edge, True)
+
+
+def _near_edge(scaled: _Count, denominator: _Count, p: _Count, q: _Count) -> tuple[_Flag, _Flag]:
+    """(at or below the edge p / q percent, at or above 100 - p / q) of the rate
+    ``scaled / 100 / denominator`` (``scaled``: 100 times the numerator), compared exactly in
+    integers; for single counts or, element by element, for arrays of them."""
+    return scaled * q <= p * denominator, scaled * q >= (100 * q - p) * denominator
 
 
 def _exact(scaled: int, denominator: int) -> CodedRate:
