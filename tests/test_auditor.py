@@ -1541,3 +1541,14 @@ def test_distinct_numbers_are_numpys_unique(size, raw, kind) -> None:  # noqa: A
     want, inverse = np.unique(values, return_inverse=True)
     assert np.array_equal(found, want) and np.array_equal(where, inverse)
     assert where.dtype == inverse.dtype
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(10**12), 10**12), max_size=300), st.sampled_from([np.int64, float]))
+def test_sorted_distinct_numbers_are_numpys_unique(raw, kind) -> None:  # noqa: ANN001
+    """Any numbers, however far apart (a few repeated), by a plain sort: ``np.unique``."""
+    from privacy.auditor import _sorted_distinct
+
+    values = np.array(raw + raw[: len(raw) // 3], dtype=kind)
+    found, want = _sorted_distinct(values), np.unique(values)
+    assert found.dtype == want.dtype and np.array_equal(found, want)
