@@ -42,7 +42,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +53,7 @@ from privacy import gc_pause, highs, parallel
 from privacy.aliases import Merged, merge
 from privacy.bound_rows import BoundRows
 from privacy.cells import CellSystem, matrix_entries
+from privacy.intervals import Interval, Intervals, Violation
 from privacy.policy import Policy
 
 _TOL = 1e-7
@@ -109,48 +110,11 @@ _MAX_WITNESS_VALUE = 2**40
 _AUDIT_GROUPS = 2
 
 
-@dataclass(frozen=True)
-class Interval:
-    """What the attacker can prove about hidden cell ``cell``: ``lower <= value <= upper``.
-
-    upper is ``math.inf`` when nothing released bounds the cell above. ``exact`` is False only
-    when a MILP hit its time limit; the interval is then narrower than the attacker's (safe
-    side).
-    """
-
-    cell: int
-    key: Hashable
-    lower: int
-    upper: float
-    primary: bool
-    exact: bool = True
-
-    @property
-    def width(self) -> float:
-        return self.upper - self.lower
-
-
-@dataclass(frozen=True)
-class Violation:
-    """A hidden cell the attacker narrows too much, and why."""
-
-    interval: Interval
-    reason: str
-
-    @property
-    def cell(self) -> int:
-        return self.interval.cell
-
-    @property
-    def key(self) -> Hashable:
-        return self.interval.key
-
-
 @dataclass
 class AuditReport:
     """The attacker's result for every hidden cell of a release."""
 
-    intervals: dict[int, Interval]
+    intervals: Mapping[int, Interval]  # an `Intervals` table where `audit` made it
     violations: list[Violation]
     components: int
     seconds: float
@@ -166,6 +130,8 @@ class AuditReport:
 
     def narrowest(self, k: int = 10) -> list[Interval]:
         """The ``k`` hidden cells the attacker pins down best (primary cells first on ties)."""
+        if isinstance(self.intervals, Intervals):
+            return self.intervals.narrowest(k)
         ordered = sorted(
             self.intervals.values(), key=lambda iv: (iv.width, iv.upper, not iv.primary, iv.cell)
         )
@@ -180,26 +146,29 @@ def joined_reports(reports: Sequence[AuditReport], sizes: Sequence[int]) -> Audi
     same intervals and violations."""
     if len(reports) != len(sizes) or not reports:
         raise ValueError(f"{len(reports)} report(s) for {len(sizes)} system(s)")
-    intervals: dict[int, Interval] = {}
-    violations: list[Violation] = []
-    offset = 0
-    for report, size in zip(reports, sizes, strict=True):
-        moved = report.intervals
-        if offset:  # (built as such: `dataclasses.replace` took 0.1 s for 22,000 of them)
-            moved = {
-                c: Interval(
-                    cell=c + offset,
-                    key=iv.key,
-                    lower=iv.lower,
-                    upper=iv.upper,
-                    primary=iv.primary,
-                    exact=iv.exact,
-                )
-                for c, iv in moved.items()
-            }
-        intervals.update((c + offset, iv) for c, iv in moved.items())
-        violations += [Violation(moved[v.cell], v.reason) for v in report.violations]
-        offset += size
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).tolist()
+    tables = [r.intervals for r in reports]
+    intervals: Mapping[int, Interval]
+    if all(isinstance(t, Intervals) for t in tables):
+        intervals = Intervals.side_by_side(tables, offsets)  # arrays joined, no object made
+    else:
+        intervals = {
+            c + offset: Interval(
+                cell=c + offset,
+                key=iv.key,
+                lower=iv.lower,
+                upper=iv.upper,
+                primary=iv.primary,
+                exact=iv.exact,
+            )
+            for table, offset in zip(tables, offsets, strict=True)
+            for c, iv in table.items()
+        }
+    violations = [
+        Violation(intervals[v.cell + offset], v.reason)
+        for report, offset in zip(reports, offsets, strict=True)
+        for v in report.violations
+    ]
     return AuditReport(
         intervals=intervals,
         violations=violations,
@@ -282,21 +251,15 @@ def audit(
             merged, hidden_cells, cells[left], need_upper[left], need_width[left], exact
         )
     lower[left], upper[left], is_exact[left] = attack.lower, attack.upper, attack.exact
-    intervals: dict[int, Interval] = {}
-    violations: list[Violation] = []
-    for i, cell in enumerate(cells.tolist()):
-        iv = Interval(
-            cell=cell,
-            key=system.keys[cell],
-            lower=int(lower[i]),
-            upper=math.inf if math.isinf(upper[i]) else int(upper[i]),
-            primary=cell in primary_set,
-            exact=bool(is_exact[i]),
-        )
-        intervals[cell] = iv
-        reason = violation_reason(iv, policy)
-        if reason:
-            violations.append(Violation(iv, reason))
+    intervals = Intervals(
+        cells,
+        [system.keys[c] for c in cells.tolist()],
+        lower,
+        upper,
+        is_primary,
+        is_exact,
+    )
+    violations = intervals.violations(policy)
     return AuditReport(
         intervals=intervals,
         violations=violations,
@@ -523,24 +486,6 @@ def _halves(
         if len(own):
             out.append((hidden[group_of[labels[hidden]] == g], own))
     return out
-
-
-def violation_reason(interval: Interval, policy: Policy) -> str:
-    """Why ``interval`` breaks the protection criterion, or "" if it does not."""
-    if interval.width <= 0:
-        return "exactly recoverable"
-    if interval.primary:
-        if interval.width < policy.min_interval_width:
-            return (
-                f"interval width {interval.width:g} < {policy.min_interval_width} "
-                f"for a cell suppressed as small"
-            )
-        if interval.upper < policy.min_upper_bound:
-            return (
-                f"upper bound {interval.upper:g} < {policy.min_upper_bound} "
-                f"for a cell suppressed as small"
-            )
-    return ""
 
 
 def _check_cells(system: CellSystem, cells: set[int], what: str) -> None:

@@ -925,7 +925,9 @@ def witnesses_in(
         cells_of.setdefault(id(table), (table, []))[1].append(cells)
     numbers: dict[int, np.ndarray] = {}  # id of a key table -> system cell per position
     for at, (table, points) in cells_of.items():
-        used = np.unique(np.concatenate(points).astype(np.int64))
+        used_mask = np.zeros(len(table), dtype=bool)  # marked, not sorted: some 10^6 entries
+        used_mask[np.concatenate(points)] = True
+        used = np.flatnonzero(used_mask)
         lookup = np.full(len(table), -1, dtype=np.int64)
         lookup[used] = np.fromiter(
             (index.get(k, -1) for k in table[used].tolist()), dtype=np.int64, count=len(used)
