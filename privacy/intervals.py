@@ -76,11 +76,13 @@ def violation_reason(interval: Interval, policy: Policy) -> str:
 class Intervals(Mapping[int, Interval]):
     """Hidden cell -> its `Interval`, held as one array per field (cells ascending).
 
-    cells: the hidden cells (system cell numbers); cell_keys: their cell keys, in the same order;
+    cells: the hidden cells (system cell numbers).
+    cell_keys: their cell keys, in the same order.
     lower, upper: the ends the attacker proves (upper ``inf`` where nothing bounds the cell),
-        cut to whole numbers as `Interval` holds them;
-    primary: hidden as small (held to the whole criterion); exact: False where a MILP hit its
-    time limit (the interval is then narrower than the attacker's: the safe side).
+        cut to whole numbers as `Interval` holds them.
+    primary: hidden as small (held to the whole criterion).
+    exact: False where a MILP hit its time limit (the interval is then narrower than the
+        attacker's: the safe side).
     """
 
     __slots__ = ("_cells", "cell_keys", "cells", "exact", "lower", "primary", "upper")
@@ -117,7 +119,10 @@ class Intervals(Mapping[int, Interval]):
     def __getitem__(self, cell: int) -> Interval:
         if self._cells is None:
             self._cells = self.cells.tolist()
-        i = bisect.bisect_left(self._cells, cell)
+        try:
+            i = bisect.bisect_left(self._cells, cell)
+        except TypeError:  # not a cell number: not held, as in a dict
+            raise KeyError(cell) from None
         if i == len(self._cells) or self._cells[i] != cell:
             raise KeyError(cell)
         return self._at(i)

@@ -104,3 +104,4 @@ def test_a_table_refuses_what_it_cannot_hold() -> None:
         with pytest.raises(KeyError):
             table[missing]
     assert 4 in table and 3 not in table and table.get(3) is None
+    assert "4" not in table and None not in table  # not cell numbers: not held, as in a dict
