@@ -1552,3 +1552,19 @@ def test_sorted_distinct_numbers_are_numpys_unique(raw, kind) -> None:  # noqa: 
     values = np.array(raw + raw[: len(raw) // 3], dtype=kind)
     found, want = _sorted_distinct(values), np.unique(values)
     assert found.dtype == want.dtype and np.array_equal(found, want)
+
+
+def test_an_audit_refuses_cells_the_system_does_not_hold() -> None:
+    """A hidden or primary cell outside the system is an error, named, not a cell ignored."""
+    system, (a, b, c, d) = _square()
+    n = len(system)
+    for hidden, primary, what in (
+        ([a, n], None, f"hidden refers to unknown cell index {n}"),
+        ([a, -1], None, "hidden refers to unknown cell index -1"),
+        ([a, b, c, d], [a, n + 5], f"primary refers to unknown cell index {n + 5}"),
+    ):
+        with pytest.raises(ValueError, match=what):
+            audit(system, hidden, POLICY, primary=primary)
+    with pytest.raises(ValueError, match="not hidden"):
+        audit(system, [a, b], POLICY, primary=[c])
+    assert audit(system, [a, b, c, d], POLICY).ok  # the same cells, all held: attacked
