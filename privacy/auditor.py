@@ -52,7 +52,7 @@ from scipy.sparse.csgraph import connected_components
 from privacy import gc_pause, highs, parallel
 from privacy.aliases import Merged, merge
 from privacy.bound_rows import BoundRows
-from privacy.cells import CellSystem, matrix_entries
+from privacy.cells import CellSystem, distinct, distinct_where, matrix_entries
 from privacy.intervals import Interval, Intervals, Violation
 from privacy.policy import Policy
 
@@ -811,7 +811,7 @@ class Attacker:
     def _rows_of_cells(self, cells: np.ndarray) -> np.ndarray:
         """The equations that hold any of ``cells`` (sorted)."""
         _, pos = matrix_entries(self.cols_csc, cells)
-        return _distinct(self.cols_csc.indices[pos], self.nrows)
+        return distinct(self.cols_csc.indices[pos], self.nrows)
 
     def _propagate(
         self, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray
@@ -845,7 +845,7 @@ class Attacker:
         )
         new_hi = np.where(a > 0, ax_hi, -ax_lo)
         new_lo = np.where(a > 0, ax_lo, -ax_hi)
-        cells, at = _distinct_where(col, self.n)
+        cells, at = distinct_where(col, self.n)
         cand_hi = np.full(len(cells), np.inf)
         np.minimum.at(cand_hi, at, new_hi)
         cand_lo = np.full(len(cells), -np.inf)
@@ -1558,7 +1558,7 @@ class Attacker:
             labels = self.components()
             members = np.flatnonzero(np.isin(labels, labels[targets]) & self.free)
         else:
-            members = _distinct(np.concatenate(self._initial_sets(targets)), self.n)
+            members = distinct(np.concatenate(self._initial_sets(targets)), self.n)
         a, b = self._local_matrix(members)
         nx, m = len(members), len(targets)
         col = np.searchsorted(members, targets)
@@ -1644,7 +1644,7 @@ class Attacker:
         their constants with every cell at its true value."""
         csc = self.cols_csc
         counts, pos = matrix_entries(csc, pairs)
-        rows, row = _distinct_where(csc.indices[pos], self.nrows)
+        rows, row = distinct_where(csc.indices[pos], self.nrows)
         col = np.repeat(np.arange(len(pairs)), counts)
         a = sp.csr_matrix((csc.data[pos], (row, col)), shape=(len(rows), len(pairs)))
         return a, a @ self.xstar[pairs]
@@ -2042,39 +2042,6 @@ def _satisfies(x: np.ndarray, a: sp.csr_matrix, b: np.ndarray) -> bool:
     (their equations, every other cell at its true value)? Then it is a feasible point of the
     whole system, a witness for every cell it moves. (Integer data: compared exactly.)"""
     return bool((x >= 0).all()) and (a.shape[0] == 0 or bool(np.array_equal(a @ x, b)))
-
-
-def _distinct(values: np.ndarray, size: int) -> np.ndarray:
-    """``np.unique(values)`` of numbers in ``range(size)``, the same array: where they are
-    many, marked in an array of ``size`` instead of sorted (a propagation sweep over every
-    equation of a scale-1 level sorted some 200,000 numbers)."""
-    if len(values) * 8 < size:
-        return _sorted_distinct(values)
-    seen = np.zeros(size, dtype=bool)
-    seen[values] = True
-    return np.flatnonzero(seen).astype(values.dtype, copy=False)
-
-
-def _sorted_distinct(values: np.ndarray) -> np.ndarray:
-    """``np.unique(values)``, the same array, by one plain sort: numpy 2.4's `np.unique`
-    gathers the values in a hash table first, 3-4 times as slow on a few thousand numbers
-    and 15 times on 600,000."""
-    ordered = np.sort(values)
-    if not len(ordered):
-        return ordered
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
-
-
-def _distinct_where(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(values, return_inverse=True)`` of numbers in ``range(size)``, the same
-    arrays, as `_distinct` finds them."""
-    if len(values) * 8 < size:
-        found = _sorted_distinct(values)
-        return found, np.searchsorted(found, values)
-    found = _distinct(values, size)
-    where = np.empty(size, dtype=np.int64)
-    where[found] = np.arange(len(found))
-    return found, where[values]
 
 
 def _first_of_each(groups: np.ndarray, k: int) -> np.ndarray:

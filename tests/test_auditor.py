@@ -1524,36 +1524,6 @@ def test_held_cells_stay_still_in_the_first_shared_points_and_verdicts_do_not_ch
     assert free_of_held > 0  # the held rounds did prove cells
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    st.integers(1, 300),
-    st.lists(st.integers(0, 10**6), max_size=400),
-    st.sampled_from([np.int32, np.int64]),
-)
-def test_distinct_numbers_are_numpys_unique(size, raw, kind) -> None:  # noqa: ANN001
-    """Marked or sorted, the same arrays as ``np.unique`` (with its inverse)."""
-    from privacy.auditor import _distinct, _distinct_where
-
-    values = (np.array(raw, dtype=np.int64) % size).astype(kind)
-    found, want = _distinct(values, size), np.unique(values)
-    assert found.dtype == want.dtype and np.array_equal(found, want)
-    found, where = _distinct_where(values, size)
-    want, inverse = np.unique(values, return_inverse=True)
-    assert np.array_equal(found, want) and np.array_equal(where, inverse)
-    assert where.dtype == inverse.dtype
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(-(10**12), 10**12), max_size=300), st.sampled_from([np.int64, float]))
-def test_sorted_distinct_numbers_are_numpys_unique(raw, kind) -> None:  # noqa: ANN001
-    """Any numbers, however far apart (a few repeated), by a plain sort: ``np.unique``."""
-    from privacy.auditor import _sorted_distinct
-
-    values = np.array(raw + raw[: len(raw) // 3], dtype=kind)
-    found, want = _sorted_distinct(values), np.unique(values)
-    assert found.dtype == want.dtype and np.array_equal(found, want)
-
-
 def test_an_audit_refuses_cells_the_system_does_not_hold() -> None:
     """A hidden or primary cell outside the system is an error, named, not a cell ignored."""
     system, (a, b, c, d) = _square()

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from privacy.cells import CellSystem, add_table, side_by_side
+from privacy.cells import (
+    CellSystem,
+    add_table,
+    distinct,
+    distinct_where,
+    side_by_side,
+    sorted_distinct,
+)
 
 
 def _system() -> CellSystem:
@@ -228,3 +237,29 @@ def test_a_list_of_constraints_put_in_place_of_another_gets_its_own_incidence() 
     got = system.incidence()
     assert got.shape == (2, 4)
     assert np.array_equal(got.toarray(), [[1, -1, -1, -1], [-1, -1, 1, -1]])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 300),
+    st.lists(st.integers(0, 10**6), max_size=400),
+    st.sampled_from([np.int32, np.int64]),
+)
+def test_distinct_numbers_are_numpys_unique(size, raw, kind) -> None:  # noqa: ANN001
+    """Marked or sorted, the same arrays as ``np.unique`` (with its inverse)."""
+    values = (np.array(raw, dtype=np.int64) % size).astype(kind)
+    found, want = distinct(values, size), np.unique(values)
+    assert found.dtype == want.dtype and np.array_equal(found, want)
+    found, where = distinct_where(values, size)
+    want, inverse = np.unique(values, return_inverse=True)
+    assert np.array_equal(found, want) and np.array_equal(where, inverse)
+    assert where.dtype == inverse.dtype
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(10**12), 10**12), max_size=300), st.sampled_from([np.int64, float]))
+def test_sorted_distinct_numbers_are_numpys_unique(raw, kind) -> None:  # noqa: ANN001
+    """Any numbers, however far apart (a few repeated), by a plain sort: ``np.unique``."""
+    values = np.array(raw + raw[: len(raw) // 3], dtype=kind)
+    found, want = sorted_distinct(values), np.unique(values)
+    assert found.dtype == want.dtype and np.array_equal(found, want)
