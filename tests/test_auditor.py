@@ -555,6 +555,17 @@ def _aggregate_score(point, targets, sign, gap, xstar) -> float:  # noqa: ANN001
     return float((np.clip(sign * moved, low, gap) / gap).sum())
 
 
+def _true_point(point, xstar: np.ndarray, a_full) -> np.ndarray:  # noqa: ANN001
+    """The whole system's values at a shared point (cells, values), asserted to be an integer
+    point of every equation, non-negative."""
+    members, x = point
+    full = xstar.copy()
+    full[members] = x
+    assert (full >= 0).all() and np.array_equal(full, np.round(full))
+    assert np.array_equal(a_full @ full, a_full @ xstar)  # every equation holds
+    return full
+
+
 @pytest.mark.parametrize("presolve", [True, False])
 def test_warm_aggregate_rounds_reach_cold_solves_and_are_feasible_points(
     presolve: bool,
@@ -654,11 +665,7 @@ def test_fractional_aggregate_optima_are_rounded_to_true_points(monkeypatch) -> 
             ):
                 if point is None:
                     continue
-                members, x = point
-                full = xstar.copy()
-                full[members] = x
-                assert (full >= 0).all() and np.array_equal(full, np.round(full))
-                assert np.array_equal(a_full @ full, a_full @ xstar)  # every equation holds
+                full = _true_point(point, xstar, a_full)
                 step = sign * (full[targets] - xstar[targets])
                 moved_right += bool((step > 0.5).any())
     assert rounded["asked"] >= 5, "no fractional aggregate optimum: the case is not exercised"
@@ -1522,6 +1529,79 @@ def test_held_cells_stay_still_in_the_first_shared_points_and_verdicts_do_not_ch
                 assert not hold[moved].any()
                 free_of_held += len(moved)
     assert free_of_held > 0  # the held rounds did prove cells
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_aggregate_points_over_public_bounds_are_true_points_at_the_lp_optimum(
+    whole: bool,
+) -> None:
+    """A shared point (`Attacker._aggregate_point`) is solved without presolve over the
+    neighbourhoods' or components' equations less the rows that only bound a cell (a public
+    rate bound's slack: `BoundRows`), then put back. Every point is an integer point of the
+    whole system (slacks included, so every public bound holds), moves each target within the
+    move it needs, leaves held cells alone, and (where the LP's optimum was integral) reaches
+    the optimum that scipy finds for the same LP with every row kept."""
+    from scipy.optimize import linprog
+
+    import privacy.auditor as auditor
+    from privacy.cells import distinct
+
+    at_optimum = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        system = CellSystem()
+        add_table(system, "t", rng.choice([0, 1, 2, 3, 6, 9, 14, 30], size=(5, 4)))
+        add_table(system, "u", rng.choice([0, 2, 5, 11, 25], size=(4, 3)))
+        n_real = len(system)
+        bounded = rng.choice(n_real, 8, replace=False)
+        bounds = {}
+        for c in bounded.tolist():
+            v = int(system.values[c])
+            bounds[c] = (max(0, v - int(rng.integers(0, 4))), v + int(rng.integers(0, 6)))
+        constants, slacks = system.add_bounds(bounds)
+        hidden = rng.choice(n_real, n_real * 2 // 3, replace=False)
+        cells = np.union1d(hidden, slacks).astype(np.int64)
+        attacker = Attacker(system, cells)
+        hold = np.zeros(len(system), dtype=bool)
+        hold[rng.choice(hidden, 3, replace=False)] = True
+        attacker.hold = hold
+        xstar = attacker.xstar
+        a_full = system.incidence()
+        for round_no in range(4):
+            targets = np.sort(rng.choice(hidden, max(2, len(hidden) // 3), replace=False))
+            sign = np.where(rng.random(len(targets)) < 0.6, 1.0, -1.0)
+            sign[xstar[targets] == 0] = 1.0
+            gap = rng.integers(1, 8, len(targets)).astype(float)
+            held = not whole and round_no % 2 == 0
+            point = attacker._aggregate_point(targets, sign, gap, whole, held)
+            if point is None:
+                continue
+            members, x = point
+            full = _true_point(point, xstar, a_full)  # every equation and bound holds
+            step = sign * (full[targets] - xstar[targets])
+            assert (step <= gap + 1e-9).all()
+            assert (step >= -np.where(sign > 0, np.minimum(xstar[targets], gap), gap)).all()
+            if held:
+                assert np.array_equal(full[hold], xstar[hold])
+            # the same LP with every row kept, by scipy
+            a, b = attacker._local_matrix(members)
+            col = np.searchsorted(members, targets)
+            lo, hi = np.zeros(len(members)), np.full(len(members), np.inf)
+            lo[col] = np.maximum(xstar[targets] - gap, 0.0)
+            hi[col] = xstar[targets] + gap
+            if held:
+                keep = hold[members]
+                lo[keep] = hi[keep] = xstar[members[keep]]
+            c = auditor._credit_costs(len(members), col, sign, gap)
+            best = linprog(c, A_eq=a, b_eq=b, bounds=list(zip(lo, hi, strict=True)))
+            assert best.status == 0
+            assert c @ x >= best.fun - 1e-6  # no point beats the LP
+            at_optimum += bool(abs(c @ x - best.fun) <= 1e-6)
+            if not whole:
+                assert np.array_equal(
+                    members, distinct(np.concatenate(attacker._initial_sets(targets)), len(system))
+                )
+    assert at_optimum >= 20
 
 
 def test_an_audit_refuses_cells_the_system_does_not_hold() -> None:
