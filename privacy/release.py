@@ -488,8 +488,7 @@ def _denominator_keys(layouts: Sequence[TableLayout]) -> dict[str, str]:
     """Cell key -> the key of the group size its rate is computed on."""
     out: dict[str, str] = {}
     for lay in layouts:
-        rows = lay.rows.filter(pl.col("denominator_key").is_not_null())
-        out.update(zip(rows["cell_key"].to_list(), rows["denominator_key"].to_list(), strict=True))
+        out.update(lay.denominator_keys())
     return out
 
 
@@ -824,14 +823,16 @@ def _laid_out_ahead(
 ) -> CellSystem:
     """`build_system` of a level's tables, laid out while the worker processes protect the
     level before, and what its protection reads of them alone, worked out then too and kept
-    (the system's incidence matrix; each table's counts behind coded rates and the bounds its
-    rates could tell): otherwise they are worked out when the level before ends, while the
-    processes wait for the level's first parts."""
+    (the system's incidence matrix; each table's counts behind coded rates, the bounds its
+    rates could tell, and its counts' group sizes, which a refused run reads): otherwise they
+    are worked out when the level before ends, while the processes wait for the level's
+    first parts."""
     system = build_system(stage, units)
     system.incidence()
     for lay in stage:
         hide_required(lay, policy)
         lay.rate_bounds(policy)
+        lay.denominator_keys()
     return system
 
 
@@ -1326,7 +1327,11 @@ def _protect_once(
         if statuses[i] is None:
             statuses[i] = SHOWN
     return {
-        k: st for k, st in zip(keys[:n_real], statuses[:n_real], strict=True) if not is_latent(k)
+        k: st
+        for k, st, hid in zip(
+            keys[:n_real], statuses[:n_real], latent[:n_real].tolist(), strict=True
+        )
+        if not hid
     }
 
 

@@ -154,6 +154,19 @@ class TableLayout:
         release reads them some twenty times (every level and run)."""
         return _kept(self, "_rate_bounds", policy, _informative_bounds)
 
+    def denominator_keys(self) -> dict[str, str]:
+        """Cell key -> the key of the group size its rate is computed on (rows with a rate).
+        Worked out once and kept on the layout (read it, do not change it): a release reads
+        it on every refused run, while the worker processes may wait for the run's parts."""
+        kept: dict[str, str] | None = self.__dict__.get("_denominator_keys")
+        if kept is None:
+            rows = self.rows.filter(pl.col("denominator_key").is_not_null())
+            kept = dict(
+                zip(rows["cell_key"].to_list(), rows["denominator_key"].to_list(), strict=True)
+            )
+            self.__dict__["_denominator_keys"] = kept
+        return kept
+
 
 def _kept(
     layout: TableLayout, name: str, policy: Policy, work: Callable[[TableLayout, Policy], _T]

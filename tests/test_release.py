@@ -1675,6 +1675,7 @@ def test_a_level_laid_out_ahead_is_the_level_built_with_its_tables_read(released
     for lay in fresh:  # laid out anew: nothing kept on them yet
         lay.__dict__.pop("_hide_required", None)
         lay.__dict__.pop("_rate_bounds", None)
+        lay.__dict__.pop("_denominator_keys", None)
     system = _laid_out_ahead(fresh, units, policy)
     want = build_system(fresh, units)
     assert system.keys == want.keys and (system.values == want.values).all()
@@ -1684,6 +1685,15 @@ def test_a_level_laid_out_ahead_is_the_level_built_with_its_tables_read(released
     for lay in fresh:
         assert policy in lay.__dict__["_hide_required"] and policy in lay.__dict__["_rate_bounds"]
         assert hide_required(lay, policy) == set(lay.__dict__["_hide_required"][policy])
+        kept_groups = lay.__dict__["_denominator_keys"]
+        assert lay.denominator_keys() is kept_groups  # read, not worked out again
+        with_rate = lay.rows.filter(pl.col("denominator_key").is_not_null())
+        assert kept_groups == dict(
+            zip(
+                with_rate["cell_key"].to_list(), with_rate["denominator_key"].to_list(), strict=True
+            )
+        )
+        assert len(kept_groups) == len(with_rate) > 0
 
 
 def test_parts_handed_over_early_are_read_not_sent_again(monkeypatch) -> None:  # noqa: ANN001
