@@ -1328,10 +1328,10 @@ def _protect_once(
             statuses[i] = SHOWN
     return {
         k: st
-        for k, st, hid in zip(
+        for k, st, unpublished in zip(
             keys[:n_real], statuses[:n_real], latent[:n_real].tolist(), strict=True
         )
-        if not hid
+        if not unpublished
     }
 
 

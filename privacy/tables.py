@@ -16,6 +16,7 @@ import csv
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TypeVar
 
 import polars as pl
@@ -154,15 +155,17 @@ class TableLayout:
         release reads them some twenty times (every level and run)."""
         return _kept(self, "_rate_bounds", policy, _informative_bounds)
 
-    def denominator_keys(self) -> dict[str, str]:
+    def denominator_keys(self) -> Mapping[str, str]:
         """Cell key -> the key of the group size its rate is computed on (rows with a rate).
-        Worked out once and kept on the layout (read it, do not change it): a release reads
-        it on every refused run, while the worker processes may wait for the run's parts."""
-        kept: dict[str, str] | None = self.__dict__.get("_denominator_keys")
+        Worked out once and kept on the layout, read-only: a release reads it on every
+        refused run, while the worker processes may wait for the run's parts."""
+        kept: Mapping[str, str] | None = self.__dict__.get("_denominator_keys")
         if kept is None:
             rows = self.rows.filter(pl.col("denominator_key").is_not_null())
-            kept = dict(
-                zip(rows["cell_key"].to_list(), rows["denominator_key"].to_list(), strict=True)
+            kept = MappingProxyType(
+                dict(
+                    zip(rows["cell_key"].to_list(), rows["denominator_key"].to_list(), strict=True)
+                )
             )
             self.__dict__["_denominator_keys"] = kept
         return kept

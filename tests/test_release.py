@@ -1687,6 +1687,8 @@ def test_a_level_laid_out_ahead_is_the_level_built_with_its_tables_read(released
         assert hide_required(lay, policy) == set(lay.__dict__["_hide_required"][policy])
         kept_groups = lay.__dict__["_denominator_keys"]
         assert lay.denominator_keys() is kept_groups  # read, not worked out again
+        with pytest.raises(TypeError):  # read-only: every reader shares it
+            kept_groups["x"] = "y"  # type: ignore[index]
         with_rate = lay.rows.filter(pl.col("denominator_key").is_not_null())
         assert kept_groups == dict(
             zip(
