@@ -1905,3 +1905,54 @@ def test_a_minimum_at_once_is_proven_by_its_own_verdict_points(monkeypatch) -> N
         assert doubted.stats["attack_rounds"] > 0
         assert_protected(system, doubted)
     assert settled_all >= 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 30),
+    st.integers(1, 6),
+    st.lists(st.sampled_from([0.0, 0.25, 1 / 3, 0.5, 1.0]), min_size=180, max_size=180),
+)
+def test_distinct_rows_are_numpys_distinct_rows_in_its_order(
+    count: int, width: int, pool: list[float]
+) -> None:
+    """The exact search's cuts are deduplicated by one sort of their columns: the rows and
+    the order of ``np.unique(rows, axis=0)`` (the order reaches the master problems)."""
+    rows = np.array(pool[: count * width]).reshape(count, width)
+    rows = np.concatenate([rows, rows[::2]])  # repeats
+    got = suppression._distinct_rows(rows)
+    want = list(np.unique(rows, axis=0))
+    assert len(got) == len(want)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_region_components_and_copies_are_the_attackers_and_block_diag(seed: int) -> None:
+    """`_components_through` partitions the cells as `Attacker.components` does (cells joined
+    through hidden ones), and `_copies_side_by_side` is ``scipy.sparse.block_diag`` entry for
+    entry, in the same order (the arrays HiGHS is given)."""
+    import scipy.sparse as sp
+
+    from privacy.auditor import Attacker
+
+    rng = np.random.default_rng(seed)
+    system = CellSystem()
+    add_table(system, "t", rng.integers(0, 20, size=(4, 3, 2)))
+    add_table(system, "u", rng.integers(0, 20, size=(3, 5)))
+    hidden = np.zeros(len(system), dtype=bool)
+    hidden[rng.choice(len(system), len(system) // 3, replace=False)] = True
+    got = suppression._components_through(system.incidence(), hidden)
+    want = Attacker(system, np.flatnonzero(hidden)).components()
+    # the same partition: each label of one maps to exactly one label of the other
+    pairs = set(zip(got.tolist(), want.tolist(), strict=True))
+    assert len(pairs) == len(set(got.tolist())) == len(set(want.tolist()))
+    assert len(set(want.tolist())) < len(system)  # some cells are joined
+    a = sp.csr_matrix(system.incidence(), dtype=np.float64)
+    for k in (1, 2, 5):
+        copies = suppression._copies_side_by_side(a, k)
+        expected = sp.block_diag([a] * k, format="csc")
+        expected.sort_indices()
+        assert copies.shape == expected.shape
+        assert np.array_equal(copies.indptr, expected.indptr)
+        assert np.array_equal(copies.indices, expected.indices)
+        assert np.array_equal(copies.data, expected.data)
