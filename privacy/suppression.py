@@ -795,7 +795,12 @@ def _cheapest_cover(
     cost: np.ndarray, cuts: list[np.ndarray], to_beat: float, max_nodes: int | None = None
 ) -> tuple[np.ndarray | None | _TooLong, int]:
     """`_master`'s problem by depth-first branch and bound: the cheapest choice of candidates
-    holding at least one of each cut's (a 0/1 row), costs all positive.
+    holding at least one of each cut's (a 0/1 row), costs all positive. A cut with fractional
+    entries (`_room_cuts`: ``sum(c_j x_j) >= 1``, each ``c_j`` at most 1) is relaxed to "at
+    least one of its nonzero entries", which every choice meeting it meets: the optimum is
+    then a lower bound, and `_search` judges the pattern anyway. (Rounding its entries
+    instead would demand more than the cut does: siblings worth 0.4 each, three of which
+    give the room, would be no option at all.)
 
     Returns (answer, branches taken). The answer: the optimum if it costs less than
     ``to_beat``; else all candidates (which meet every cut, and cost at least ``to_beat``
@@ -816,7 +821,10 @@ def _cheapest_cover(
     by_price = sorted(range(k), key=price.__getitem__)
     masks: set[int] = set()
     for row in cuts:
-        mask = sum(1 << j for j in np.flatnonzero(np.asarray(row) > 0.5).tolist())
+        # bit j for candidate j (the bytes of the packed row, least significant first)
+        mask = int.from_bytes(
+            np.packbits(np.asarray(row) > 0, bitorder="little").tobytes(), "little"
+        )
         if not mask:
             return None, 0  # a cut no choice meets
         masks.add(mask)

@@ -1956,3 +1956,35 @@ def test_region_components_and_copies_are_the_attackers_and_block_diag(seed: int
         assert np.array_equal(copies.indptr, expected.indptr)
         assert np.array_equal(copies.indices, expected.indices)
         assert np.array_equal(copies.data, expected.data)
+
+
+@pytest.mark.parametrize("max_branches", [None, 1000])
+def test_a_room_cut_that_needs_several_siblings_leaves_them_an_option(
+    max_branches: int | None,
+) -> None:
+    """A small cell of 2 under a total shown before, with a policy asking for an upper end of
+    25: its room must come from hidden siblings worth 23, and each sibling of 10 is worth
+    less than half of that (a room cut entry of 0.43). Three siblings give the room, two do
+    not: the exact search finds the three, proven the minimum, rather than reading the cut
+    as one no sibling meets and giving up."""
+    import dataclasses
+
+    from privacy.auditor import audit
+
+    system = CellSystem()
+    _, kids = system.add_sum(
+        (("T",), 42), [(("p",), 2), (("a",), 10), (("b",), 10), (("c",), 10), (("d",), 10)]
+    )
+    policy = dataclasses.replace(Policy(), min_upper_bound=25)
+    small, siblings = kids[0], np.array(kids[1:])
+    found = suppression.minimum_complements(
+        system,
+        policy,
+        primary=np.array([small]),
+        fixed_hidden=np.array([small]),
+        candidates=siblings,
+        max_branches=max_branches,
+    )
+    assert found.proven and found.pattern is not None and len(found.pattern) == 3
+    assert audit(system, {small, *found.pattern}, policy, primary={small}).ok
+    assert not audit(system, {small, *found.pattern[:2]}, policy, primary={small}).ok
