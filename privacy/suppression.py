@@ -1032,7 +1032,7 @@ class _Region:
         full = incidence if incidence is not None else system.incidence()
         inside = np.zeros(len(system), dtype=bool)
         inside[widest] = True
-        labels = _components_through(sp.csr_matrix(full), inside)
+        labels = _components_through(full, inside)
         inside &= np.isin(labels, labels[primary])
         rows = np.flatnonzero(abs(full) @ inside.astype(np.float64))
         touched = full[rows]
@@ -1051,9 +1051,10 @@ class _Region:
         return np.searchsorted(self.cells, cells)
 
 
-def _components_through(incidence: sp.csr_matrix, hidden: np.ndarray) -> np.ndarray:
+def _components_through(incidence: sp.spmatrix, hidden: np.ndarray) -> np.ndarray:
     """Per cell, a label of its component: cells joined by equations through ``hidden`` cells
-    (a mask), as `Attacker.components` labels them (without an attacker's matrices)."""
+    (a mask), as `Attacker.components` labels them (without an attacker's matrices).
+    ``incidence``: equations x cells, in any sparse format (only its entries are read)."""
     n = incidence.shape[1]
     coo = incidence.tocoo()
     keep = hidden[coo.col] & (coo.data != 0)

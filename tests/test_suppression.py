@@ -1942,6 +1942,8 @@ def test_region_components_and_copies_are_the_attackers_and_block_diag(seed: int
     hidden = np.zeros(len(system), dtype=bool)
     hidden[rng.choice(len(system), len(system) // 3, replace=False)] = True
     got = suppression._components_through(system.incidence(), hidden)
+    by_column = suppression._components_through(system.incidence().tocsc(), hidden)
+    assert np.array_equal(got, by_column)  # any sparse format
     want = Attacker(system, np.flatnonzero(hidden)).components()
     # the same partition: each label of one maps to exactly one label of the other
     pairs = set(zip(got.tolist(), want.tolist(), strict=True))
